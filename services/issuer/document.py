@@ -1,18 +1,18 @@
-"""The licence file (GB/T 36905 电子证照文件): a one-page PDF rendered from the licence
-type's template, with the GB/T 36903 metadata embedded so other systems read it
-without OCR.
+"""The licence file (GB/T 36905 电子证照文件): a PDF rendered from the licence type's
+template, with the GB/T 36903 metadata embedded so other systems read it without OCR.
 
 Layout: the type's name as the title, the holder, the fields the holder may see (in the
 template's order), the validity, the identifier, and the licence code as a QR code.
-An annotated copy (加注件) carries its 加注 across the fields, "仅供<department>使用" and
-"<date>前有效" on a diagonal shrunk and wrapped to fit the page, and under them the
-same statement and the holder's purpose quoted ("用途：「…」"), inside the content the
-platform's seal later signs, so the overlay cannot be removed without breaking the
-seal (:mod:`services.issuer.document_overlay`).
+A4, more pages when a value is long (the fields end above the QR, 196 mm, on each; the
+QR on the last). An annotated copy (加注件) carries its 加注 on **every** page (fpdf2's
+footer hook), inside the content the platform's seal signs: a diagonal across the
+fields and the statement and quoted purpose under them, from 180 mm (the fields end
+above 174 mm): :mod:`services.issuer.document_overlay`.
 
 Fonts are bundled: Noto Sans SC (the ``pylopdf-fonts-zh-cn`` wheel) and, for Han
 characters outside the BMP that it lacks (生僻字 such as 𠈌 or 𪚥), Debian's HanaMinB
-(fonts-hanazono) as the fallback. Both are embedded as subsets.
+(fonts-hanazono) as the fallback. Both are embedded as subsets. A file holding a
+character neither maps is not rendered (:mod:`services.issuer.printable`).
 
 The metadata (GB/T 36903-2018, 电子证照 元数据规范: 证照标识, 证照类型代码, 发证机构代码,
 持证主体 reference, 有效期, 版本) is written twice: in the document information
@@ -21,12 +21,11 @@ in a ``certseal`` namespace, read back by
 :func:`certseal.licencefile.read_licence_metadata` (any service reads it there).
 
 Rendering is CPU-bound: :class:`DocumentRenderer` runs it in worker processes. Reading
-the large CJK fonts cost most of it (about 0.9 s a file when fpdf2 parsed both whole
-fonts for every file, and fpdf2 subsets a parsed font in place, so one cannot be
-reused). Each worker now reads a font once (:func:`_font_source`: its bytes, glyph
-order and character map) and, per file, fontTools cuts a subset of only the characters
-the file draws (:func:`font_subset`), which fpdf2 then loads in milliseconds. The rare
-font is subset and embedded only when the file has a character the main font lacks.
+the large CJK fonts cost most of it (0.9 s a file when fpdf2 parsed both whole fonts
+for every file; it subsets a parsed font in place). Each worker reads a font once
+(:func:`_font_source`: bytes, glyph order, character map) and, per file, fontTools
+cuts a subset of only the characters the file draws (:func:`font_subset`), which fpdf2
+loads in milliseconds; the rare font only when the file needs a character of it.
 """
 
 from __future__ import annotations
@@ -55,7 +54,12 @@ from certseal.errors import invalid
 from certseal.files import folder_entries, is_missing, read_regular_file
 from certseal.fontfiles import check_font_file
 from certseal.licencefile import XMP_NAMESPACE, keywords_text
-from services.issuer.document_overlay import CopyAnnotation, draw_diagonal, draw_under
+from services.issuer.document_overlay import (
+    FIELDS_BOTTOM,
+    CopyAnnotation,
+    annotate_page,
+)
+from services.issuer.printable import UNDRAWN_CONTROLS, content_problem
 
 #: Debian fonts-hanazono's font for CJK Extension B and later (``make fonts``)
 DEFAULT_RARE_FONT = Path("/usr/share/fonts/truetype/hanazono/HanaMinB.ttf")
@@ -334,8 +338,12 @@ _FIXED_TEXT = "扫码核验 .…-0123456789"
 def _load_fonts(pdf: FPDF, fonts: Fonts, text: str, folder: Path) -> None:
     """Subsets of the main font and, only when ``text`` needs it, the rare font, added
     to ``pdf`` as ``main`` and ``rare`` (the fallback)."""
-    wanted = {ord(c) for c in text + _FIXED_TEXT}
+    wanted = {ord(c) for c in text + _FIXED_TEXT} - UNDRAWN_CONTROLS
     main_points = font_code_points(fonts.main)
+    if missing := wanted - main_points - font_code_points(fonts.rare):
+        # never drawn without them (fpdf2 would leave them out, saying so in a log
+        # line only): DocumentRenderer.render refuses such content, naming its field
+        raise ValueError(f"the fonts cannot draw {sorted(map(chr, missing))}")
     main_file = folder / f"main{fonts.main.suffix}"
     main_file.write_bytes(font_subset(fonts.main, wanted))
     pdf.add_font("main", fname=main_file)
@@ -354,7 +362,7 @@ def render_licence_pdf(
     fonts: Fonts,
     produced_at: dt.datetime,
 ) -> bytes:
-    """The licence file as PDF bytes (A4, one page), not yet sealed.
+    """The licence file as PDF bytes (A4, one page or more), not yet sealed.
 
     Leaves room at the bottom right (from 20 mm, 20 mm) for the seal's stamp.
     """
@@ -382,7 +390,7 @@ def _render_pdf(
         + [content.annotation.text if content.annotation else ""]
         + [title + value for title, value in rows]
     )
-    pdf = FPDF(format="A4", unit="mm")
+    pdf = _LicencePdf(content.annotation)
     pdf.set_creation_date(produced_at)
     _load_fonts(pdf, fonts, text, folder)
     meta = metadata_of(content)
@@ -392,6 +400,8 @@ def _render_pdf(
     pdf.set_creator("certseal")
     pdf.set_keywords(keywords_text(meta))
     pdf.set_xmp_metadata(_xmp(meta))
+    below = FIELDS_BOTTOM if content.annotation else 196.0  # the fields end above
+    pdf.set_auto_page_break(True, margin=pdf.h - below)
     pdf.add_page()
     pdf.set_font("main", size=22)
     pdf.cell(0, 16, template.title, align="C", new_x="LMARGIN", new_y="NEXT")
@@ -405,7 +415,7 @@ def _render_pdf(
         pdf.ln(3)
         pdf.set_font("main", size=9)
         pdf.multi_cell(0, 6, template.note, new_x="LMARGIN", new_y="NEXT")
-    fields_end = pdf.get_y()
+    pdf.set_auto_page_break(False)  # the QR and its caption below the fields' foot
     qr = io.BytesIO()
     segno.make(content.licence_code, error="m").save(qr, kind="png", scale=4)
     qr.seek(0)
@@ -413,16 +423,20 @@ def _render_pdf(
     pdf.set_font("main", size=8)
     pdf.set_xy(140, 241)
     pdf.cell(60, 5, "扫码核验", align="C")
-    if content.annotation:
-        pdf.set_text_color(200, 0, 0)
-        pdf.set_font("main")
-        # across the fields, clear of the lines under them (trial39b: at 150 mm the
-        # diagonal's lower half wrote over that line; atk40: one 180 mm line at
-        # 16 pt ran off the page, the department and date with it)
-        draw_diagonal(pdf, content.annotation)
-        draw_under(pdf, content.annotation, max(180, fields_end + 6))
-        pdf.set_text_color(0, 0, 0)
     return bytes(pdf.output())
+
+
+class _LicencePdf(FPDF):
+    """An A4 document in mm; a copy's pages each get its annotation as fpdf2
+    finishes them (the footer hook: :func:`annotate_page`)."""
+
+    def __init__(self, annotation: CopyAnnotation | None):
+        super().__init__(format="A4", unit="mm")
+        self.annotation = annotation
+
+    def footer(self) -> None:
+        if self.annotation is not None:
+            annotate_page(self, self.annotation)
 
 
 class DocumentRenderer:
@@ -447,9 +461,15 @@ class DocumentRenderer:
     ) -> bytes:
         """:func:`render_licence_pdf` (or, with ``ofd``,
         :func:`services.issuer.document_ofd.render_licence_ofd`) in a worker
-        process."""
+        process. FAILED_PRECONDITION naming the field when the fonts cannot draw
+        all of what the file draws (:func:`services.issuer.printable.content_problem`):
+        a file is drawn whole or not at all, never sealed with characters left out."""
         from services.issuer.document_ofd import render_licence_ofd
 
+        if problem := await asyncio.to_thread(
+            content_problem, content, template, self.fonts
+        ):
+            raise problem
         render = render_licence_ofd if ofd else render_licence_pdf
         if self._pool is None:
             self._pool = concurrent.futures.ProcessPoolExecutor(
@@ -472,14 +492,9 @@ class DocumentRenderer:
     async def close(self) -> None:
         """Stop the worker processes and wait, in a thread (the event loop keeps
         running), until they and the pool's manager thread have ended: renders not yet
-        started are cancelled, one already running finishes.
-
-        ``shutdown(wait=False)`` returned at once and left the manager thread closing
-        its wake-up pipe while the interpreter's exit hook
-        (``concurrent.futures.process._python_exit``) wrote to it, unlocked: ``Exception
-        ignored in: <module 'threading'> ... OSError: [Errno 9] Bad file descriptor`` on
-        some stops of the issuer.
-        """
+        started are cancelled, one already running finishes (``shutdown(wait=False)``
+        left the manager thread closing its wake-up pipe while the exit hook wrote to
+        it: ``OSError: [Errno 9] Bad file descriptor`` on some stops of the issuer)."""
         pool, self._pool = self._pool, None
         if pool is not None:
             await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)

@@ -50,6 +50,8 @@ from services.issuer.document import (
     metadata_of,
     rows_of,
 )
+from services.issuer.document_overlay import PURPOSE_LABEL
+from services.issuer.printable import UNDRAWN_CONTROLS
 
 _NS = 'xmlns:ofd="http://www.ofdspec.org/2016"'
 _HEADER = '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -219,7 +221,10 @@ def render_licence_ofd(
         + [content.annotation.text if content.annotation else ""]
         + [title + value for title, value in rows]
     )
-    wanted = {ord(c) for c in text + _FIXED_TEXT}
+    wanted = {ord(c) for c in text + _FIXED_TEXT} - UNDRAWN_CONTROLS
+    if missing := wanted - font_code_points(fonts.main) - font_code_points(fonts.rare):
+        # never drawn without them: DocumentRenderer.render refuses such content
+        raise ValueError(f"the fonts cannot draw {sorted(map(chr, missing))}")
     main = _face(MAIN_FONT_ID, fonts.main, wanted, f"NotoSansSC{fonts.main.suffix}")
     rare_points = {c for c in wanted - font_code_points(fonts.main) if c > 0x20}
     rare = (
@@ -239,11 +244,17 @@ def render_licence_ofd(
         for line in page.lines(template.note, 9, 170):
             y += 6
             page.text(line, 20, y, 9)
-    if content.annotation:  # the statement, then the quoted purpose (no diagonal)
-        y = 180.0
-        for said in (content.annotation.statement, content.annotation.purpose_line):
-            for line in page.lines(said, 11, 170):
-                page.text(line, 20, y, 11, colour="200 0 0")
+    if content.annotation:  # the statement, then the quoted purpose (no diagonal),
+        y = 180.0  # each with a hanging indent, as the PDF's (document_overlay)
+        said = content.annotation
+        for lead, rest, size, colour in (
+            ("仅供", said.statement[2:], 11, "200 0 0"),
+            (PURPOSE_LABEL, said.purpose_line[len(PURPOSE_LABEL) :], 10, "64 64 64"),
+        ):
+            indent = page.width(lead, size)
+            for number, line in enumerate(page.lines(rest, size, 170 - indent)):
+                shown, x = (lead + line, 20.0) if not number else (line, 20 + indent)
+                page.text(shown, x, y, size, colour=colour)
                 y += 6
     page.image(QR_ID, 150, 200, 40, 40)
     page.text("扫码核验", 170 - page.width("扫码核验", 8) / 2, 241, 8)

@@ -9,8 +9,16 @@ every line fits the page (:func:`draw_diagonal`). The holder's purpose is never 
 the diagonal: it is free text of up to 64 characters and once held a validity date
 of its own, which the old one-line diagonal (180 mm at 16 pt, no wrapping) drew
 where the reader looks while the department and the real date ran off the page
-(atk40 R1). Under the fields the statement is written again, followed by the purpose
-as a quotation on a line of its own, "用途：「<purpose>」" (:func:`draw_under`).
+(atk40 R1). Under the fields the statement is written again (11 pt, red), followed
+by the purpose as a quotation on a line of its own, "用途：「<purpose>」", smaller
+and dark grey (:func:`draw_under`). Both wrap with a hanging indent: only the
+statement's first line starts at the margin, and a purpose's next lines start under
+its first character, right of 「 (atk41h: a purpose wrapped at the margin started a
+line "仅供各级机关…使用，2099年12月31日前有效" that read as a second statement). The
+purpose's corner brackets and every look-alike the fonts draw become 『』
+(:data:`QUOTE_OPENERS`, :data:`QUOTE_CLOSERS`: atk41h, the halfwidth ｣ closed the
+quotation). Every page of a copy carries both (:func:`annotate_page`, drawn as fpdf2
+finishes each page: atk41h, a copy of two pages carried them on its last only).
 
 Nothing here imports fpdf2 at module level: :mod:`services.issuer.authorisation`
 builds a :class:`CopyAnnotation` and is imported by services that never render.
@@ -41,6 +49,32 @@ LINE_SPACING = 1.35
 PT_MM = 25.4 / 72
 
 
+#: characters that look like (or are) the corner brackets the copy quotes the purpose
+#: with, and what they become inside the quotation: 「 and its look-alikes 『, 」 and
+#: its look-alikes 』 (a quotation within a quotation), so that no character of the
+#: purpose closes the quotation to the eye and goes on as the copy's words (atk41h:
+#: the halfwidth ｣ U+FF63 did). The halfwidth and vertical forms (NFKC: 「」), box
+#: drawings and corners of that shape, half brackets, tone bars, ⅃, and the hooked
+#: vertical 亅 (U+4E85, ⼅ U+2F05, ㇚ U+31DA) that Noto Sans SC draws as a 」. The
+#: console's counter page turns the same set (docs/holder.md).
+QUOTE_OPENERS = "「｢﹁┌┍┎┏╒╓╔╭⌜⌈⸢꜒"
+QUOTE_CLOSERS = "」｣﹂┘┙┚┛╛╜╝╯⌟⌋⸥˩⅃亅⼅㇚"
+_INNER_QUOTES = str.maketrans(
+    dict.fromkeys(QUOTE_OPENERS, "『") | dict.fromkeys(QUOTE_CLOSERS, "』")
+)
+#: what starts the purpose's line; its next lines start under the purpose's first
+#: character, right of the opening 「 (a hanging indent), never at the statement's
+#: margin where they would read as a statement of the copy's own (atk41h)
+PURPOSE_LABEL = "用途：「"
+#: the statement's size and colour (the copy's words: red), and the purpose's, a
+#: smaller dark grey (the holder's words, quoted)
+STATEMENT_PT, STATEMENT_RGB = 11.0, (200, 0, 0)
+PURPOSE_PT, PURPOSE_RGB = 10.0, (64, 64, 64)
+#: on every page of a copy the fields end above FIELDS_BOTTOM (mm): the lines under
+#: them start at UNDER_TOP on each page (the diagonal lies across the fields)
+FIELDS_BOTTOM, UNDER_TOP = 174.0, 180.0
+
+
 @dataclass(frozen=True)
 class CopyAnnotation:
     """An annotated copy's 加注: for whom, until when, and the holder's purpose."""
@@ -61,12 +95,18 @@ class CopyAnnotation:
         return f"仅供{self.department}使用", f"{self.date}前有效"
 
     @property
+    def quoted_purpose(self) -> str:
+        """The purpose as the copy quotes it: each character of
+        :data:`QUOTE_OPENERS` becomes 『 and each of :data:`QUOTE_CLOSERS` 』."""
+        return self.purpose.translate(_INNER_QUOTES)
+
+    @property
     def purpose_line(self) -> str:
-        """The purpose, quoted as the holder's: "用途：「<purpose>」" (quotation
-        marks inside it become 『』, as a quotation within a quotation is written,
-        so a purpose cannot close the quotation and go on as the copy's words)."""
-        quoted = self.purpose.replace("「", "『").replace("」", "』")
-        return f"用途：「{quoted}」"
+        """The purpose, quoted as the holder's: "用途：「<purpose>」" (its corner
+        brackets and their look-alikes made 『』, :attr:`quoted_purpose`, as a
+        quotation within a quotation is written, so a purpose cannot close the
+        quotation and go on as the copy's words)."""
+        return f"{PURPOSE_LABEL}{self.quoted_purpose}」"
 
     @property
     def text(self) -> str:
@@ -122,32 +162,73 @@ def draw_diagonal(pdf: FPDF, annotation: CopyAnnotation) -> None:
             pdf.cell(DIAGONAL_LENGTH, height, line, align="C")
 
 
-def draw_under(pdf: FPDF, annotation: CopyAnnotation, y: float) -> None:
-    """The statement and, on a line of its own, the quoted purpose, from ``y`` mm
-    down (11 pt, in the current colour): 170 mm wide when that ends above the
-    licence code's QR (drawn from (150, 200) mm), else 125 mm wide, left of it."""
+def hanging_lines(
+    pdf: FPDF, lead: str, rest: str, width: float
+) -> list[tuple[float, str]]:
+    """``lead`` + ``rest`` broken into lines ``width`` mm wide (in the current font),
+    as (indent mm, line): the first line at 0, every next one indented by ``lead``'s
+    width, so that only the first starts at the margin."""
     from fpdf.enums import MethodReturnValue
 
-    pdf.set_font_size(11)
-    said = (annotation.statement, annotation.purpose_line)
-    width = 170
-    lines = sum(
-        len(
-            cast(
-                "list[str]",
-                pdf.multi_cell(
-                    width, 6, text, dry_run=True, output=MethodReturnValue.LINES
-                ),
-            )
-        )
-        for text in said
+    indent = pdf.get_string_width(lead)
+    lines = cast(
+        "list[str]",
+        pdf.multi_cell(
+            width - indent, 6, rest, dry_run=True, output=MethodReturnValue.LINES
+        ),
     )
-    if y + lines * 6 > 199:
-        width = 125
-    for text in said:
-        pdf.set_xy(20, y)
-        pdf.multi_cell(width, 6, text, align="L", new_x="LMARGIN", new_y="NEXT")
-        y = pdf.get_y()
+    return [(0.0, lead + lines[0])] + [(indent, line) for line in lines[1:]]
+
+
+def _under_lines(
+    pdf: FPDF, annotation: CopyAnnotation, width: float
+) -> list[tuple[float, float, tuple[int, int, int], float, str]]:
+    """The lines under the fields at ``width`` mm: (size pt, line height mm, colour,
+    indent mm, text): the statement's, its next lines indented past 仅供, then the
+    purpose's, its next lines indented past 用途：「."""
+    said = []
+    pdf.set_font_size(STATEMENT_PT)
+    for indent, line in hanging_lines(pdf, "仅供", annotation.statement[2:], width):
+        said.append((STATEMENT_PT, 6.0, STATEMENT_RGB, indent, line))
+    pdf.set_font_size(PURPOSE_PT)
+    quoted = annotation.purpose_line[len(PURPOSE_LABEL) :]
+    for indent, line in hanging_lines(pdf, PURPOSE_LABEL, quoted, width):
+        said.append((PURPOSE_PT, 5.5, PURPOSE_RGB, indent, line))
+    return said
+
+
+def draw_under(pdf: FPDF, annotation: CopyAnnotation, y: float) -> None:
+    """The statement (:data:`STATEMENT_PT`, red) and, from a line of its own, the
+    quoted purpose (:data:`PURPOSE_PT`, dark grey), each wrapped with a hanging
+    indent (:func:`hanging_lines`), from ``y`` mm down: 170 mm wide when that ends
+    above the licence code's QR (drawn from (150, 200) mm), else 125 mm wide, left
+    of it."""
+    said = _under_lines(pdf, annotation, 170)
+    if y + sum(line[1] for line in said) > 199:
+        said = _under_lines(pdf, annotation, 125)
+    for size, height, colour, indent, text in said:
+        pdf.set_font_size(size)
+        pdf.set_text_color(*colour)
+        pdf.set_xy(20 + indent, y)
+        pdf.cell(pdf.get_string_width(text) + 2 * pdf.c_margin, height, text)
+        y += height
+
+
+def annotate_page(pdf: FPDF, annotation: CopyAnnotation) -> None:
+    """The page's annotation, drawn as fpdf2 finishes each page of a copy (its
+    footer): the diagonal (:func:`draw_diagonal`, red) and the lines under the
+    fields from :data:`UNDER_TOP` (:func:`draw_under`), every page alike, so that
+    no page of a copy longer than one shows its fields without them (atk41h: they
+    were drawn on the last page only). The fields end above :data:`FIELDS_BOTTOM`
+    on every page. The page's font, colour and position are kept."""
+    x, y, size, colour = pdf.get_x(), pdf.get_y(), pdf.font_size_pt, pdf.text_color
+    pdf.set_font("main")
+    pdf.set_text_color(*STATEMENT_RGB)
+    draw_diagonal(pdf, annotation)
+    draw_under(pdf, annotation, UNDER_TOP)
+    pdf.set_font_size(size)
+    pdf.text_color = colour
+    pdf.set_xy(x, y)
 
 
 def diagonal_extent() -> tuple[float, float, float, float]:

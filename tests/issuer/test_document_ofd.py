@@ -147,7 +147,8 @@ def test_rare_subsets_from_block_cuts_and_from_the_whole_font_agree(fonts):
 def test_an_annotated_ofd_writes_the_statement_then_the_quoted_purpose(fonts):
     """atk40: the statement under the fields, then the purpose on lines of its own
     (every line of the old one-string annotation was written at y 180 mm, one over
-    another)."""
+    another). atk41h: the statement in red, the purpose in dark grey, its next lines
+    indented past "用途：「" as the PDF's are, none at the statement's margin."""
     from services.issuer.document_overlay import CopyAnnotation
 
     said = CopyAnnotation(
@@ -156,17 +157,18 @@ def test_an_annotated_ofd_writes_the_statement_then_the_quoted_purpose(fonts):
     annotated = dataclasses.replace(CONTENT, annotation=said)
     files = zipfile.ZipFile(io.BytesIO(render(fonts, annotated)))
     page = parse_xml(files.read("Doc_0/Pages/Page_0/Content.xml"), "page")
-    red: dict[float, str] = {}
+    drawn: dict[str, dict[float, tuple[float, str]]] = {}
     for element in page.iter():
         colour = next((c for c in element if c.tag.endswith("FillColor")), None)
-        if (
-            element.tag.endswith("TextObject")
-            and colour is not None
-            and colour.get("Value") == "200 0 0"
-        ):
-            top = float(element.get("Boundary", "").split()[1])
-            red[top] = red.get(top, "") + "".join(c.text or "" for c in element)
-    lines = [red[top] for top in sorted(red)]
-    assert lines[0] == "仅供某局使用，2026年12月11日前有效"
-    assert "".join(lines[1:]) == said.purpose_line
-    assert len(lines) >= 3  # the purpose takes two lines, each at its own height
+        if element.tag.endswith("TextObject") and colour is not None:
+            left, top = map(float, element.get("Boundary", "").split()[:2])
+            lines = drawn.setdefault(colour.get("Value", ""), {})
+            x, text = lines.get(top, (left, ""))
+            lines[top] = (x, text + "".join(c.text or "" for c in element))
+    red = [drawn["200 0 0"][top] for top in sorted(drawn["200 0 0"])]
+    grey = [drawn["64 64 64"][top] for top in sorted(drawn["64 64 64"])]
+    assert [text for _, text in red] == ["仅供某局使用，2026年12月11日前有效"]
+    assert "".join(text for _, text in grey) == said.purpose_line
+    assert len(grey) >= 2  # the purpose takes two lines, each at its own height
+    margin = red[0][0]
+    assert grey[0][0] == margin and all(x > margin + 10 for x, _ in grey[1:]), grey

@@ -84,6 +84,7 @@ class IssuerService:
             clock=clock,
             platform_code=platform_code,
             platform_name=platform_name,
+            fonts=renderer.fonts if renderer else None,
         )
         self.keys = Keys(
             store=store,

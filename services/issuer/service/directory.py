@@ -19,6 +19,7 @@ from certseal.timestamps import Clock
 from services.issuer import domain
 from services.issuer.domain import ROLES, Department, LicenceType
 from services.issuer.events import department_event, licence_type_event
+from services.issuer.printable import FontPaths, check_printable
 from services.issuer.service.common import Auditor, require_operator
 from services.issuer.storage import IssuerStore
 from services.issuer.storage.directory import DepartmentUse
@@ -48,8 +49,12 @@ class Directory:
         clock: Clock,
         platform_code: str,
         platform_name: str,
+        fonts: FontPaths | None = None,
     ):
         self._store = store
+        #: the licence files' fonts (None: files off): names they cannot draw whole
+        #: are refused (services.issuer.printable)
+        self._fonts = fonts
         self._auditor = auditor
         self._clock = clock
         self._platform_code = platform_code
@@ -168,6 +173,7 @@ class Directory:
             validate_uscc(code, "code")
             domain.validate_text("name", name, required=True, limit=200)
             check_display_name(name, "name")  # shown at counters: no invisible ones
+            await check_printable(name, "name", self._fonts)  # on sealed copies
             given = _checked_roles(roles)
             row = await self._store.insert_department(
                 code,
@@ -258,6 +264,9 @@ class Directory:
         ``licence_type.register``."""
         async with self._auditor.refusals(caller, "licence_type.register", t.type_code):
             require_operator(caller)
+            await check_printable(t.name, "name", self._fonts)  # drawn on files
+            for i, spec in enumerate(t.fields):
+                await check_printable(spec.title, f"fields[{i}].title", self._fonts)
             await self._store.insert_licence_type(
                 t,
                 self._clock(),

@@ -47,6 +47,7 @@ from services.issuer.authorisation import (
 from services.issuer.document import DocumentRenderer, DocumentTemplate
 from services.issuer.domain import LicenceRecord
 from services.issuer.events import authorisation_event, authorisation_usage_entries
+from services.issuer.printable import check_printable
 from services.issuer.published import published_about
 from services.issuer.service.codes import Codes
 from services.issuer.service.common import Auditor
@@ -86,6 +87,7 @@ class HolderSide:
         self._protector = protector
         self._auditor = auditor
         self._clock = clock
+        self._fonts = renderer.fonts if renderer else None  # what files draw with
         self._files = HolderFiles(
             store=store,
             directory=directory,
@@ -184,7 +186,8 @@ class HolderSide:
 
         Holder apps only (PERMISSION_DENIED otherwise), for one of the named holder's
         licences (NOT_FOUND otherwise). INVALID_ARGUMENT: a malformed (GB 32100) or
-        unknown department code, an empty or over-long purpose, a field the type
+        unknown department code, an empty or over-long purpose or one holding a
+        character the licence files' fonts cannot draw, a field the type
         lacks, an expiry not after now, after the licence's ``valid_until`` or over
         90 days ahead. FAILED_PRECONDITION
         when the lineage's current version cannot be used now (licence_refusal)."""
@@ -207,6 +210,8 @@ class HolderSide:
         # the purpose is printed on the sealed annotated copy: no direction mark,
         # line separator or invisible character may make it read otherwise
         check_display_name(purpose, "purpose")
+        # and drawn whole: a character the files' fonts lack would be left out
+        await check_printable(purpose, "purpose", self._fonts)
         counter = check_counter(counter)
         published_about(record, purpose=purpose, counter=counter)  # in its event
         licence_type = await self._directory.licence_type(record.type_code)
