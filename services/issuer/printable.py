@@ -64,7 +64,12 @@ def _mapped(path: Path) -> frozenset[int]:
 
 def drawable_points(fonts: FontPaths) -> frozenset[int]:
     """The code points the files' fonts draw (either font), cached per process."""
-    return _mapped(fonts.main) | _mapped(fonts.rare) | UNDRAWN_CONTROLS
+    return _drawable(fonts.main, fonts.rare)
+
+
+@lru_cache(maxsize=4)
+def _drawable(main: Path, rare: Path) -> frozenset[int]:
+    return _mapped(main) | _mapped(rare) | UNDRAWN_CONTROLS
 
 
 def undrawn_problem(value: str, points: Iterable[int] | frozenset[int]) -> str | None:
@@ -79,12 +84,12 @@ def undrawn_problem(value: str, points: Iterable[int] | frozenset[int]) -> str |
         name = unicodedata.name(char, "")
         named = f"U+{ord(char):04X}" + (f" {name}" if name else "")
         said = (
-            f"contains {named}, which the fonts of the platform's sealed licence "
-            f"files cannot draw, at position {position}"
+            f"contains {named} at position {position}, which the fonts of the "
+            "platform's sealed licence files cannot draw"
         )
         composed = unicodedata.normalize("NFC", value)
         if composed != value and all(ord(c) in drawn for c in composed):
-            said += f" (write it in its composed form: {composed})"
+            said += f" (write it in its NFC form: {composed})"
         return said
     return None
 
