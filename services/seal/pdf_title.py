@@ -26,11 +26,24 @@ made one space (a title of two ``rdf:li`` pdf.js shows joined, ``AB``, read as
 (pdf.js reads it as UTF-16) as written. Each is now read as pdf.js reads it
 (:class:`_Text`, :func:`_repaired`); /Info /Title as
 :func:`services.seal.pdf_strings.info_title` reads it.
+
+atk41d: two faults of one reading. (1) expat stood for pdf.js, which reads the
+packet with a parser of its own (``indexOf``, no grammar): a DOCTYPE whose subset
+comment held ``]>`` made pdf.js read a forged rdf:RDF written in that comment while
+expat read the sealed title. The packet is now read by pdf.js's steps as well
+(:func:`services.seal.pdf_xmp.pdfjs_reading`), the title it shows is counted, and a
+packet with a DOCTYPE, or whose markup or shown title the two readings disagree on,
+is counted by its bytes too. (2) a title was kept as its joined text, as pdf.js
+shows it, while readers of XMP as XMP (Acrobat, exiftool, PDF 2.0 readers) choose
+an item of its language alternative by xml:lang: the languages swapped read alike.
+Each title's form (:attr:`_Reading.forms`: its elements with their languages and
+attributes, each one's own text, in order) is now counted as well.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +54,8 @@ from pyhanko.pdf_utils.misc import PdfError
 
 from certseal.bounds import MAX_DOCUMENT_BYTES, MAX_XMP_MARKUP
 from services.seal.pdf_strings import info_title
+from services.seal.pdf_xmp import ShownText as _Text
+from services.seal.pdf_xmp import markup_event, pdfjs_reading
 
 #: Dublin Core's namespace, as XMP writes it (ISO 16684-1), and without its slash
 _DC = ("http://purl.org/dc/elements/1.1/", "http://purl.org/dc/elements/1.1")
@@ -71,82 +86,6 @@ class _Refused(Exception):
 
 #: bytes of a packet handed to expat at a time
 _PIECE = 1 << 20
-
-#: characters of a title's text kept as read; a longer one is kept as its start and
-#: a digest of all of it
-_KEPT = 1000
-
-
-#: what JavaScript's ``trim()`` strips (ECMA-262 WhiteSpace and LineTerminator)
-_JS_SPACE = (
-    "\t\n\v\f\r \xa0\u1680"
-    + "".join(map(chr, range(0x2000, 0x200B)))
-    + ("\u2028\u2029\u202f\u205f\u3000\ufeff")
-)
-#: a run of ASCII white space, one space in a browser's ``document.title``
-_ASCII_RUN = re.compile(r"[\t\n\f\r ]+")
-
-
-class _Text:
-    """A title's text as pdf.js shows it in a browser's tab: its text nodes joined
-    (``textContent``; pdf.js's SimpleXMLParser drops a node of spaces, tabs and line
-    ends only, not a CDATA section), JavaScript's ``trim()`` at both ends, and each
-    run of ASCII white space one space (``document.title``); other white space
-    (NBSP, U+3000) kept as written. Read a piece at a time: its first :data:`_KEPT`
-    characters and a digest of all of it (a long text is never copied whole)."""
-
-    def __init__(self) -> None:
-        self.digest = hashlib.sha256()
-        self.kept = (
-            self.digest.copy()
-        )  # of the text up to its last unstripped character
-        self.start: list[str] = []
-        self.length = 0  # characters read, trailing white space too
-        self.kept_length = 0
-        self.space = False  # the last character read is an ASCII space
-        self.node = ""  # the open text node: "" none, "space" white only so far, "text"
-
-    def add(self, data: str, cdata: bool = False) -> None:
-        """``data``: more of the open text node (a CDATA section, a node of its own,
-        is kept whatever it holds)."""
-        if self.node != "text" and not cdata:
-            if not data.strip(" \t\n\r"):
-                self.node = "space" if data or self.node else ""
-                return
-            if self.node == "space":  # the node's white start, one space once read
-                data = " " + data
-        self.node = "text"
-        if not self.length:
-            data = data.lstrip(_JS_SPACE)
-        data = _ASCII_RUN.sub(" ", data)
-        if self.space and data[:1] == " ":
-            data = data[1:]
-        if not data:
-            return
-        body = data.rstrip(_JS_SPACE)
-        if body:
-            self._read(body)
-            self.kept, self.kept_length = self.digest.copy(), self.length
-        self._read(data[len(body) :])
-        self.space = data[-1] == " "
-
-    def _read(self, piece: str) -> None:
-        self.digest.update(piece.encode("utf-8", "surrogatepass"))
-        if self.length < _KEPT:
-            self.start.append(piece[: _KEPT - self.length])
-        self.length += len(piece)
-
-    def end_node(self) -> None:
-        """A tag, comment, processing instruction or CDATA section: the text node
-        ends."""
-        self.node = ""
-
-    def text(self) -> str:
-        start = "".join(self.start)[: self.kept_length]
-        if self.kept_length <= _KEPT:
-            return start
-        return f"{start}... (sha256 {self.kept.hexdigest()})"
-
 
 #: Ghostscript's octal UTF-16 text in a packet, which pdf.js reads as UTF-16
 #: (``MetadataParser._repair``): a text after a tag starting ``\376\377``
@@ -210,24 +149,60 @@ def _refuse(*_: Any) -> int:
     raise _Refused
 
 
-def xmp_titles(xml: bytes, repair: bool = True) -> list[tuple[bool, str]] | None:
-    """Every title of an XMP packet in document order, as ``(shown, text)``:
-    ``shown`` when pdf.js reads it (an element named ``dc:title`` once lower-cased,
-    a child of ``rdf:Description`` in an ``rdf:RDF`` that is the root or its child),
-    ``text`` its text as pdf.js shows it (:class:`_Text`; an attribute's value
-    kept whole). The packet is read as pdf.js reads it: as UTF-8 whatever its
+def _packet(xml: bytes, repair: bool = True) -> str | None:
+    """An XMP packet as pdf.js hands it to its parser: decoded as UTF-8 whatever its
     declaration or BOM says (None when it is not UTF-8: pdf.js skips it), anything
     before the first ``<`` dropped, Ghostscript's octal UTF-16 texts rewritten
     (:func:`_repaired`; as written when not ``repair``, as other readers show
-    them). None for a packet that does not parse, or declares or
-    refers to an entity. A title inside a title is read as part of the outer one.
-    Linear in ``xml`` (expat, no tree kept, each namespace prefix a stack of its
-    own), within :data:`MAX_XMP_MARKUP` tags; callers bound its size."""
+    them)."""
     try:
         packet = xml.decode("utf-8")  # pdf.js: decodeURIComponent(escape())
-        packet = _repaired(packet) if repair else packet[max(packet.find("<"), 0) :]
+        return _repaired(packet) if repair else packet[max(packet.find("<"), 0) :]
     except (UnicodeDecodeError, _Refused):
         return None
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """An XMP packet as an XML parser (expat) reads it (:func:`_read`)."""
+
+    #: every title in document order: (shown by pdf.js, text as its tab shows it)
+    titles: list[tuple[bool, str]]
+    #: each title's form, as readers that read XMP as XMP choose from it (ISO
+    #: 16684-1 §8.2.2.4: the x-default item of a language alternative, or the
+    #: first): a digest of its elements in order (namespace, local name, the
+    #: xml:lang in effect, its attributes as written) and each one's own text
+    forms: list[bytes]
+    #: its markup in document order (:func:`services.seal.pdf_xmp.markup_event`)
+    markup: bytes
+    #: it has a DOCTYPE
+    doctype: bool
+
+
+def _record(*fields: Any) -> bytes:
+    """One entry of a title's form, unambiguous (JSON, ASCII)."""
+    return json.dumps(fields).encode() + b"\n"
+
+
+def xmp_titles(xml: bytes, repair: bool = True) -> list[tuple[bool, str]] | None:
+    """Every title of an XMP packet (:func:`_packet`) in document order, as
+    ``(shown, text)`` (:attr:`_Reading.titles`); None when it does not read."""
+    packet = _packet(xml, repair)
+    reading = _read(packet) if packet is not None else None
+    return reading.titles if reading is not None else None
+
+
+def _read(packet: str) -> _Reading | None:
+    """``packet`` read by expat: every element or attribute whose local name is
+    ``title`` in any case, under the prefix ``dc`` in any case or the Dublin Core
+    namespace; ``shown`` when pdf.js reads it (an element named ``dc:title`` once
+    lower-cased, a child of ``rdf:Description`` in an ``rdf:RDF`` that is the root
+    or its child), its text as pdf.js shows it (:class:`_Text`; an attribute's
+    value kept whole) and its form (:attr:`_Reading.forms`). None for a packet that
+    does not parse, or declares or refers to an entity. A title inside a title is
+    read as part of the outer one. Linear in ``packet`` (expat, no tree kept, each
+    namespace prefix a stack of its own), within :data:`MAX_XMP_MARKUP` tags;
+    callers bound its size."""
     if packet.count("<") > MAX_XMP_MARKUP:
         return None
     parser = expat.ParserCreate("utf-8")  # the declared encoding is not read
@@ -237,10 +212,21 @@ def xmp_titles(xml: bytes, repair: bool = True) -> list[tuple[bool, str]] | None
     parser.SkippedEntityHandler = _refuse
     parser.ExternalEntityRefHandler = _refuse
     found: list[tuple[bool, str]] = []
+    forms: list[bytes] = []
+    markup, doctype = hashlib.sha256(), [False]
     names: list[str] = []  # the open elements' names as written, lower-cased
+    langs: list[str | None] = []  # the xml:lang in effect in each open element
     declared: list[list[str]] = []  # the prefixes each open element declares
     spaces: dict[str, list[str]] = {}  # prefix ("": the default) to its URIs
-    title: list[Any] = []  # the open outermost title: depth, shown, its text
+    # the open outermost title: depth, shown, its text, its form, the open
+    # element's own text
+    title: list[Any] = []
+
+    def named(name: str, default: bool) -> str:
+        """``{uri}local`` when its prefix is bound, else as written."""
+        prefix, _, local = name.rpartition(":")
+        uris = spaces.get(prefix) if prefix or default else None
+        return f"{{{uris[-1]}}}{local}" if uris else name
 
     def is_title(name: str, default: bool) -> bool:
         prefix, _, local = name.rpartition(":")
@@ -249,20 +235,31 @@ def xmp_titles(xml: bytes, repair: bool = True) -> list[tuple[bool, str]] | None
         uris = spaces.get(prefix) if prefix or default else None
         return prefix.lower() == "dc" or bool(uris and uris[-1] in _DC)
 
+    def own_text() -> None:
+        """The open element's text read so far into the title's form."""
+        if title:
+            if text := title[4].text():
+                title[3].update(_record("text", text))
+            title[2].end_node()
+            title[4] = _Text()
+
     def started(name: str, attributes: dict[str, str]) -> None:
+        markup.update(markup_event("<", name))
         mine = [k[6:] for k in attributes if k == "xmlns" or k.startswith("xmlns:")]
         for prefix in mine:
             spaces.setdefault(prefix, []).append(
                 attributes["xmlns:" + prefix if prefix else "xmlns"]
             )
         declared.append(mine)
+        lang = attributes.get("xml:lang", langs[-1] if langs else None)
+        langs.append(lang)
         for key, value in attributes.items():
             if is_title(key, default=False):
                 read = _Text()
                 read.add(value, cdata=True)
                 found.append((False, read.text()))
-        if title:
-            title[2].end_node()
+                forms.append(hashlib.sha256(_record("@", lang, read.text())).digest())
+        own_text()
         lower = name.lower()
         if not title and is_title(name, default=True):
             shown = (
@@ -271,17 +268,28 @@ def xmp_titles(xml: bytes, repair: bool = True) -> list[tuple[bool, str]] | None
                 and names[-2:-1] == ["rdf:rdf"]
                 and len(names) in (2, 3)
             )
-            title[:] = [len(names), shown, _Text()]
+            title[:] = [len(names), shown, _Text(), hashlib.sha256(), _Text()]
+        if title:
+            written = (
+                (named(k, False), v)
+                for k, v in attributes.items()
+                if k != "xmlns" and not k.startswith("xmlns:")
+            )
+            title[3].update(_record("<", named(name, True), lang, sorted(written)))
         names.append(lower)
 
     def ended(_name: str) -> None:
+        markup.update(markup_event(">"))
+        own_text()
         if title:
-            title[2].end_node()
+            title[3].update(_record(">"))
         names.pop()
+        langs.pop()
         for prefix in declared.pop():
             spaces[prefix].pop()
         if title and title[0] == len(names):
             found.append((title[1], title[2].text()))
+            forms.append(title[3].digest())
             title.clear()
 
     cdata = [False]
@@ -289,25 +297,37 @@ def xmp_titles(xml: bytes, repair: bool = True) -> list[tuple[bool, str]] | None
     def text(data: str) -> None:
         if title:
             title[2].add(data, cdata[0])
+            title[4].add(data, cdata[0])
 
-    def boundary(*_: Any) -> None:
+    def boundary(kind: str, name: str = "") -> None:
+        markup.update(markup_event(kind, name))
         if title:
             title[2].end_node()
+            title[4].end_node()
 
     def section(opened: bool) -> Any:
         def handler() -> None:
-            boundary()
+            if opened:
+                boundary("[")
+            elif title:
+                title[2].end_node()
+                title[4].end_node()
             cdata[0] = opened
 
         return handler
 
+    def doctype_started(*_: Any) -> None:
+        doctype[0] = True
+        markup.update(markup_event("D"))
+
     parser.StartElementHandler = started
     parser.EndElementHandler = ended
     parser.CharacterDataHandler = text
-    parser.CommentHandler = boundary
-    parser.ProcessingInstructionHandler = boundary
+    parser.CommentHandler = lambda _data: boundary("!")
+    parser.ProcessingInstructionHandler = lambda target, _data: boundary("?", target)
     parser.StartCdataSectionHandler = section(True)
     parser.EndCdataSectionHandler = section(False)
+    parser.StartDoctypeDeclHandler = doctype_started
     try:
         # a piece at a time, so that no text reaches a handler larger than one
         for start in range(0, len(packet), _PIECE):
@@ -315,7 +335,7 @@ def xmp_titles(xml: bytes, repair: bool = True) -> list[tuple[bool, str]] | None
         parser.Parse(b"", True)
     except (expat.ExpatError, _Refused, ValueError, UnicodeError):
         return None
-    return found
+    return _Reading(found, forms, markup.digest(), doctype[0])
 
 
 def _resolved(resolver: Any, value: Any) -> Any:
@@ -356,28 +376,44 @@ def _xmp(resolver: Any) -> tuple[str, bytes]:
         data = stream.data  # decoded within the reader's decode limits
     except Exception:  # a filter pyHanko cannot decode: the packet by its bytes
         data = None
-    titles = (
-        xmp_titles(data)
-        if data is not None and len(data) <= MAX_DOCUMENT_BYTES
-        else None
+    packet = (
+        _packet(data) if data is not None and len(data) <= MAX_DOCUMENT_BYTES else None
     )
+    reading = _read(packet) if packet is not None else None
+    pdfjs = pdfjs_reading(packet) if packet is not None else None
+    by_pdfjs = pdfjs.title if pdfjs is not None else None
     out = hashlib.sha256(b"read by pdf.js" if read else b"not read by pdf.js")
-    if titles is None:
+    if reading is None:
         out.update(b"unread " + hashlib.sha256(stream.encoded_data).digest())
-        return _UNREAD_PACKET, out.digest()
-    assert data is not None  # read: titles came from it
+        return by_pdfjs or _UNREAD_PACKET, out.digest()
+    assert data is not None  # read: the reading came from it
+    shown_texts = [text for shown, text in reading.titles if shown]
+    if (  # atk41d: markup pdf.js reads otherwise than XML readers, by its bytes
+        reading.doctype
+        or pdfjs is None
+        or pdfjs.markup != reading.markup
+        or by_pdfjs != (shown_texts or [""])[-1]
+    ):
+        out.update(b"read two ways " + hashlib.sha256(data).digest())
+    shows = (by_pdfjs or "").encode("utf-8", "replace")
+    out.update(b"pdf.js shows %d " % len(shows) + shows)
     # pdf40: the encoding its declaration names, which readers other than pdf.js
     # follow (a UTF-8 packet declared ISO-8859-1 reads otherwise there)
     declared = _DECLARED.match(data, max(data.find(b"<"), 0))
     named = declared[1].lower() if declared else b"utf-8"
     out.update(b"encoding %d %s " % (len(named), named.replace(b"utf8", b"utf-8")))
-    written = []  # Ghostscript's octal UTF-16 as readers that do not repair it show it
-    if b"\\376\\377" in data:
-        written = [(False, "as written")] + (xmp_titles(data, False) or [])
-    for shown, text in titles + written:
+    read_titles = list(zip(reading.titles, reading.forms, strict=True))
+    if b"\\376\\377" in data:  # Ghostscript's octal UTF-16 as readers that do not
+        written = _packet(data, repair=False)  # repair it show it
+        as_written = _read(written) if written is not None else None
+        read_titles.append(((False, "as written"), b""))
+        if as_written is not None:
+            read_titles += zip(as_written.titles, as_written.forms, strict=True)
+    for (shown, text), form in read_titles:
         out.update(b"%d %d " % (shown, len(text)) + text.encode("utf-8", "replace"))
-    shown_texts = [text for shown, text in titles if shown] or [t for _, t in titles]
-    return (shown_texts[-1] if shown_texts else ""), out.digest()
+        out.update(form)
+    shown_texts = shown_texts or [t for _, t in reading.titles]
+    return by_pdfjs or (shown_texts[-1] if shown_texts else ""), out.digest()
 
 
 def titles(resolver: Any) -> Titles:
