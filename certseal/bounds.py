@@ -219,7 +219,9 @@ bounded by :data:`MAX_DOCUMENT_BYTES` only, as pdf.js reads a packet of any size
 packet with its thumbnail holds a few hundred tags; each costs about 2 µs of Python
 callbacks, so this bounds a read to about 0.2 s (measured: 2 million nested tags, 13
 MiB, took 4.3 s and 700 MiB). A packet with more reads as none, counted by its bytes:
-changed after a seal, it is a title change."""
+changed after a seal, it is a title change. It bounds the entity references (``&``
+bytes) read by pdf.js's steps too (``services/seal/pdf_xmp.py``, a Python call
+each), past which the packet is counted by its bytes as well."""
 
 MAX_PDF_PASSWORD_BYTES = 127
 """UTF-8 bytes of an encrypted PDF's password: AES-256 (revision 6) uses the first 127

@@ -253,6 +253,17 @@ def test_pdfjs_reading_follows_its_parser():
     assert shown("<x>" + rdf.format("<dc:title>A</dc:title>")) == "A"
 
 
+def test_pdfjs_reading_is_bounded():
+    """Past MAX_XMP_MARKUP tags or entity references (a Python call each), the
+    packet is not read by pdf.js's steps: it counts by its bytes."""
+    from certseal.bounds import MAX_XMP_MARKUP
+    from services.seal.pdf_xmp import pdfjs_reading
+
+    many = "<x><dc:title>A</dc:title>" + "&amp;" * (MAX_XMP_MARKUP + 1) + "</x>"
+    assert pdfjs_reading(many).title is None
+    assert pdfjs_reading("<x>" + "&;" * 1000 + "</x>").title == ""
+
+
 @pytest.fixture(scope="module")
 async def sealed_title(seal_ca, keys):  # noqa: F811
     from tests.seal.field_pdfs import Tree, page_pdf
@@ -373,6 +384,46 @@ async def test_an_update_keeping_a_language_alternative_stays_valid(
         _updated(sealed_alt, _keep_title), seal_ca.cert
     )
     assert intact and not modified, detail
+
+
+#: a packet written elsewhere: a comment, white space, another prefix for Dublin
+#: Core, xml:lang on rdf:Description and dc:title, an item without its own
+_ELSEWHERE = (
+    '<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?>\n<!-- made elsewhere -->\n'
+    '<x:xmpmeta xmlns:x="adobe:ns:meta/">\n'
+    ' <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">\n'
+    '  <rdf:Description rdf:about="" xml:lang="en"'
+    ' xmlns:d="http://purl.org/dc/elements/1.1/">\n'
+    '   <d:title xml:lang="zh-CN"><rdf:Alt>\n'
+    '    <rdf:li xml:lang="x-default">营业执照正本</rdf:li>\n'
+    "    <rdf:li>营业执照副本</rdf:li>\n"
+    "   </rdf:Alt></d:title>\n"
+    '  </rdf:Description>\n </rdf:RDF>\n</x:xmpmeta>\n<?xpacket end="w"?>'
+)
+
+
+async def test_a_packet_written_elsewhere_sealed_then_updated_stays_valid(
+    seal_ca,  # noqa: F811
+    keys,  # noqa: F811
+):
+    """Sealing writes the packet again (pyHanko's writer, into the sealed revision),
+    and so does every later update, alike: each title's form is kept."""
+    from tests.seal.field_pdfs import Tree, page_pdf
+    from tests.seal.test_pdf40_title import (
+        _packet,
+        _packet_replaced,
+        _verdict,
+        _with_packet,
+    )
+    from tests.seal.test_pdf_tail import _keep_title, _updated, _with_display_title
+
+    pdf = _with_packet(
+        _with_display_title(page_pdf(Tree())), _packet(_SEALED_ALT).encode()
+    )
+    sealed = await seal(seal_ca, keys, _packet_replaced(pdf, _ELSEWHERE.encode()))
+    for revision in (sealed, _updated(sealed, _keep_title)):
+        intact, modified, detail = await _verdict(revision, seal_ca.cert)
+        assert intact and not modified, detail
 
 
 # --- OFD 2: the removed seal's list and root moved: "no document's" ---------------
