@@ -328,6 +328,16 @@ def after_notes(
     name = level.name if level is not None else "unknown"
     coverage = coverage_note(status, tail)
     if why:
+        if not status.intact:  # the change is inside the signed bytes (trial41)
+            after = (
+                "nothing was added after them"
+                if level is ModificationLevel.NONE
+                else f"after them modification level {name}"
+            )
+            return [
+                f"{why}; pyHanko's own finding: {coverage}, the signed bytes do not "
+                f"match the signature's digest, {after}"
+            ]
         missed = level in ADDED and status.intact  # found by certseal's own checks
         return [
             f"{why}; pyHanko's own finding: {coverage}, modification level {name}"

@@ -11,7 +11,7 @@ from certseal.crypto import Suite
 from certseal.errors import CertsealError
 from services.seal.ofd_sign import StampPlace, prepare_seal
 from services.seal.pdf import Placement
-from services.seal.pdf_after import TRAILING_BYTES
+from services.seal.pdf_after import SIGNED_BYTES_CHANGED, TRAILING_BYTES
 from services.seal.pdf_verify import read_pdf_seals
 from services.seal.values import no_such_page
 from tests.seal.field_pdfs import Tree, page_pdf
@@ -71,3 +71,22 @@ async def test_bytes_after_the_signed_revision_are_said_as_such(
     assert found.detail.endswith("modification level NONE")
     if note != TRAILING_BYTES:
         assert TRAILING_BYTES not in found.detail
+
+
+async def test_a_byte_changed_inside_the_signed_bytes_is_not_said_unmodified(
+    seal_ca,  # noqa: F811
+    keys,  # noqa: F811
+):
+    """trial41: a sealed PDF with one byte flipped inside what it signed said
+    "…; pyHanko's own finding: coverage ENTIRE_FILE, modification level NONE",
+    which reads as "nothing changed" beside the failed signature. The change is in
+    the signed bytes, and the detail says so."""
+    sealed = bytearray(await seal(seal_ca, keys, page_pdf(Tree())))
+    at = sealed.index(b"/MediaBox")
+    sealed[at + 1] ^= 0x20  # /mediaBox: inside the first byte range
+    [found] = await read_pdf_seals(bytes(sealed), ca=seal_ca.cert)
+    assert not found.intact and found.modified
+    assert found.detail.startswith(SIGNED_BYTES_CHANGED), found.detail
+    assert "the signed bytes do not match the signature's digest" in found.detail
+    assert "nothing was added after them" in found.detail
+    assert "modification level NONE" not in found.detail
