@@ -108,7 +108,8 @@ UINT32_MAX = 2**32 - 1
 def whole_number(
     maximum: int = UINT32_MAX, minimum: int = 0, unit: str = ""
 ) -> Callable[[str], int]:
-    """An argparse ``type``: ASCII digits making ``minimum`` to ``maximum`` (by
+    """An argparse ``type``: digits (ASCII, or full-width read by NFKC) making
+    ``minimum`` to ``maximum`` (by
     default 0 to what a protobuf ``uint32`` field holds; give the option's own
     range, so that every value outside it gets the one message, in ``unit``).
     Anything else is ``error: <option>: <problem>``
@@ -120,7 +121,9 @@ def whole_number(
     widest = max(len(str(maximum)), len(str(abs(minimum))))
 
     def parse(text: str) -> int:
-        typed = text.strip()
+        # full-width digits read as theirs (NFKC), as a status's code is (trial41:
+        # --days ９ was "not a whole number")
+        typed = unicodedata.normalize("NFKC", text).strip()
         if not re.fullmatch(r"-?[0-9]+", typed):
             raise argparse.ArgumentTypeError(f"{_shown(text)} is not a whole number")
         digits = typed.lstrip("-").lstrip("0") or "0"

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from certseal.cli_options import whole_number
 from certseal.devpki import DevCA
 from services.cli import build_parser, main
 
@@ -693,3 +694,15 @@ def test_a_text_file_given_as_the_image_is_named_and_said_to_be_text(
         2,
         f"error: image: {readme} is not a PNG, JPEG or HEIC image: it looks like text",
     )
+
+
+def test_full_width_digits_are_a_whole_number():
+    """trial41: ``--days ９`` was "not a whole number" where a status's ``０７`` is
+    read; full-width digits (NFKC) are digits, other scripts' are not."""
+    parse = whole_number(90, minimum=1)
+    assert parse("９") == 9
+    assert parse(" ３０ ") == 30
+    with pytest.raises(argparse.ArgumentTypeError, match="is not a whole number"):
+        parse("\u0669")  # ARABIC-INDIC DIGIT NINE
+    with pytest.raises(argparse.ArgumentTypeError, match="is outside 1 to 90"):
+        parse("９１")
