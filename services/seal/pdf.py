@@ -57,6 +57,7 @@ from services.seal.pdf_stamp import (
     stamp_picture,
 )
 from services.seal.pdf_twice import hearing, refuse_sealing
+from services.seal.pdf_versions import preload
 from services.seal.picture import load_picture
 from services.seal.tsa import unavailable
 from services.seal.values import no_such_page
@@ -408,6 +409,7 @@ async def seal_pdf(
     with reading_pdf(), hearing():
         status = authenticate(writer.prev, password, decrypt=writer.encrypt)
         check_opened(writer.prev.xrefs)
+        preload(writer.prev)  # before pyHanko's field checks: linear, not quadratic
         check_signing_permitted(writer.prev, status, new_field=not into_field)
         check_sealable(writer.prev, into_field)
         refuse_sealing(writer.prev)

@@ -71,6 +71,7 @@ from services.seal.pdf_open import authenticate
 from services.seal.pdf_revisions import read_revisions
 from services.seal.pdf_shows import excused_fields
 from services.seal.pdf_twice import TwiceFinder, hearing, signature_refused
+from services.seal.pdf_versions import preload
 
 
 def _contents_refused(value: Any) -> str:
@@ -328,6 +329,7 @@ async def _read_seals(
         check_revisions(reader.xrefs)
         authenticate(reader, password)
         check_opened(reader.xrefs)
+        preload(reader)  # before pyHanko reads the fields: linear, not quadratic
         embedded, failed = _signatures(reader)
         finder = TwiceFinder(reader)
         changed = changes_after(
