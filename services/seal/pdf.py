@@ -57,7 +57,7 @@ from services.seal.pdf_stamp import (
     stamp_picture,
 )
 from services.seal.pdf_twice import hearing, refuse_sealing
-from services.seal.pdf_versions import preload
+from services.seal.pdf_versions import LinearReader, read_linearly
 from services.seal.picture import load_picture
 from services.seal.tsa import unavailable
 from services.seal.values import no_such_page
@@ -270,7 +270,8 @@ def _writer(pdf: bytes) -> _SealWriter:
         writer, tail = read_to_end(
             pdf,
             lambda pdf: _SealWriter(
-                io.BytesIO(pdf), strict=False, decode_limits=PDF_DECODE_LIMITS
+                stream := io.BytesIO(pdf),
+                LinearReader(stream, strict=False, decode_limits=PDF_DECODE_LIMITS),
             ),
             lambda writer: writer.prev.xrefs,
         )
@@ -409,7 +410,7 @@ async def seal_pdf(
     with reading_pdf(), hearing():
         status = authenticate(writer.prev, password, decrypt=writer.encrypt)
         check_opened(writer.prev.xrefs)
-        preload(writer.prev)  # before pyHanko's field checks: linear, not quadratic
+        read_linearly(writer.prev)  # before pyHanko's field checks
         check_signing_permitted(writer.prev, status, new_field=not into_field)
         check_sealable(writer.prev, into_field)
         refuse_sealing(writer.prev)

@@ -71,7 +71,7 @@ from services.seal.pdf_open import authenticate
 from services.seal.pdf_revisions import read_revisions
 from services.seal.pdf_shows import excused_fields
 from services.seal.pdf_twice import TwiceFinder, hearing, signature_refused
-from services.seal.pdf_versions import preload
+from services.seal.pdf_versions import LinearReader, read_linearly
 
 
 def _contents_refused(value: Any) -> str:
@@ -321,7 +321,7 @@ async def _read_seals(
     with reading_pdf():
         reader, tail = read_to_end(
             pdf,
-            lambda pdf: PdfFileReader(
+            lambda pdf: LinearReader(
                 io.BytesIO(pdf), strict=False, decode_limits=PDF_DECODE_LIMITS
             ),
             lambda reader: reader.xrefs,
@@ -329,7 +329,7 @@ async def _read_seals(
         check_revisions(reader.xrefs)
         authenticate(reader, password)
         check_opened(reader.xrefs)
-        preload(reader)  # before pyHanko reads the fields: linear, not quadratic
+        read_linearly(reader)  # before pyHanko reads the fields
         embedded, failed = _signatures(reader)
         finder = TwiceFinder(reader)
         changed = changes_after(

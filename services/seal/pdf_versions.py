@@ -22,6 +22,7 @@ from typing import Any
 
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.misc import PdfReadError, PdfStreamError
+from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.xref import ObjStreamRef
 
 from certseal.pdfsyntax import WHITE_SPACE
@@ -83,54 +84,33 @@ class Versions:
         return self._streams[number]
 
 
-def preload(reader: Any) -> int:
-    """Put each object of ``reader``'s (a pyHanko ``PdfFileReader``) newest revision
-    that is held in an object stream into pyHanko's object cache, read by
-    :class:`Versions`: what pyHanko reads of it then costs time linear in the
-    objects, not in the square of an object stream's members (atk42: reading 2,000
-    form fields held in one object stream took 11 s, 8,000 about 3 minutes). The
-    object cached is the one pyHanko would read and cache on first asking
-    (:func:`certseal.pdfend.check_object_streams` has held, which must run first),
-    as pyHanko caches it (undecrypted: an object stream's members are not encrypted
-    each). Each revision's sections are read once, newest first, each object number
-    they name resolved by the section itself as pyHanko resolves it; one already
-    cached, or whose reading fails otherwise than as pyHanko reads it leniently
-    (left to pyHanko), is left. Returns how many objects were cached."""
-    xrefs = reader.xrefs
-    versions = Versions(reader)
-    settled: set[int] = set()
-    failed: set[int] = set()  # object streams whose reading failed: left to pyHanko
-    cached = 0
-    for revision in reversed(range(xrefs.total_revisions)):
-        data = xrefs.get_xref_data(revision)
-        for number in sorted(_named(data) - settled):
-            ref = generic.Reference(number, 0, reader)
-            try:
-                marker = data.try_resolve(ref)
-            except KeyError:
-                continue  # an older revision's, for generation 0
-            settled.add(number)
-            if not isinstance(marker, ObjStreamRef):
-                continue
-            if (
-                marker.obj_stream_id in failed
-                or reader.cache_get_indirect_object(0, number) is not None
-            ):
-                continue
-            try:
-                found = versions.member(ref, marker)
-            except Exception:  # pyHanko raises it when asked, if it ever is
-                failed.add(marker.obj_stream_id)
-                continue
-            reader.cache_indirect_object(0, number, found)
-            cached += 1
-    return cached
+class LinearReader(PdfFileReader):
+    """pyHanko's reader, reading a member of an object stream through
+    :class:`Versions` (each stream's header once, the member at its index) once
+    :meth:`read_linearly` is called: reading every object, of any revision, then
+    costs time linear in the objects, not in the square of a stream's members
+    (atk42: 2,000 form fields in one object stream took 11 s to seal or verify,
+    rewritten in an update after a seal 13 s to verify). Call it only once
+    :func:`certseal.pdfend.check_object_streams` has held (after
+    :func:`certseal.pdfend.check_opened`): then :class:`Versions` reads the object
+    pyHanko's own reading would. Before, pyHanko reads as it does."""
+
+    _versions: Versions | None = None
+
+    def read_linearly(self) -> None:
+        """From now on, read object stream members through :class:`Versions`."""
+        self._versions = Versions(self)
+
+    def _get_object_from_stream(self, idnum: int, stmnum: int, idx: int) -> Any:
+        if self._versions is None:
+            return super()._get_object_from_stream(idnum, stmnum, idx)
+        return self._versions.member(
+            generic.Reference(idnum, 0, self), ObjStreamRef(stmnum, idx)
+        )
 
 
-def _named(data: Any) -> set[int]:
-    """The object numbers a pyHanko ``XRefSectionData`` (and its hybrid section's)
-    names in any entry: the only ones its ``try_resolve`` may resolve."""
-    named = {*data.xrefs_in_objstm, *data.standard_xrefs, *data.freed}
-    if data.hybrid is not None:
-        named |= _named(data.hybrid.xref_data)
-    return named
+def read_linearly(reader: PdfFileReader) -> None:
+    """:meth:`LinearReader.read_linearly` for ``reader``, which must be one."""
+    if not isinstance(reader, LinearReader):
+        raise TypeError(f"a {type(reader).__name__}, not a LinearReader")
+    reader.read_linearly()
