@@ -21,7 +21,7 @@ no server version. Errors are JSON ``{"error", "field"}``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,6 @@ from certseal.bounds import (
     MAX_CODE_INPUT_CHARS,
     MAX_IMAGE_BYTES,
 )
-from certseal.rpc import error_from_rpc
 from certseal.sizes import byte_limit, over_limit
 from certseal.timestamps import Clock, rfc3339
 from certseal.v1 import (
@@ -57,6 +56,12 @@ from services.console.convert import (
 )
 from services.console.domain import PdfSealView
 from services.console.fonts import noto_sans_sc, rare_font
+from services.console.refusals import (
+    dropped_file,
+    redemption_failure,
+    redemption_words,
+    rpc_failure,
+)
 from services.console.requests import (
     BadRequest,
     body_too_large,
@@ -88,14 +93,6 @@ _CSP = (
 _HSTS = "max-age=63072000"
 #: what the console says it is, without a version
 SERVER = "certseal-console"
-_STATUS_OF = {
-    grpc.StatusCode.INVALID_ARGUMENT: 400,
-    grpc.StatusCode.FAILED_PRECONDITION: 400,
-    grpc.StatusCode.NOT_FOUND: 404,  # e.g. an authorisation code not for this counter
-    grpc.StatusCode.PERMISSION_DENIED: 403,
-    grpc.StatusCode.UNAUTHENTICATED: 403,
-    grpc.StatusCode.RESOURCE_EXHAUSTED: 413,
-}
 
 
 def _same_origin(request: web.Request) -> bool:
@@ -121,7 +118,7 @@ async def guard(
             )
         response = await handler(request)
     except BadRequest as exc:
-        response = _error(exc.status, exc.message, exc.field)
+        response = _error(exc.status, exc.message, exc.field, exc.words)
     except web.HTTPException as exc:
         if exc.status == 413:  # aiohttp's "Maximum request body size N exceeded."
             response = _error(413, body_too_large(request), "body")
@@ -158,37 +155,18 @@ def add_secure_headers(response: web.StreamResponse, path: str) -> None:
         headers["Cache-Control"] = "no-store"  # verdicts and names stay off the disk
 
 
-def _error(status: int, message: str, field: str) -> web.Response:
-    return web.json_response({"error": message, "field": field}, status=status)
+def _error(
+    status: int, message: str, field: str, words: dict[str, str] | None = None
+) -> web.Response:
+    return web.json_response(
+        {"error": message, "field": field, **(words or {})}, status=status
+    )
 
 
 def malformed_answer(status: int) -> web.Response:
     """The answer to a request that is not HTTP (certseal.httpserve): the JSON error
     naming ``request``, nothing of the request repeated."""
     return _error(status, "malformed HTTP request", "request")
-
-
-def _rpc_failure(exc: grpc.aio.AioRpcError, service: str) -> BadRequest:
-    """What the page says when a service refused or could not answer."""
-    if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-        log.warning("%s unavailable: %s", service, exc.details())
-        return BadRequest(
-            f"the {service} service is not reachable; try again in a moment",
-            status=503,
-            field=service,
-        )
-    status = _STATUS_OF.get(exc.code())
-    if status is None:
-        log.error("%s failed: %s %s", service, exc.code().name, exc.details())
-        return BadRequest(
-            f"the {service} service failed; see its log", status=502, field=service
-        )
-    error = error_from_rpc(exc)
-    if error.field == "setup":  # a set-up step of the platform, not the request
-        log.error("%s: the platform is not set up: %s", service, error.message)
-        return BadRequest(error.message, status=503, field="setup")
-    # the message alone: the field is the answer's own (``field``)
-    return BadRequest(error.message, status=status, field=error.field or service)
 
 
 class ConsoleHandlers:
@@ -273,7 +251,7 @@ class ConsoleHandlers:
                 metadata=attribution(account_of(request)),
             )
         except grpc.aio.AioRpcError as exc:
-            raise _rpc_failure(exc, "verifier") from None
+            raise rpc_failure(exc, "verifier") from None
         return self._verdict(reply.result, purpose, account_of(request))
 
     async def verify_image(self, request: web.Request) -> web.Response:
@@ -311,7 +289,7 @@ class ConsoleHandlers:
                 metadata=attribution(account_of(request)),
             )
         except grpc.aio.AioRpcError as exc:
-            raise _rpc_failure(exc, "verifier") from None
+            raise rpc_failure(exc, "verifier") from None
         return self._verdict(reply.result, purpose, account_of(request))
 
     def _verdict(
@@ -329,7 +307,7 @@ class ConsoleHandlers:
     async def verify_pdf(self, request: web.Request) -> web.Response:
         """A sealed PDF, with its password if it is encrypted: every seal's verdict."""
         password = pdf_password(request)  # an encrypted PDF's (X-PDF-Password)
-        pdf = await _dropped_file(
+        pdf = await dropped_file(
             request, "pdf", ("application/pdf",), "a PDF", b"%PDF-", "a PDF"
         )
         message = seal_pb2.VerifyPdfRequest(pdf=pdf, password=password)
@@ -342,7 +320,7 @@ class ConsoleHandlers:
     async def verify_ofd(self, request: web.Request) -> web.Response:
         """A sealed OFD (GB/T 33190): every signature in it with its verdict, and for
         a licence file the licence's current status (as for a PDF)."""
-        ofd = await _dropped_file(
+        ofd = await dropped_file(
             request, "ofd", OFD_TYPES, "an OFD", b"PK\x03\x04", "an OFD (a ZIP package)"
         )
         reply = await self._ask_seal(
@@ -359,7 +337,7 @@ class ConsoleHandlers:
                 message, timeout=60, metadata=attribution(account_of(request))
             )
         except grpc.aio.AioRpcError as exc:
-            raise _rpc_failure(exc, "seal") from None
+            raise rpc_failure(exc, "seal") from None
 
     def _sealed_file_answer(
         self,
@@ -388,13 +366,17 @@ class ConsoleHandlers:
             )
         code = text_of((await json_object(request)).get("code"), "code")
         if not code:
-            raise BadRequest("give the authorisation code (AU-…)", field="code")
+            refused = BadRequest("give the authorisation code (AU-…)", field="code")
+            refused.words = redemption_words("empty")
+            raise refused
         if len(code) > MAX_AUTHORISATION_CODE:
-            raise BadRequest(
+            refused = BadRequest(
                 f"is {len(code)} characters; an authorisation code (AU-…) has at most "
                 f"{MAX_AUTHORISATION_CODE}",
                 field="code",
             )
+            refused.words = redemption_words("too_long")
+            raise refused
         try:
             reply = await self.redemption.RedeemAuthorisation(
                 issuer_pb2.RedeemAuthorisationRequest(code=code),
@@ -402,7 +384,7 @@ class ConsoleHandlers:
                 metadata=attribution(account_of(request)),
             )
         except grpc.aio.AioRpcError as exc:
-            raise _rpc_failure(exc, "issuer") from None
+            raise redemption_failure(exc) from None
         return web.json_response(redemption_view(reply, redeemed_at=self.clock()))
 
     async def status(self, request: web.Request) -> web.Response:
@@ -473,28 +455,3 @@ def application(
     app.router.add_get("/fonts/noto-sans-sc.otf", noto_sans_sc)
     app.router.add_get("/fonts/rare-han.ttf", rare_font(rare_font_file))
     return app
-
-
-async def _dropped_file(
-    request: web.Request,
-    field: str,
-    types: Collection[str],
-    kind: str,
-    magic: bytes,
-    what: str,
-) -> bytes:
-    """The body of a file dropped on the page: of a media type in ``types`` (415
-    naming ``kind`` otherwise) and starting with ``magic`` (400: not ``what``)."""
-    if request.content_type not in types:
-        raise BadRequest(
-            f"send {kind}, not {request.content_type or 'nothing'}",
-            status=415,
-            field=field,
-        )
-    size = request.content_length
-    if size is not None and size > request.client_max_size:  # refused unread
-        raise BadRequest(body_too_large(request), status=413, field="body")
-    data = await request.read()
-    if not data.startswith(magic):
-        raise BadRequest(f"the file is not {what}", field=field)
-    return data

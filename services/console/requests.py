@@ -17,11 +17,13 @@ from certseal.text import unfit_character
 
 
 class BadRequest(Exception):
-    """A request the page should not have sent: the message names what is wrong."""
+    """A request the page should not have sent: the message names what is wrong;
+    ``words``, more keys of the JSON error (a refusal's ``reason_zh``/``reason_en``)."""
 
     def __init__(self, message: str, *, field: str, status: int = 400):
         super().__init__(message)
         self.message, self.status, self.field = message, status, field
+        self.words: dict[str, str] = {}
 
 
 async def json_object(request: web.Request) -> dict[str, Any]:

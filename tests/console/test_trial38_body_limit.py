@@ -16,7 +16,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from certseal.bounds import MAX_DOCUMENT_BYTES
 from services.config import Config
 from services.console.config import body_limit
-from services.console.handlers import _dropped_file, guard
+from services.console.handlers import guard
+from services.console.refusals import dropped_file
 
 LIMIT = 4096
 LIMIT_TEXT = "4 KiB, the largest document the seal service takes"
@@ -33,7 +34,7 @@ def test_the_body_limit_is_the_seal_services_document_limit():
 
 async def _client() -> TestClient:
     async def verify_pdf(request: web.Request) -> web.Response:
-        pdf = await _dropped_file(
+        pdf = await dropped_file(
             request, "pdf", ("application/pdf",), "a PDF", b"%PDF-", "a PDF"
         )
         return web.json_response({"bytes": len(pdf)})

@@ -27,7 +27,7 @@ from playwright.async_api import expect
 from certseal.bounds import MAX_PDF_PASSWORD_BYTES
 from certseal.rpc import ERROR_FIELD_KEY, ERROR_KIND_KEY, secure_channel
 from certseal.v1 import seal_pb2, seal_pb2_grpc
-from services.console.handlers import _rpc_failure
+from services.console.refusals import rpc_failure
 from services.console.requests import (
     PDF_PASSWORD_HEADER,
     BadRequest,
@@ -115,7 +115,7 @@ class _RefusedRpc(grpc.aio.AioRpcError):
 )
 def test_a_service_error_is_answered_as_its_message_alone(field, details, message):
     """The field is the answer's ``field``, not repeated at the start of ``error``."""
-    refused = _rpc_failure(_RefusedRpc(field, details), "seal")
+    refused = rpc_failure(_RefusedRpc(field, details), "seal")
     assert (refused.status, refused.field, refused.message) == (400, field, message)
 
 
