@@ -272,6 +272,24 @@ async def test_verify_a_sealed_pdf_and_a_sealed_ofd(platform, operator):
         ) as reply:
             assert reply.status == 200, await reply.text()
             ofd_answer = await reply.json()
+        # each file sent to the other's route names the route that takes it, and an
+        # empty one says so (a new user's trial, finding 12)
+        for path, data, media, use in (
+            ("/api/verify-pdf", ofd, "application/pdf", "/api/verify-ofd"),
+            ("/api/verify-ofd", pdf, "application/ofd", "/api/verify-pdf"),
+        ):
+            async with http.post(
+                path, data=data, headers={"Content-Type": media}
+            ) as reply:
+                assert reply.status == 400
+                refused = await reply.json()
+                assert refused["use"] == use and use in refused["error"]
+                assert refused["reason_zh"] and refused["reason_en"]
+        async with http.post(
+            "/api/verify-pdf", data=b"", headers={"Content-Type": "application/pdf"}
+        ) as reply:
+            assert reply.status == 400
+            assert (await reply.json())["error"] == "the file is empty (0 bytes)"
     finally:
         await http.close()
     # an OFD's answer has the file's verdict too (it may hold several documents)
@@ -339,12 +357,25 @@ async def test_redeem_refuses_what_is_no_code(platform):
     that reaches the issuer); here what the console refuses itself."""
     http = await signed_in(platform)
     try:
-        async with http.post("/api/redeem", json={"code": ""}) as reply:
-            assert reply.status == 400
-            assert (await reply.json())["field"] == "code"
-        async with http.post("/api/redeem", json={"code": "AU-" + "x" * 64}) as reply:
-            assert reply.status == 400
-            assert (await reply.json())["field"] == "code"
+        # every refusal has its key and reasons, Chinese and English (docs: the
+        # table under /api/redeem)
+        for code, status, key in (
+            ("", 400, "empty"),
+            ("AU-" + "x" * 64, 400, "too_long"),
+            ("AU-7K3M", 400, "misread"),  # the issuer's: cut short
+            ("AU-" + "7K3M9Q2WHJ4P", 404, "not_found"),  # no such code
+        ):
+            async with http.post("/api/redeem", json={"code": code}) as reply:
+                assert reply.status == status, await reply.text()
+                refused = await reply.json()
+                assert (refused["field"], refused["refusal"]) == ("code", key)
+                assert set(refused) == {
+                    "error",
+                    "field",
+                    "refusal",
+                    "reason_zh",
+                    "reason_en",
+                }
         async with http.post("/api/redeem", data=b"code=AU-1") as reply:
             assert reply.status == 415
             assert (await reply.json())["field"] == "body"

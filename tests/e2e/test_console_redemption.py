@@ -187,8 +187,8 @@ async def test_a_scanned_authorisation_code_shows_scope_fields_and_the_copy(
     await scan(page, "\u200b]Q1" + auth.code)
     message = page.locator("#message")
     await expect(message).to_be_visible(timeout=REDEEM_MS)
-    await expect(message).to_contain_text("无法使用授权 / Could not redeem")
-    await expect(message).to_contain_text("withdrawn")
+    await expect(message).to_contain_text("无法使用授权：持证人已撤回该授权")
+    await expect(message).to_contain_text("/ Could not redeem: The holder withdrew")
     await expect_no_redemption(page)
     await shot(page, "11-redeem-withdrawn")
 
@@ -214,8 +214,12 @@ async def test_a_code_for_another_department_is_refused_and_nothing_stays(
     await scan(page, theirs.code)
     message = page.locator("#message")
     await expect(message).to_be_visible(timeout=REDEEM_MS)
-    await expect(message).to_contain_text("无法使用授权 / Could not redeem")
-    await expect(message).to_contain_text(re.compile("not found|no authorisation"))
+    # the reason in Chinese first, then English (a new user's trial, finding 2)
+    await expect(message).to_contain_text("无法使用授权：没有发给本部门的此授权码")
+    await expect(message).to_contain_text(
+        "/ Could not redeem: There is no authorisation with this code for this "
+        "department"
+    )
     await expect_no_redemption(page)
     await shot(page, "12-redeem-other-department")
 
@@ -248,6 +252,46 @@ async def test_a_code_for_another_department_is_refused_and_nothing_stays(
     await expect(page.locator("#verdict-details dd")).to_have_count(0)
 
 
+async def test_a_withdrawn_code_is_refused_in_both_languages_and_in_the_history(
+    clerk, world, console
+):
+    """A new user's trial, finding 2: the refusal was English only (``Could not
+    redeem: authorisation au-… was withdrawn by the holder``) and left no trace in
+    the session's history."""
+    page = clerk
+    auth = (
+        await world["app"].holder.AuthoriseUse(authorise_request(world))
+    ).authorisation
+    await world["app"].holder.RevokeAuthorisation(
+        pb.RevokeAuthorisationRequest(
+            authorisation_id=auth.authorisation_id,
+            holder=world["holder"],
+            reason="不用了",
+        )
+    )
+    await scan(page, auth.code)
+    message = page.locator("#message")
+    await expect(message).to_be_visible(timeout=REDEEM_MS)
+    await expect(message).to_have_text(
+        "无法使用授权：持证人已撤回该授权，不能使用；如需办理，请持证人重新授权。 / "
+        "Could not redeem: The holder withdrew this authorisation: it cannot be "
+        "used. The holder can authorise again."
+    )
+    # the issuer's own words on hover, for whoever reads the audit log
+    assert "was withdrawn by the holder" in (await message.get_attribute("title") or "")
+    await expect_no_redemption(page)
+    history = page.locator("#history li")
+    await expect(history).to_have_count(1)
+    await expect(history.first).to_contain_text("授权未能使用 REFUSED")
+    await expect(history.first.locator("button")).to_have_class(re.compile("tone-bad"))
+    assert auth.code not in await history.first.inner_text()  # a prefix only
+    await shot(page, "12b-redeem-withdrawn")
+    # the entry shows the refusal again
+    await page.locator("#scan").fill("")
+    await history.first.locator("button").click()
+    await expect(message).to_contain_text("持证人已撤回该授权")
+
+
 async def test_a_dropped_ofd_licence_file_shows_its_licence_status(
     clerk, world, verifier_group
 ):
@@ -271,8 +315,19 @@ async def test_a_dropped_ofd_licence_file_shows_its_licence_status(
     await verdict_everywhere(
         {"g": verifier_group.stub}, code, verifier_pb2.VERDICT_VALID, within=30
     )
-    await drop_file(page, ofd, "licence.ofd")
+    # an empty file says so in both languages (a new user's trial, finding 12)
+    await drop_file(page, b"", "empty.pdf")
+    await expect(page.locator("#message")).to_have_text(
+        "无法核验签章：文件为空（0字节），请重新选择文件。 / Could not verify the "
+        "PDF: The file is empty (0 bytes): choose the file again."
+    )
+    # an OFD package saved as .pdf is verified as the OFD it is (the console names
+    # /api/verify-ofd, the page goes there)
+    await drop_file(page, ofd, "licence.pdf", "application/pdf")
     status = page.locator("#seals-licence")
+    await expect(status).to_have_attribute("data-verdict", "VALID")
+    await expect(page.locator("#message")).to_be_hidden()
+    await drop_file(page, ofd, "licence.ofd")
     await expect(status).to_be_visible()
     await expect(status).to_have_attribute("data-verdict", "VALID")
     await expect(status).to_contain_text(licence.identifier)

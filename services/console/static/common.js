@@ -37,6 +37,10 @@ async function api(path, options) {
     const err = new Error(body && body.error ? body.error : `HTTP ${reply.status}`);
     err.status = reply.status;
     err.field = body && body.field ? body.field : "";
+    // a refusal's reason in the clerk's words, Chinese and English (docs/console-api.md)
+    for (const key of ["refusal", "reason_zh", "reason_en", "use"]) {
+      err[key] = body && typeof body[key] === "string" ? body[key] : "";
+    }
     throw err;
   }
   return body;

@@ -92,6 +92,7 @@ function showMessage(text) {
 function clearMessage() {
   $("message").hidden = true;
   $("message").textContent = "";
+  $("message").title = "";
 }
 
 // Any new attempt (scan, typed code, upload, camera) starts here: the previous
@@ -238,7 +239,8 @@ function verifyImage(blob) {
 
 // ``password``: an encrypted PDF's, typed by the clerk once the console said one is
 // needed; sent in a header (never the URL) and kept nowhere
-async function verifyPdf(file, password = "") {
+// ``routed``: sent here by the OFD route (a PDF dropped as an OFD): not sent back
+async function verifyPdf(file, password = "", routed = false) {
   const attempt = newAttempt();
   const headers = {"Content-Type": "application/pdf"};
   if (password) headers["X-PDF-Password"] = utf8Bytes(password);
@@ -247,8 +249,12 @@ async function verifyPdf(file, password = "") {
     if (attempt === state.attempt) showSeals(file.name, reply);
   } catch (err) {
     if (attempt !== state.attempt) return;
+    if (err.use === "/api/verify-ofd" && !routed) {
+      await verifyOfd(file, true);  // an OFD package sent as a PDF: verified as an OFD
+      return;
+    }
     if (err.field !== "password") {
-      showMessage(`无法核验签章 / Could not verify the PDF: ${err.message}`);
+      showMessage(fileRefusal(err, "无法核验签章", "Could not verify the PDF"));
       return;
     }
     // the console's words are English: the page says them in both languages
@@ -288,7 +294,8 @@ async function verifyWithPassword() {
   if ($("pdf-password-area").hidden) focusScan();
 }
 
-async function verifyOfd(file) {
+// ``routed``: sent here by the PDF route (an OFD dropped as a PDF): not sent back
+async function verifyOfd(file, routed = false) {
   const attempt = newAttempt();
   try {
     const reply = await api("/api/verify-ofd", {
@@ -298,7 +305,9 @@ async function verifyOfd(file) {
     });
     if (attempt === state.attempt) showSeals(file.name, reply);
   } catch (err) {
-    if (attempt === state.attempt) showMessage(`无法核验签章 / Could not verify the OFD: ${err.message}`);
+    if (attempt !== state.attempt) return;
+    if (err.use === "/api/verify-pdf" && !routed) await verifyPdf(file, "", true);
+    else showMessage(fileRefusal(err, "无法核验签章", "Could not verify the OFD"));
   }
 }
 
@@ -314,10 +323,31 @@ async function redeem(code) {
     });
     if (attempt === state.attempt) showRedemption(reply);
   } catch (err) {
-    if (attempt === state.attempt) showMessage(`无法使用授权 / Could not redeem: ${err.message}`);
+    if (attempt === state.attempt) showRefusal(code, err);
   } finally {
     focusScan();
   }
+}
+
+// a refused redemption: the reason in Chinese, then English (the console's words; the
+// issuer's own on hover), and an entry of the session's history marked refused
+function showRefusal(code, err, record = true) {
+  const zh = err.reason_zh || "发证服务未能使用该授权";
+  const en = err.reason_en || err.message;
+  showMessage(`无法使用授权：${zh} / Could not redeem: ${en}`);
+  $("message").title = err.reason_en ? err.message : "";
+  if (record && err.status) {
+    remember({
+      verified_at: new Date().toISOString(), tone: "bad", title_zh: "授权未能使用",
+      verdict: "REFUSED", identifier: `${code.slice(0, 7)}…`,
+      show: () => showRefusal(code, err, false),
+    });
+  }
+}
+
+// a file's refusal in both languages when the console gives its words
+function fileRefusal(err, zh, en) {
+  return err.reason_zh ? `${zh}：${err.reason_zh} / ${en}: ${err.reason_en}` : `${zh} / ${en}: ${err.message}`;
 }
 
 function showRedemption(reply, record = true) {
