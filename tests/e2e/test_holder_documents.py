@@ -624,6 +624,7 @@ async def test_the_console_redeems_a_code_and_shows_a_revoked_file(
     try:
         async with stranger.post("/api/redeem", json={"code": auth.code}) as reply:
             assert reply.status == 404, await reply.text()
+            assert (await reply.json())["refusal"] == "not_found"
         async with redeeming.post("/api/redeem", json={"code": ""}) as reply:
             assert reply.status == 400
             assert (await reply.json())["field"] == "code"

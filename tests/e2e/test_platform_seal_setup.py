@@ -90,6 +90,8 @@ async def test_without_the_platform_seal_redeeming_says_setup_and_make_run_mends
             body = await reply.json()
         assert body["field"] == "setup"
         assert body["error"].startswith("the platform cannot seal annotated copies")
+        # and in the clerk's words, Chinese first (a new user's trial, finding 2)
+        assert body["refusal"] == "setup" and "平台尚未登记" in body["reason_zh"]
 
         # make run's set-up registers it, once
         cli = copy.deepcopy(config)
