@@ -39,13 +39,23 @@ def printable(message: str) -> str:
 
 class CertsealError(Exception):
     """A failure with a kind, a message fit for the caller and optionally the field
-    (sent made :func:`printable`: :func:`status_details`)."""
+    (sent made :func:`printable`: :func:`status_details`) and a ``reason``: a stable
+    key a program may act on where one kind and field cover several refusals (a
+    redemption's ``withdrawn``, ``expired``, ...), sent beside them."""
 
-    def __init__(self, kind: ErrorKind, message: str, *, field: str | None = None):
+    def __init__(
+        self,
+        kind: ErrorKind,
+        message: str,
+        *,
+        field: str | None = None,
+        reason: str | None = None,
+    ):
         super().__init__(message)
         self.kind = kind
         self.message = message
         self.field = field
+        self.reason = reason
 
     def __str__(self) -> str:
         return f"{self.field}: {self.message}" if self.field else self.message
@@ -93,12 +103,20 @@ def not_found(what: str, *, field: str | None = None) -> CertsealError:
     return CertsealError(ErrorKind.NOT_FOUND, f"{what} not found", field=field)
 
 
-def precondition(message: str, *, field: str | None = None) -> CertsealError:
+def precondition(
+    message: str, *, field: str | None = None, reason: str | None = None
+) -> CertsealError:
     """The request is well-formed but the current state does not allow it."""
-    return CertsealError(ErrorKind.FAILED_PRECONDITION, message, field=field)
+    return CertsealError(
+        ErrorKind.FAILED_PRECONDITION, message, field=field, reason=reason
+    )
 
 
-def denied(message: str, *, field: str | None = None) -> CertsealError:
+def denied(
+    message: str, *, field: str | None = None, reason: str | None = None
+) -> CertsealError:
     """The authenticated caller may not do this (``field``: what the refusal is about,
     e.g. ``as`` for the caller's identity)."""
-    return CertsealError(ErrorKind.PERMISSION_DENIED, message, field=field)
+    return CertsealError(
+        ErrorKind.PERMISSION_DENIED, message, field=field, reason=reason
+    )

@@ -53,6 +53,9 @@ log = logging.getLogger(__name__)
 
 ERROR_KIND_KEY = "certseal-error-kind"
 ERROR_FIELD_KEY = "certseal-error-field"
+#: a refusal's stable key where one kind and field cover several (``CertsealError``'s
+#: ``reason``; absent when it has none)
+ERROR_REASON_KEY = "certseal-error-reason"
 REQUEST_ID_KEY = "x-request-id"
 #: a caller's own request id, taken for the logs, the audit log and the answer's
 #: trailers when it is this short and plain; any other is replaced by a fresh one
@@ -348,6 +351,11 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                     (ERROR_KIND_KEY, exc.kind.value),
                     (ERROR_FIELD_KEY, _metadata_text(status_field(exc))),
                     (REQUEST_ID_KEY, request_id),
+                    *(
+                        ((ERROR_REASON_KEY, _metadata_text(exc.reason)),)
+                        if exc.reason
+                        else ()
+                    ),
                 )
             )
             await context.abort(_STATUS[exc.kind], status_details(exc))
@@ -496,4 +504,5 @@ def error_from_rpc(exc: grpc.aio.AioRpcError) -> CertsealError:
     field = urllib.parse.unquote(trailing.get(ERROR_FIELD_KEY) or "") or None
     if field and message.startswith(f"{field}: "):
         message = message[len(field) + 2 :]
-    return CertsealError(kind, message, field=field)
+    reason = urllib.parse.unquote(trailing.get(ERROR_REASON_KEY) or "") or None
+    return CertsealError(kind, message, field=field, reason=reason)

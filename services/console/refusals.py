@@ -6,9 +6,9 @@ the reason in the clerk's words, Chinese first and English second (split from
 A redemption refusal is told by the issuer's gRPC status and field (every refusal of
 a code names ``code``; the platform's missing seal ``setup``) and, where one status
 covers several cases (FAILED_PRECONDITION: withdrawn, expired, licence no longer or
-not yet valid), by the reason key in trailing metadata :data:`REASON_KEY` when the
-issuer sends one (the ``why`` it audits), else by the shape of its message
-(docs/holder.md, "Refusals of a code"). A message of no known shape still gets words,
+not yet valid), by the reason the issuer sends beside them
+(:data:`certseal.rpc.ERROR_REASON_KEY`, the ``why`` it audits), else, from an issuer
+that sends none, by the shape of its message (docs/holder.md, "Refusals of a code"). A message of no known shape still gets words,
 general ones, beside the issuer's own ``error``.
 """
 
@@ -28,10 +28,6 @@ from services.console.requests import BadRequest, body_too_large
 
 log = logging.getLogger(__name__)
 
-#: trailing metadata naming why the issuer refused a redemption (``withdrawn``,
-#: ``expired``, ``licence_no_longer_valid``, …: the ``why`` of its audit row), read
-#: before the message's shape when present
-REASON_KEY = "certseal-error-reason"
 
 _STATUS_OF = {
     grpc.StatusCode.INVALID_ARGUMENT: 400,
@@ -153,9 +149,8 @@ def redemption_refusal_key(exc: grpc.aio.AioRpcError) -> str:
     error = error_from_rpc(exc)
     if error.field == "setup":
         return "setup"
-    said = dict(exc.trailing_metadata() or ()).get(REASON_KEY)
-    if isinstance(said, str) and said in REDEMPTION_WORDS:
-        return said
+    if error.reason in REDEMPTION_WORDS:
+        return error.reason
     if code == grpc.StatusCode.NOT_FOUND:
         return "not_found"
     if code == grpc.StatusCode.PERMISSION_DENIED and error.field == "code":

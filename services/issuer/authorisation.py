@@ -198,20 +198,25 @@ def licence_refusal(record: LicenceRecord, now: dt.datetime) -> tuple[str, str] 
 
 def refusal_error(why: str, auth: Authorisation | None) -> CertsealError:
     """The error a redemption refused for ``why`` (:func:`redemption_refusal`)
-    answers, on field ``code``."""
+    answers, on field ``code``, with ``why`` as its reason (sent beside it for the
+    console: :data:`certseal.rpc.ERROR_REASON_KEY`)."""
     if why == "not_found" or auth is None:
         return CertsealError(
             ErrorKind.NOT_FOUND,
             "no authorisation with this code for your department",
             field="code",
+            reason="not_found",
         )
     if why == "other_counter":
         return denied(
             f"authorisation {auth.authorisation_id} is for another counter",
             field="code",
+            reason=why,
         )
     text = {"withdrawn": "was withdrawn by the holder", "expired": "has expired"}[why]
-    return precondition(f"authorisation {auth.authorisation_id} {text}", field="code")
+    return precondition(
+        f"authorisation {auth.authorisation_id} {text}", field="code", reason=why
+    )
 
 
 def copy_valid_until(auth: Authorisation, record: LicenceRecord) -> dt.datetime:

@@ -26,12 +26,11 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from certseal.errors import CertsealError, ErrorKind
-from certseal.rpc import ERROR_FIELD_KEY, ERROR_KIND_KEY
+from certseal.rpc import ERROR_FIELD_KEY, ERROR_KIND_KEY, ERROR_REASON_KEY
 from services.console.access import ACCOUNT
 from services.console.accounts import Account, Role
 from services.console.handlers import ConsoleHandlers, guard
 from services.console.refusals import (
-    REASON_KEY,
     REDEMPTION_WORDS,
     dropped_file,
     redemption_failure,
@@ -175,11 +174,11 @@ def test_each_redemption_refusal_has_its_status_and_reasons_chinese_first(
 def test_a_reason_key_the_issuer_sends_decides_over_the_message():
     """The stable cue: the issuer's audited ``why`` in trailing metadata."""
     error = CertsealError(ErrorKind.FAILED_PRECONDITION, "reworded", field="code")
-    refused = redemption_failure(_rpc(error, (REASON_KEY, "expired")))
+    refused = redemption_failure(_rpc(error, (ERROR_REASON_KEY, "expired")))
     assert refused.words["refusal"] == "expired"
     assert refused.words["reason_zh"] == REDEMPTION_WORDS["expired"][0]
     # an unknown one, or none, and a message of no known shape: general words
-    refused = redemption_failure(_rpc(error, (REASON_KEY, "something-new")))
+    refused = redemption_failure(_rpc(error, (ERROR_REASON_KEY, "something-new")))
     assert refused.words["refusal"] == "refused"
     assert (refused.status, refused.message) == (400, "reworded")
 

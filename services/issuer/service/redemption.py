@@ -131,7 +131,7 @@ class RedemptionDesk:
             unusable = licence_refusal(record, now)
         if unusable is not None:
             await self._refuse(caller, auth, unusable[0], clerk=counter)
-            raise precondition(unusable[1], field="code")
+            raise precondition(unusable[1], field="code", reason=unusable[0])
         if why is not None:
             await self._refuse(caller, auth, why, clerk=counter)
             raise refusal_error(why, auth)
@@ -241,7 +241,9 @@ class RedemptionDesk:
                 refused.append(refusal_error(why, locked))
             elif unusable := licence_refusal(current, at):
                 why = unusable[0]
-                refused.append(precondition(unusable[1], field="code"))
+                refused.append(
+                    precondition(unusable[1], field="code", reason=unusable[0])
+                )
             elif current.identifier != record.identifier:
                 why = "licence_changed"
                 refused.append(
@@ -251,6 +253,7 @@ class RedemptionDesk:
                         f"{current.identifier}) while the copy was made: redeem the "
                         "code again",
                         field="code",
+                        reason=why,
                     )
                 )
             if why is not None:
