@@ -43,6 +43,10 @@ class CertsealError(Exception):
     key a program may act on where one kind and field cover several refusals (a
     redemption's ``withdrawn``, ``expired``, ...), sent beside them."""
 
+    #: set once the refusal has its audit row, so that a caller auditing every
+    #: attempt writes no second one
+    audited: bool = False
+
     def __init__(
         self,
         kind: ErrorKind,

@@ -22,7 +22,7 @@ from certseal.timestamps import ts
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import issuer_pb2_grpc, licence_pb2
 from services.issuer import convert
-from services.issuer.authorisation import is_counter_name
+from services.issuer.authorisation import asked_authorisation, is_counter_name
 from services.issuer.convert import (
     issue_input,
     licence_message,
@@ -33,6 +33,7 @@ from services.issuer.domain import Action, LicenceRecord
 from services.issuer.events import proto_status
 from services.issuer.service import IssuerService
 from services.issuer.service.issuance import IssueInput
+from services.issuer.service.reading import asked_licence
 
 
 class IssuerServicer(issuer_pb2_grpc.IssuerServicer):
@@ -220,15 +221,18 @@ class IssuerServicer(issuer_pb2_grpc.IssuerServicer):
     async def ListLicenceUsage(
         self, request: pb.ListLicenceUsageRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListLicenceUsageResponse:
-        entries, token = await self._service.list_usage(
-            current_caller(),
-            required(request.identifier),
-            holder=convert.holder_filter(request),
-            page_size=request.page_size,
-            page_token=request.page_token,
-            newest_first=request.newest_first,
-            kinds=convert.usage_kinds(request.kinds),
-        )
+        caller = current_caller()
+        subject = asked_licence(request.identifier)
+        async with self._service.attempt(caller, "licence.usage", subject):
+            entries, token = await self._service.list_usage(
+                caller,
+                required(request.identifier),
+                holder=convert.holder_filter(request),
+                page_size=request.page_size,
+                page_token=request.page_token,
+                newest_first=request.newest_first,
+                kinds=convert.usage_kinds(request.kinds),
+            )
         return pb.ListLicenceUsageResponse(
             uses=[convert.usage_message(e) for e in entries], next_page_token=token
         )
@@ -260,12 +264,15 @@ class LicenceHolderServicer(issuer_pb2_grpc.LicenceHolderServicer):
     async def GetLicenceDocument(
         self, request: pb.GetLicenceDocumentRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetLicenceDocumentResponse:
-        document = await self._service.holder.document(
-            current_caller(),
-            required(request.identifier),
-            convert.holder_of(request),
-            ofd=convert.is_ofd(request.format),
-        )
+        caller = current_caller()
+        subject = asked_licence(request.identifier)
+        async with self._service.attempt(caller, "licence.document", subject):
+            document = await self._service.holder.document(
+                caller,
+                required(request.identifier),
+                convert.holder_of(request),
+                ofd=convert.is_ofd(request.format),
+            )
         return pb.GetLicenceDocumentResponse(
             document=document.pdf,
             media_type=document.media_type,
@@ -278,16 +285,20 @@ class LicenceHolderServicer(issuer_pb2_grpc.LicenceHolderServicer):
     async def AuthoriseUse(
         self, request: pb.AuthoriseUseRequest, context: grpc.aio.ServicerContext
     ) -> pb.AuthoriseUseResponse:
-        auth, code, name = await self._service.holder.authorise(
-            _holder_app(),
-            required(request.identifier),
-            holder=convert.holder_of(request),
-            department_code=required(request.department_code, "department_code"),
-            counter=request.counter,
-            purpose=request.purpose,
-            fields=list(request.fields),
-            expires_at=optional_time(request, "expires_at"),
-        )
+        subject = asked_licence(request.identifier)
+        async with self._service.attempt(
+            current_caller(), "licence.authorise", subject
+        ):
+            auth, code, name = await self._service.holder.authorise(
+                _holder_app(),
+                required(request.identifier),
+                holder=convert.holder_of(request),
+                department_code=required(request.department_code, "department_code"),
+                counter=request.counter,
+                purpose=request.purpose,
+                fields=list(request.fields),
+                expires_at=optional_time(request, "expires_at"),
+            )
         return pb.AuthoriseUseResponse(
             authorisation=convert.authorisation_message(
                 auth, now=self._clock(), code=code, department_name=name
@@ -297,12 +308,15 @@ class LicenceHolderServicer(issuer_pb2_grpc.LicenceHolderServicer):
     async def RevokeAuthorisation(
         self, request: pb.RevokeAuthorisationRequest, context: grpc.aio.ServicerContext
     ) -> pb.RevokeAuthorisationResponse:
-        auth, name = await self._service.holder.revoke(
-            _holder_app(),
-            required(request.authorisation_id, "authorisation_id"),
-            holder=convert.holder_of(request),
-            reason=request.reason,
-        )
+        subject = asked_authorisation(request.authorisation_id)
+        action = "licence.authorisation_revoke"
+        async with self._service.attempt(current_caller(), action, subject):
+            auth, name = await self._service.holder.revoke(
+                _holder_app(),
+                required(request.authorisation_id, "authorisation_id"),
+                holder=convert.holder_of(request),
+                reason=request.reason,
+            )
         return pb.RevokeAuthorisationResponse(
             authorisation=convert.authorisation_message(
                 auth, now=self._clock(), department_name=name
@@ -319,6 +333,13 @@ class RedemptionServicer(issuer_pb2_grpc.RedemptionServicer):
         self._clock = clock
 
     async def RedeemAuthorisation(
+        self, request: pb.RedeemAuthorisationRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RedeemAuthorisationResponse:
+        # one audit row per attempt: the redemption's, its refusal's, or this
+        async with self._service.attempt(current_caller(), "authorisation.redeem", "-"):
+            return await self._redeem(request, context)
+
+    async def _redeem(
         self, request: pb.RedeemAuthorisationRequest, context: grpc.aio.ServicerContext
     ) -> pb.RedeemAuthorisationResponse:
         caller = current_caller()

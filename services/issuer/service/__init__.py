@@ -78,6 +78,8 @@ class IssuerService:
         #: record a refusal made before a use case runs (a caller of a kind the
         #: RPC service refuses: services.issuer.admin_servicer.audit_refused_call)
         self.audit_refusal = auditor.refused
+        #: one audit row per holder-side and redemption call (Auditor.attempt)
+        self.attempt = auditor.attempt
         self.directory = Directory(
             store=store,
             auditor=auditor,

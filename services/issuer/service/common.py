@@ -9,6 +9,7 @@ from typing import Any
 from certseal.audit import AuditEntry
 from certseal.errors import CertsealError, ErrorKind, denied
 from certseal.logs import REQUEST_ID
+from certseal.personal import holds_identity_number, personal_number
 from certseal.rpc import Caller
 from certseal.timestamps import Clock
 from services.issuer.storage import IssuerStore
@@ -89,7 +90,9 @@ class Auditor:
         PERMISSION_DENIED error to raise; ``field`` is what it is about (default
         ``as``: the caller's identity)."""
         await self.refused(caller, action, subject, message)
-        return denied(message, field=field)
+        error = denied(message, field=field)
+        error.audited = True
+        return error
 
     @contextlib.asynccontextmanager
     async def refusals(
@@ -103,9 +106,39 @@ class Auditor:
         try:
             yield
         except CertsealError as exc:
-            if exc.kind in AUDITED_REFUSALS:
+            if exc.kind in AUDITED_REFUSALS and not exc.audited:
                 await self.refused(caller, action, subject, exc.message, **asked)
+                exc.audited = True
             raise
+
+    @contextlib.asynccontextmanager
+    async def attempt(
+        self, caller: Caller, action: str, subject: str
+    ) -> AsyncIterator[None]:
+        """One audit row per attempt of a holder-side or redemption call: the block's
+        success writes its own ``ok`` row (with its change, in its transaction); a
+        :class:`CertsealError` of ANY kind raised in the block that has no row yet
+        (``audited``) is recorded here as ``denied`` (:meth:`refused`, ``why`` = the
+        field and message, :func:`refusal_why`) and raised on, unchanged. A holder's
+        mistyped id number is as much an attempt as a refusal of authority: the
+        citizen's record and the trail of who tried what must say it was tried."""
+        try:
+            yield
+        except CertsealError as exc:
+            if not exc.audited:
+                await self.refused(caller, action, subject, refusal_why(exc))
+                exc.audited = True
+            raise
+
+
+def refusal_why(exc: CertsealError) -> str:
+    """What an audit row records of refusal ``exc``: its kind, field and message, or
+    without the message when it holds a personal number (a message may quote the
+    caller's text, and the audit log holds none: :func:`certseal.audit.recordable`)."""
+    said = str(exc)
+    if holds_identity_number(said) or personal_number(said) is not None:
+        said = f"{exc.field or '-'}: (the message quotes the caller's text)"
+    return f"{exc.kind.value}: {said}"
 
 
 def require_operator(caller: Caller) -> None:

@@ -29,7 +29,7 @@ from certseal.errors import CertsealError, ErrorKind, denied, invalid, precondit
 from certseal.identifiers import parse_licence_id, validate_uscc
 from certseal.protectors import PersonalDataProtector
 from certseal.rpc import Caller
-from certseal.text import check_display_name
+from certseal.text import check_display_name, display_name_problem
 from certseal.timestamps import Clock
 from services.issuer.authorisation import (
     MAX_FIELDS,
@@ -153,8 +153,8 @@ class HolderSide:
         when the department has no usable official seal. A use of kind
         ``downloaded``.
         """
-        record = await self._reader.readable(
-            caller, text, "licence.document", holder=holder, view=False
+        record = await self._reader.readable(  # its one ok row: the download's
+            caller, text, "licence.document", holder=holder, view=False, recorded=False
         )
         document = await self._files.licence_file(record, ofd=ofd)
         await self.record_use(
@@ -195,17 +195,22 @@ class HolderSide:
             raise denied(
                 f"{caller} may not authorise uses: holder apps only", field="as"
             )
-        record = await self._reader.readable(
-            caller, text, "licence.authorise", holder=holder, view=False
+        record = await self._reader.readable(  # its one ok row: the authorisation's
+            caller, text, "licence.authorise", holder=holder, view=False, recorded=False
         )
         now = self._clock()
         dept_code = validate_uscc(department_code.strip(), "department_code")
         if (dept := await self._directory.department(dept_code)) is None:
             raise invalid("department_code", f"unknown department {dept_code!r}")
         purpose = purpose.strip()
-        if not purpose or len(purpose) > MAX_PURPOSE_CHARS:
+        if not purpose:
             raise invalid(
                 "purpose", f"give a purpose of 1 to {MAX_PURPOSE_CHARS} characters"
+            )
+        if len(purpose) > MAX_PURPOSE_CHARS:
+            raise invalid(
+                "purpose",
+                f"is {len(purpose)} characters; the limit is {MAX_PURPOSE_CHARS}",
             )
         # the purpose is printed on the sealed annotated copy: no direction mark,
         # line separator or invisible character may make it read otherwise
@@ -289,6 +294,12 @@ class HolderSide:
                 "reason",
                 f"is {len(reason)} characters; the limit is {MAX_REASON_CHARS}",
             )
+        # published in its event and the usage record, as the purpose is: no line
+        # break, direction mark or invisible character may make it read otherwise
+        # (none given, or only spaces, is no reason: left as it is)
+        problem = display_name_problem(reason) if reason else None
+        if problem is not None and not problem.startswith("is blank"):
+            raise invalid("reason", problem)
         # no grant: refused before any look-up, so it learns nobody's (atk-authz 2)
         await self._reader.granted_types(
             caller,
@@ -310,6 +321,7 @@ class HolderSide:
             "licence.authorisation_revoke",
             holder=holder,
             view=False,
+            recorded=False,  # its one ok row: the withdrawal's
         )
         if auth.revoked_at is not None:
             raise CertsealError(

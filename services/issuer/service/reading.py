@@ -55,6 +55,28 @@ def asked_licence(text: str) -> str:
     return "-" if any(holds_identity_number(part) for part in parts) else text
 
 
+def masked_number(number: str) -> str:
+    """An id number as a refusal shows it back: its first three and last four
+    characters (of ten or more; else its last two), the others ``*``."""
+    if len(number) >= 10:
+        return number[:3] + "*" * (len(number) - 7) + number[-4:]
+    return "*" * max(len(number) - 2, 0) + number[-2:]
+
+
+def not_the_holders(text: str, holder: HolderId) -> CertsealError:
+    """The NOT_FOUND a holder app is answered for a licence that is not the named
+    holder's, of a type it is not granted, or absent (the same words for each: it
+    learns of no other holder's licence), naming what it may have mistyped."""
+    id_type, id_number = holder
+    return CertsealError(
+        ErrorKind.NOT_FOUND,
+        f"no licence {text.strip()[:200]} of a type this app is granted for the "
+        f"holder {id_type} {masked_number(id_number)}: check the identifier, the id "
+        "type and the id number",
+        field="identifier",
+    )
+
+
 class Reader:
     """Stored licences as records, the holder decrypted for those entitled to it."""
 
@@ -114,16 +136,19 @@ class Reader:
         *,
         holder: HolderId | None = None,
         view: bool = True,
+        recorded: bool = True,
     ) -> LicenceRecord:
         """Version ``text`` (an identifier or a lineage) with its holder, for a caller
-        entitled to it (``view``: a holder app's read is a usage-record entry).
+        entitled to it (``view``: a holder app's read is a usage-record entry;
+        ``recorded`` False: a holder app's read that is found writes no ``ok`` row,
+        the use case that read it writing its one row, with its change).
 
         A department reads what it issued, and only while it has the issuer role; a
         holder app reads holder-bound (:meth:`_holder_read`). Anyone else, or a
         department reading another's licence, gets an audited PERMISSION_DENIED.
         """
         if caller.kind == "app":
-            return await self._holder_read(caller, text, action, holder, view)
+            return await self._holder_read(caller, text, action, holder, view, recorded)
         await self._directory.issuing_department(caller, action)
         identifier = await self.resolve(text)
         record = await self.load(identifier, with_holder=True)
@@ -158,10 +183,13 @@ class Reader:
         action: str,
         holder: HolderId | None,
         view: bool = True,
+        recorded: bool = True,
     ) -> LicenceRecord:
         """A holder app's read: the licence only if it is the named holder's and of a
-        granted type; NOT_FOUND otherwise, indistinguishable from an absent licence.
-        Every read leaves an audit row (the holder as its pseudonym, never in clear).
+        granted type; NOT_FOUND otherwise, indistinguishable from an absent licence,
+        saying what the holder app may have mistyped (:func:`not_the_holders`).
+        Every read leaves one audit row (the holder as its pseudonym, never in
+        clear): ``denied``, or ``ok`` unless not ``recorded``.
         """
         granted = await self.granted_types(caller, action, asked_licence(text))
         if holder is None:
@@ -187,7 +215,11 @@ class Reader:
         )
         if not theirs or stored is None:
             await self._store.audit([audit])
-            raise not_found(f"licence {text.strip()[:200]}", field="identifier")
+            error = not_the_holders(text, holder)
+            error.audited = True
+            raise error
+        if not recorded:
+            return await self.record(stored, with_holder=True)
         await self._store.record_usage(
             [viewed(caller, stored.record, action, audit.occurred_at)] if view else [],
             audit.occurred_at,

@@ -66,6 +66,13 @@ class Redemption:
     holder_display_name: str = ""  # masked
 
 
+def _audited(error: CertsealError) -> CertsealError:
+    """``error``, its refusal's audit row written (the call writes no second one:
+    :meth:`services.issuer.service.common.Auditor.attempt`)."""
+    error.audited = True
+    return error
+
+
 class RedemptionDesk:
     """Redemptions of authorisation codes over the issuer's store."""
 
@@ -124,17 +131,17 @@ class RedemptionDesk:
                     )
                 ]
             )
-            raise refusal_error("not_found", auth)
+            raise _audited(refusal_error("not_found", auth))
         record, unusable = None, None
         if why is None:
             record = await self._current(auth.lineage, auth.identifier, True)
             unusable = licence_refusal(record, now)
         if unusable is not None:
             await self._refuse(caller, auth, unusable[0], clerk=counter)
-            raise precondition(unusable[1], field="code", reason=unusable[0])
+            raise _audited(precondition(unusable[1], field="code", reason=unusable[0]))
         if why is not None:
             await self._refuse(caller, auth, why, clerk=counter)
-            raise refusal_error(why, auth)
+            raise _audited(refusal_error(why, auth))
         assert record is not None
         dept = await self._directory.department(auth.department_code)
         dept_name = dept.name if dept else auth.department_code
@@ -280,4 +287,4 @@ class RedemptionDesk:
         if locked is None:  # (rows are never deleted: cannot happen)
             raise refusal_error("not_found", locked)
         if refused:
-            raise refused[0]
+            raise _audited(refused[0])
