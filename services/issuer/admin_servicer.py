@@ -26,6 +26,7 @@ from certseal.rpc import (
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import issuer_pb2_grpc
 from services.issuer import convert
+from services.issuer.authorisation import asked_authorisation
 from services.issuer.convert import (
     key_message,
     licence_type_message,
@@ -36,6 +37,7 @@ from services.issuer.service import IssuerService
 from services.issuer.service.directory import recorded_issuers
 from services.issuer.service.holder_apps import app_identity
 from services.issuer.service.keys import asked_suite, check_kid
+from services.issuer.service.reading import asked_licence
 
 _ADMIN = pb.DESCRIPTOR.services_by_name["IssuerAdmin"].full_name
 
@@ -116,6 +118,38 @@ CHANGES = {
         "Republish": _change("republish.start", ""),
     }.items()
 }
+
+
+def _shaped(asked: Callable[[str], str]) -> Callable[[str], object]:
+    """The check that a subject is recorded as ``asked`` records it (not ``-``)."""
+
+    def check(text: str) -> None:
+        if asked(text) != text or text == "-":
+            raise ValueError("not of its shape")
+
+    return check
+
+
+_HOLDER = pb.DESCRIPTOR.services_by_name["LicenceHolder"].full_name
+_REDEMPTION = pb.DESCRIPTOR.services_by_name["Redemption"].full_name
+#: the holder-side and redemption calls, each attempt one audit row (audit42): one of a
+#: caller kind neither service serves (an operator) is audited here as its use case's
+CHANGES.update(
+    {
+        f"/{_HOLDER}/GetLicenceDocument": RefusedChange(
+            "licence.document", attrgetter("identifier"), _shaped(asked_licence)
+        ),
+        f"/{_HOLDER}/AuthoriseUse": RefusedChange(
+            "licence.authorise", attrgetter("identifier"), _shaped(asked_licence)
+        ),
+        f"/{_HOLDER}/RevokeAuthorisation": RefusedChange(
+            "licence.authorisation_revoke",
+            attrgetter("authorisation_id"),
+            _shaped(asked_authorisation),
+        ),
+        f"/{_REDEMPTION}/RedeemAuthorisation": _change("authorisation.redeem", ""),
+    }
+)
 
 
 def audit_refused_call(service: IssuerService) -> RefusedCall:

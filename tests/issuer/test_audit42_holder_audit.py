@@ -244,3 +244,24 @@ async def test_a_licence_not_found_for_the_holder_says_what_to_check(world):
 def test_an_id_number_is_masked_to_its_ends():
     assert masked_number("110101199003071234") == "110***********1234"
     assert masked_number("E1234") == "***34"
+
+
+async def test_a_caller_kind_the_holder_side_refuses_is_one_audit_row(world, operator):
+    """An operator calling AuthoriseUse is refused by the interceptor (the holder
+    side serves departments and apps), before any use case: one denied row too."""
+    w = world
+    actor = "operator:admin"
+    await new_rows(w, actor)
+    stub = issuer_pb2_grpc.LicenceHolderStub(operator.channel)
+    await refused(
+        stub.AuthoriseUse(authorise_request(w)), grpc.StatusCode.PERMISSION_DENIED
+    )
+    rows = await w["issuer"].pool.fetch(
+        "select action, subject, outcome from audit_log where actor = $1 and id > $2",
+        actor,
+        w["seen"],
+    )
+    # (the subject as a refused caller's text is recorded: certseal.audit.recordable)
+    assert [(r["action"], r["outcome"]) for r in rows] == [
+        ("licence.authorise", "denied")
+    ]
