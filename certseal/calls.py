@@ -115,7 +115,7 @@ def rpc_failure(
     the trailers); else what is wrong as the commands say it
     (:func:`_transport_problem`), else :func:`unreachable`: nobody answers at
     ``target``."""
-    from certseal.rpc import ERROR_KIND_KEY, error_from_rpc
+    from certseal.rpcerrors import ERROR_KIND_KEY, error_from_rpc
 
     if dict(exc.trailing_metadata() or ()).get(ERROR_KIND_KEY):
         return _as_identity(error_from_rpc(exc), cfg, identity)

@@ -21,7 +21,6 @@ import logging
 import re
 import secrets
 import time
-import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,13 +34,13 @@ from certseal.errors import (
     ErrorKind,
     invalid,
     status_details,
-    status_field,
 )
 from certseal.idempotency import METADATA_KEY, claim_for, is_idempotent
 from certseal.logs import REQUEST_ID
 from certseal.metrics import Metrics
 from certseal.requests import check_request
 from certseal.retries import transient_error
+from certseal.rpcerrors import error_metadata
 from certseal.storage.idempotency import IdempotencyStore, kept
 from certseal.tlsfiles import (
     TLS_FIELDS,
@@ -51,11 +50,6 @@ from certseal.tlsfiles import (
 
 log = logging.getLogger(__name__)
 
-ERROR_KIND_KEY = "certseal-error-kind"
-ERROR_FIELD_KEY = "certseal-error-field"
-#: a refusal's stable key where one kind and field cover several (``CertsealError``'s
-#: ``reason``; absent when it has none)
-ERROR_REASON_KEY = "certseal-error-reason"
 REQUEST_ID_KEY = "x-request-id"
 #: a caller's own request id, taken for the logs, the audit log and the answer's
 #: trailers when it is this short and plain; any other is replaced by a fresh one
@@ -347,16 +341,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             exc = transient
         if isinstance(exc, CertsealError):
             context.set_trailing_metadata(
-                (
-                    (ERROR_KIND_KEY, exc.kind.value),
-                    (ERROR_FIELD_KEY, _metadata_text(status_field(exc))),
-                    (REQUEST_ID_KEY, request_id),
-                    *(
-                        ((ERROR_REASON_KEY, _metadata_text(exc.reason)),)
-                        if exc.reason
-                        else ()
-                    ),
-                )
+                (*error_metadata(exc), (REQUEST_ID_KEY, request_id))
             )
             await context.abort(_STATUS[exc.kind], status_details(exc))
         log.exception("unhandled error in %s", method)
@@ -480,29 +465,3 @@ def _decoding(
             return _Undecodable(exc)
 
     return decode
-
-
-# printable ASCII but "%": what a metadata value may hold, less the escape itself
-_METADATA_SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) not in "%")
-
-
-def _metadata_text(value: str) -> str:
-    """``value`` as a metadata value (percent-escaped outside printable ASCII: a field
-    path can name a map key holding anything); :func:`error_from_rpc` unescapes."""
-    return urllib.parse.quote(value, safe=_METADATA_SAFE)
-
-
-def error_from_rpc(exc: grpc.aio.AioRpcError) -> CertsealError:
-    """Rebuild the typed error a certseal service sent (for calling services and CLI)."""
-    trailing = dict(exc.trailing_metadata() or ())
-    kind_name = trailing.get(ERROR_KIND_KEY) or exc.code().name
-    try:
-        kind = ErrorKind(kind_name)
-    except ValueError:
-        kind = ErrorKind.INTERNAL
-    message = exc.details() or kind_name
-    field = urllib.parse.unquote(trailing.get(ERROR_FIELD_KEY) or "") or None
-    if field and message.startswith(f"{field}: "):
-        message = message[len(field) + 2 :]
-    reason = urllib.parse.unquote(trailing.get(ERROR_REASON_KEY) or "") or None
-    return CertsealError(kind, message, field=field, reason=reason)

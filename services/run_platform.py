@@ -18,7 +18,7 @@ from typing import Any
 import grpc
 
 from certseal.calls import channel
-from certseal.rpc import error_from_rpc
+from certseal.rpcerrors import error_from_rpc
 from certseal.v1 import seal_pb2, seal_pb2_grpc
 
 #: the one identity that may use the platform's seal (the seal service refuses a

@@ -7,7 +7,7 @@ A redemption refusal is told by the issuer's gRPC status and field (every refusa
 a code names ``code``; the platform's missing seal ``setup``) and, where one status
 covers several cases (FAILED_PRECONDITION: withdrawn, expired, licence no longer or
 not yet valid), by the reason the issuer sends beside them
-(:data:`certseal.rpc.ERROR_REASON_KEY`, the ``why`` it audits), else, from an issuer
+(:data:`certseal.rpcerrors.ERROR_REASON_KEY`, the ``why`` it audits), else, from an issuer
 that sends none, by the shape of its message (docs/holder.md, "Refusals of a code"). A message of no known shape still gets words,
 general ones, beside the issuer's own ``error``.
 """
@@ -22,7 +22,7 @@ import grpc
 from aiohttp import web
 
 from certseal.filekinds import OFD, PDF, kind_of
-from certseal.rpc import error_from_rpc
+from certseal.rpcerrors import error_from_rpc
 from certseal.statuses import STATUS_NAMES_ZH
 from services.console.requests import BadRequest, body_too_large
 

@@ -102,7 +102,7 @@ class GrpcDocumentSealer:
 def _sealing_error(exc: grpc.aio.AioRpcError) -> CertsealError:
     """The seal service's refusal as the issuer's (field ``seal``), its message
     without the seal service's own request field (``owner_code: ``)."""
-    from certseal.rpc import error_from_rpc
+    from certseal.rpcerrors import error_from_rpc
 
     kind = {
         grpc.StatusCode.FAILED_PRECONDITION: ErrorKind.FAILED_PRECONDITION,

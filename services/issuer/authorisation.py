@@ -199,7 +199,7 @@ def licence_refusal(record: LicenceRecord, now: dt.datetime) -> tuple[str, str] 
 def refusal_error(why: str, auth: Authorisation | None) -> CertsealError:
     """The error a redemption refused for ``why`` (:func:`redemption_refusal`)
     answers, on field ``code``, with ``why`` as its reason (sent beside it for the
-    console: :data:`certseal.rpc.ERROR_REASON_KEY`)."""
+    console: :data:`certseal.rpcerrors.ERROR_REASON_KEY`)."""
     if why == "not_found" or auth is None:
         return CertsealError(
             ErrorKind.NOT_FOUND,

@@ -25,7 +25,8 @@ from multidict import CIMultiDict
 from playwright.async_api import expect
 
 from certseal.bounds import MAX_PDF_PASSWORD_BYTES
-from certseal.rpc import ERROR_FIELD_KEY, ERROR_KIND_KEY, secure_channel
+from certseal.rpc import secure_channel
+from certseal.rpcerrors import ERROR_FIELD_KEY, ERROR_KIND_KEY
 from certseal.v1 import seal_pb2, seal_pb2_grpc
 from services.console.refusals import rpc_failure
 from services.console.requests import (

@@ -26,7 +26,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from certseal.errors import CertsealError, ErrorKind
-from certseal.rpc import ERROR_FIELD_KEY, ERROR_KIND_KEY, ERROR_REASON_KEY
+from certseal.rpcerrors import ERROR_FIELD_KEY, ERROR_KIND_KEY, ERROR_REASON_KEY
 from services.console.access import ACCOUNT
 from services.console.accounts import Account, Role
 from services.console.handlers import ConsoleHandlers, guard

@@ -15,7 +15,7 @@ import datetime as dt
 import grpc
 import pytest
 
-from certseal.rpc import error_from_rpc
+from certseal.rpcerrors import error_from_rpc
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import seal_pb2 as seal_pb
 from services.console.app import ConsoleApp
