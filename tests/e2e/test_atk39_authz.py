@@ -18,6 +18,7 @@ import pytest
 from certseal import identifiers
 from certseal.licencefile import read_licence_metadata
 from certseal.rpc import secure_channel
+from certseal.rpcerrors import error_from_rpc
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import issuer_pb2_grpc, licence_pb2, tlog_pb2, tlog_pb2_grpc
 from certseal.v1 import seal_pb2 as seal_pb
@@ -227,6 +228,41 @@ async def test_a_clerk_that_is_no_console_account_is_refused(world, holder_side,
         ),
     )
     assert sorted(reply.fields) == ["class"]
+
+
+async def test_a_refused_redemption_names_its_case_beside_its_status(
+    world, holder_side
+):
+    """FAILED_PRECONDITION covers a withdrawn code, an expired one and a licence no
+    longer or not yet valid: the issuer names the case in the trailing metadata
+    ``certseal-error-reason``, which the typed error reads back (the console's words
+    come from it, not from the message's shape)."""
+    auth = (await world["app"].holder.AuthoriseUse(authorise(world))).authorisation
+    department = holder_side(f"dept:{world['other']}")
+    reasons = []
+    for _ in range(2):  # before and after the withdrawal
+        try:
+            await department.redemption.RedeemAuthorisation(
+                pb.RedeemAuthorisationRequest(code="AU-0000-0000-0000")
+            )
+        except grpc.aio.AioRpcError as exc:
+            reasons.append(error_from_rpc(exc).reason)
+        if len(reasons) == 1:
+            await world["app"].holder.RevokeAuthorisation(
+                pb.RevokeAuthorisationRequest(
+                    authorisation_id=auth.authorisation_id, holder=world["holder"]
+                )
+            )
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await department.redemption.RedeemAuthorisation(
+            pb.RedeemAuthorisationRequest(code=auth.code)
+        )
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert dict(refused.value.trailing_metadata())["certseal-error-reason"] == (
+        "withdrawn"
+    )
+    assert error_from_rpc(refused.value).reason == "withdrawn"
+    assert reasons == ["not_found", "not_found"]  # an unknown code: no case of anyone's
 
 
 async def test_an_app_cannot_read_the_usage_record_without_leaving_a_view(world):
