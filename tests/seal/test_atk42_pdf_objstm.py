@@ -102,7 +102,7 @@ def _within(seconds: float, spent: float) -> None:
     assert spent < seconds, f"{spent:.2f} s of CPU"
 
 
-@pytest.mark.parametrize("fields", [2000, 8000])
+@pytest.mark.parametrize("fields", [2000])  # quadratic: 11 s, linear: 0.5 s
 async def test_a_form_in_one_object_stream_seals_and_verifies_in_linear_time(
     seal_ca,  # noqa: F811
     keys,  # noqa: F811
@@ -120,7 +120,7 @@ async def test_a_form_in_one_object_stream_seals_and_verifies_in_linear_time(
     _within(5, verifying)
 
 
-@pytest.mark.parametrize(("fields", "seconds"), [(2000, 5), (8000, 15)])
+@pytest.mark.parametrize(("fields", "seconds"), [(2000, 5)])  # quadratic: 12.6 s
 async def test_a_form_rewritten_after_the_seal_verifies_in_linear_time(
     seal_ca,  # noqa: F811
     keys,  # noqa: F811
