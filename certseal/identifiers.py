@@ -48,6 +48,18 @@ def is_identity_name(name: str) -> bool:
     return bool(name) and all(c.isprintable() and not c.isspace() for c in name)
 
 
+#: a counter clerk's account name: ASCII, since it travels in gRPC metadata
+#: (``x-certseal-clerk``), which carries printable ASCII only
+_ACCOUNT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}", re.ASCII)
+
+
+def is_account_name(text: str) -> bool:
+    """Whether ``text`` is a counter clerk's account name: 1 to 64 ASCII letters,
+    digits and ``. _ @ -``, a letter or digit first (the console's accounts, the
+    counter an authorisation is made out to, the clerk a redemption names)."""
+    return bool(_ACCOUNT_NAME.fullmatch(text))
+
+
 # GB 32100-2015: 31 characters (no I, O, S, V, Z), weights 3^i mod 31 for positions 1..17.
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_VALUE = {c: i for i, c in enumerate(_USCC_ALPHABET)}

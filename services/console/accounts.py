@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import hashlib
-import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -20,13 +19,10 @@ from dataclasses import dataclass
 import argon2
 
 from certseal.errors import CertsealError, ErrorKind, invalid
-from certseal.identifiers import validate_uscc
+from certseal.identifiers import is_account_name, validate_uscc
 from certseal.jsontext import json_kind
 from certseal.personal import check_published
 
-#: an account name travels to the verifier in gRPC metadata (x-certseal-clerk), which
-#: carries printable ASCII only
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 MIN_PASSWORD = 12
 #: Argon2 hashes any length, but a login body must stay small and the hash bounded
 MAX_PASSWORD = 256
@@ -97,7 +93,7 @@ def required_text(value: object, field: str, missing: str) -> str:
 def account_name(value: object, field: str = "name") -> str:
     """A valid account name, or INVALID_ARGUMENT naming what is wrong."""
     value = required_text(value, field, "is required: the account name")
-    if not _NAME.fullmatch(value):
+    if not is_account_name(value):
         raise invalid(
             field,
             "use 1 to 64 ASCII letters, digits and . _ @ - (starting with a letter or "

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from certseal.codes import MalformedCode, normalise_code_text
 from certseal.errors import CertsealError, ErrorKind, denied, invalid, precondition
+from certseal.identifiers import is_account_name
 from services.issuer.document_overlay import CopyAnnotation
 from services.issuer.domain import LicenceRecord, Status
 
@@ -261,23 +262,12 @@ def asked_authorisation(text: str) -> str:
     return text if _AUTHORISATION_ID.fullmatch(text) else "-"
 
 
-#: a counter an authorisation may be made out to: a console account's name
-#: (services/console/accounts.py, the same shape)
-_COUNTER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}", re.ASCII)
-
-
-def is_counter_name(text: str) -> bool:
-    """Whether ``text`` can name a counter's console account (the shape
-    :func:`check_counter` keeps)."""
-    return bool(_COUNTER.fullmatch(text))
-
-
 def check_counter(counter: str) -> str:
     """``counter`` (empty: any counter of the department) if it can name the
     console account of a counter; INVALID_ARGUMENT (``counter``) otherwise: a blank
     one would have been stored as "any counter", one of another shape could never
     be redeemed."""
-    if counter and not is_counter_name(counter):
+    if counter and not is_account_name(counter):
         raise invalid(
             "counter",
             "is no counter's console account: 1 to 64 ASCII letters, digits and "

@@ -17,12 +17,13 @@ import grpc
 from certseal import qr
 from certseal.errors import CertsealError, denied, invalid
 from certseal.idempotency import idempotent
+from certseal.identifiers import is_account_name
 from certseal.rpc import Caller, current_caller
 from certseal.timestamps import ts
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import issuer_pb2_grpc, licence_pb2
 from services.issuer import convert
-from services.issuer.authorisation import asked_authorisation, is_counter_name
+from services.issuer.authorisation import asked_authorisation
 from services.issuer.convert import (
     issue_input,
     licence_message,
@@ -366,7 +367,7 @@ class RedemptionServicer(issuer_pb2_grpc.RedemptionServicer):
                 f"only {CONSOLE} may name a counter or a clerk",
                 field=COUNTER_METADATA if named else CLERK_METADATA,
             )
-        if given_clerk and not is_counter_name(clerk):
+        if given_clerk and not is_account_name(clerk):
             # a clerk is a console account (its names' shape), never any other text:
             # it is stored in the holder's record and the audit trail
             raise invalid(
