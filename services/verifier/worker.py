@@ -14,6 +14,8 @@ from types import FrameType
 from faust.worker import Worker
 from mode.utils.futures import maybe_cancel
 
+from services.verifier.stoptrace import where_the_stop_waits
+
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 STOP_WITHIN_S = 25.0
@@ -24,6 +26,10 @@ stop after a crash on its damaged index was seen to hang in Faust's consumer sto
 under load (CI, 2026-12-02): a signal must end the process all the same. What an
 exit at once loses is what a crash loses: the index is rebuilt from the topics, the
 replay guard's store keeps its write-ahead log."""
+
+SLOW_STOP_S = 10.0
+"""After how long a stop says where it waits (a warning), before
+:data:`STOP_WITHIN_S` ends the process."""
 
 CUT_WITHIN_S = 5.0
 """How long a stop waits for the start it cuts short to end (its steps unwound) before
@@ -49,6 +55,8 @@ class VerifierWorker(Worker):
     stop_signal: signal.Signals | None = None
     #: every service has started (the app's tables recovered, its tasks running)
     started_all = False
+    #: the task running the stop a signal asked for, once it runs
+    _stop_task: asyncio.Task[None] | None = None
 
     async def on_started(self) -> None:
         self.started_all = True  # from here the start only waits for the stop
@@ -69,6 +77,7 @@ class VerifierWorker(Worker):
         worker does (the consumer's commit, the gathered uses handed to the
         producer, its flush)."""
         self.log.info("Signal received: %s (%s)", signum, signum.value)
+        self._stop_task = asyncio.current_task()
         await self._cut_the_start_short()
         await self.stop()
         maybe_cancel(self._starting_fut)
@@ -121,16 +130,32 @@ class VerifierWorker(Worker):
     def _note(self, signum: signal.Signals) -> None:
         if self.stop_signal is None:
             self.stop_signal = signum
-            overdue = threading.Timer(STOP_WITHIN_S, self._overdue, (signum,))
-            overdue.daemon = True  # a stop that ends in time ends the process
-            overdue.start()
+            for after, then in (
+                (SLOW_STOP_S, self._slow),
+                (STOP_WITHIN_S, self._overdue),
+            ):
+                timer = threading.Timer(after, then, (signum,))
+                timer.daemon = True  # a stop that ends in time ends the process
+                timer.start()
 
-    @staticmethod
-    def _overdue(signum: signal.Signals) -> None:
+    def _slow(self, signum: signal.Signals) -> None:
+        log.warning(
+            "asked to stop (%s): the stop has taken %.0f s; it waits in:\n%s",
+            signum.name,
+            SLOW_STOP_S,
+            self._where_the_stop_waits(),
+        )
+
+    def _overdue(self, signum: signal.Signals) -> None:
         log.error(
-            "asked to stop (%s): the stop did not end within %.0f s; exiting now",
+            "asked to stop (%s): the stop did not end within %.0f s; exiting now. "
+            "It waited in:\n%s",
             signum.name,
             STOP_WITHIN_S,
+            self._where_the_stop_waits(),
         )
         logging.shutdown()
         os._exit(1)
+
+    def _where_the_stop_waits(self) -> str:
+        return where_the_stop_waits(self.loop, self._stop_task)

@@ -6,8 +6,12 @@ damaged index (the stop's last steps, then ``os.execv``) ran on after a SIGTERM.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,13 +79,19 @@ def test_a_signal_while_the_worker_runs_is_noted():
     assert run("while-running") == ["before None", "stopped by 15"]
 
 
-def test_a_stop_that_hangs_after_a_signal_ends_the_process(monkeypatch):
+async def _stop_that_hangs_in_the_consumer_stop() -> None:
+    await asyncio.Event().wait()  # never set: where the stop hangs
+
+
+def test_a_stop_that_hangs_after_a_signal_says_where_then_ends_the_process(
+    monkeypatch, caplog
+):
     """A stop asked for by a signal that does not end within STOP_WITHIN_S exits at
     once (os._exit(1)), saying so: a worker's stop after a crash on its damaged index
-    hung in Faust's consumer stop under load (CI), and the signal changed nothing."""
-    import signal as signals
-    import threading
-
+    hung in Faust's consumer stop under load (CI), and the signal changed nothing.
+    Past SLOW_STOP_S, and as it exits, it says where the stop waits (the stop task's
+    awaits, read on its event loop): a stop that hung in CI had left no trace of
+    where (CI, 2026-12-06)."""
     from services.verifier import worker
 
     exited = threading.Event()
@@ -91,11 +101,29 @@ def test_a_stop_that_hangs_after_a_signal_ends_the_process(monkeypatch):
         codes.append(code)
         exited.set()
 
-    monkeypatch.setattr(worker, "STOP_WITHIN_S", 0.05)
+    monkeypatch.setattr(worker, "SLOW_STOP_S", 0.05)
+    monkeypatch.setattr(worker, "STOP_WITHIN_S", 0.3)
     monkeypatch.setattr(worker.os, "_exit", fake_exit)
     monkeypatch.setattr(worker.logging, "shutdown", lambda: None)  # pytest's own
-    noted = worker.VerifierWorker.__new__(worker.VerifierWorker)
-    noted._note(signals.SIGTERM)
-    noted._note(signals.SIGINT)  # the first signal counts; one deadline
-    assert exited.wait(5) and codes == [1]
-    assert noted.stop_signal is signals.SIGTERM
+    loop = asyncio.new_event_loop()
+    stop = loop.create_task(_stop_that_hangs_in_the_consumer_stop())
+    serving = threading.Thread(target=loop.run_forever, daemon=True)
+    serving.start()
+    try:
+        noted = worker.VerifierWorker.__new__(worker.VerifierWorker)
+        noted.loop, noted._stop_task = loop, stop
+        with caplog.at_level(logging.WARNING, logger=worker.__name__):
+            noted._note(signal.SIGTERM)
+            noted._note(signal.SIGINT)  # the first signal counts; one deadline
+            assert exited.wait(5) and codes == [1]
+    finally:
+        loop.call_soon_threadsafe(stop.cancel)
+        loop.call_soon_threadsafe(loop.stop)
+        serving.join(5)
+        loop.close()
+    assert noted.stop_signal is signal.SIGTERM
+    slow, overdue = (r.getMessage() for r in caplog.records)
+    assert slow.startswith("asked to stop (SIGTERM): the stop has taken 0 s")
+    assert overdue.startswith("asked to stop (SIGTERM): the stop did not end")
+    for said in (slow, overdue):
+        assert "_stop_that_hangs_in_the_consumer_stop" in said, said
