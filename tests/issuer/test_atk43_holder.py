@@ -1,0 +1,458 @@
+# fixtures imported from the modules that define them are parameters here
+# ruff: noqa: F811
+"""Outside review atk43holder: the holder's side as an attacker sees it.
+
+The annotated copy (加注件, services/issuer/document_overlay.py, document.py,
+printable.py), refused redemptions in the holder's usage record
+(services/issuer/service/redemption.py), the audit trail of holder attempts
+(Auditor.attempt) and the error's trailing metadata (certseal/rpcerrors.py).
+
+A test marked xfail (strict) asserts the correct behaviour of a fault found here and
+fails until the product is fixed; the others cover attacks the product resists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import secrets
+import unicodedata
+
+import grpc
+import pypdfium2
+import pypdfium2.raw as pdfium_c
+import pytest
+
+from certseal import identifiers
+from certseal.errors import CertsealError, ErrorKind
+from certseal.identifiers import is_account_name
+from certseal.rpc import Caller
+from certseal.rpcerrors import ERROR_REASON_KEY, error_from_rpc, error_metadata
+from certseal.text import display_name_problem
+from services.issuer.document_overlay import CopyAnnotation
+from services.issuer.domain import Holder
+from services.issuer.printable import check_printable
+from services.issuer.service.issuance import IssueInput
+from tests.issuer.test_audit42_holder_audit import (  # noqa: F401 (fixture)
+    authorise_request,
+    new_rows,
+    refused,
+)
+from tests.issuer.test_audit42_holder_audit import world as holder_world
+from tests.issuer.test_document import CONTENT, fonts, render  # noqa: F401
+from tests.issuer.test_usage_refused_redemptions import (  # noqa: F401 (fixture)
+    authorise,
+    denied,
+    stored,
+    world,
+)
+
+MM = 72 / 25.4  # points a millimetre
+PAGE_WIDTH = 210 * MM
+
+
+def _chars(pdf: bytes, page_number: int = 0) -> list[tuple[str, tuple, float]]:
+    """The first page's characters as PDFium reads them: (char, box (left, bottom,
+    right, top) in points, angle)."""
+    document = pypdfium2.PdfDocument(pdf)
+    try:
+        text = document[page_number].get_textpage()
+        return [
+            (
+                text.get_text_range(i, 1),
+                text.get_charbox(i),
+                pdfium_c.FPDFText_GetCharAngle(text.raw, i),
+            )
+            for i in range(text.count_chars())
+        ]
+    finally:
+        document.close()
+
+
+# -- the copy: the purpose's quotation -----------------------------------------------
+
+#: characters the bundled fonts draw as 「 or 」 (Noto Sans SC, seen rendered at 8×:
+#: ㇘ is a 」 sitting on the baseline; Г, Γ and г are a 「) that the quotation leaves
+#: as they are, so "开户㇘，仅供各级机关使用，2099年12月31日前有效 Г备注" is drawn
+#: "用途：「开户」，仅供各级机关使用，2099年12月31日前有效「备注」"
+UNTURNED_LOOK_ALIKES = {
+    "cjk-stroke-swz-closes": "\u31d8",
+    "cyrillic-ghe-opens": "\u0413",
+    "greek-gamma-opens": "\u0393",
+    "cyrillic-small-ghe-opens": "\u0433",
+}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk43holder F1: QUOTE_OPENERS/QUOTE_CLOSERS miss look-alikes the fonts "
+    "draw (U+31D8 ㇘ as 」; U+0413 Г, U+0393 Γ, U+0433 г as 「)",
+)
+@pytest.mark.parametrize(
+    "char", UNTURNED_LOOK_ALIKES.values(), ids=list(UNTURNED_LOOK_ALIKES)
+)
+async def test_a_look_alike_the_fonts_draw_as_a_corner_bracket_is_turned(
+    fonts, char
+):
+    purpose = f"开户{char}，仅供各级机关使用，2099年12月31日前有效"
+    # taken where the purpose is taken: printable, no display-name problem
+    assert display_name_problem(purpose) is None
+    assert await check_printable(purpose, "purpose", fonts) == purpose
+    said = CopyAnnotation("某局", "2026年12月15日", purpose)
+    assert char not in said.quoted_purpose, said.purpose_line
+
+
+# -- the copy: combining marks with no base ------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk43holder F2: an enclosing mark (U+20DD, U+20DE: combining class 0) "
+    "counts as no combining mark: taken at position 1, where the copy draws it over "
+    "the opening 「 of the purpose's quotation, and any number of them",
+)
+@pytest.mark.parametrize(
+    "purpose",
+    ["\u20de开立银行账户", "\u20dd开户", "开户" + "\u20dd" * 8],
+    ids=["square-first", "circle-first", "eight-after-one-base"],
+)
+async def test_an_enclosing_mark_without_a_base_is_refused_in_a_purpose(
+    fonts, purpose
+):
+    for mark in set(purpose) - set("开立银行账户"):
+        assert unicodedata.category(mark) == "Me"
+    # drawable (Noto Sans SC maps both marks), so only the name rule can refuse it
+    assert await check_printable(purpose, "purpose", fonts) == purpose
+    assert display_name_problem(purpose) is not None
+
+
+def test_a_combining_mark_of_a_nonzero_class_without_a_base_is_refused():
+    """The rule the enclosing marks slip past holds for the marks it counts."""
+    for purpose in ("\u0301开户", "\u3099开户", "a" + "\u0301" * 5):
+        assert display_name_problem(purpose) is not None, purpose
+
+
+# -- the copy: what escapes its place ---------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk43holder F3: a field title wider than its 35 mm column (10+ CJK "
+    "characters at 12 pt, e.g. 法定代表人（负责人）) is drawn over the field's value",
+)
+def test_a_long_field_title_is_not_drawn_over_its_value(fonts):
+    title = "法定代表人（负责人）"
+    value = "深圳市福田区"
+    said = CopyAnnotation("某局", "2026年12月15日", "开立银行账户")
+    content = dataclasses.replace(
+        CONTENT, fields=[("place", title, value)], annotation=said
+    )
+    level = [(c, box) for c, box, angle in _chars(render(fonts, content)) if not angle]
+    chars = [c for c, _ in level]  # (PDFium reads a character outside the BMP as "")
+
+    def start(text: str) -> int:
+        return next(
+            i for i in range(len(chars)) if "".join(chars[i : i + len(text)]) == text
+        )
+
+    start_title, start_value = start(title), start(value)
+    title_right = max(box[2] for _, box in level[start_title : start_title + len(title)])
+    value_left = min(box[0] for _, box in level[start_value : start_value + len(value)])
+    value_bottom = level[start_value][1][1]
+    title_bottom = level[start_title][1][1]
+    on_one_line = abs(value_bottom - title_bottom) < 3
+    assert not on_one_line or title_right <= value_left, (title_right, value_left)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk43holder F4: a licence type's name wider than the page (more than "
+    "about 23 CJK characters at 22 pt; names up to 200 are registered) is drawn off "
+    "both edges of the page, only its middle shows",
+)
+def test_a_long_type_name_is_drawn_on_the_page(fonts):
+    name = "中华人民共和国特种设备使用登记证（气瓶、压力管道及大型游乐设施）"
+    said = CopyAnnotation("某局", "2026年12月15日", "开立银行账户")
+    content = dataclasses.replace(CONTENT, type_name=name, annotation=said)
+    boxes = [box for c, box, angle in _chars(render(fonts, content)) if c.strip()]
+    assert min(box[0] for box in boxes) >= 0
+    assert max(box[2] for box in boxes) <= PAGE_WIDTH
+
+
+def test_a_purpose_of_the_widest_glyphs_stays_left_of_the_qr_and_on_the_page(fonts):
+    """64 THREE-EM DASHes (2.46 em each, Noto Sans SC's widest glyph) and a
+    200-character unbroken department name: every line under the fields is on the
+    page, and those that reach the QR's height end left of it (150 mm)."""
+    purpose = "\u2e3b" * 64
+    department = "深圳市前海深港现代服务业合作区管理局" * 11
+    department = department[:200]
+    said = CopyAnnotation(department, "2026年12月15日", purpose)
+    content = dataclasses.replace(CONTENT, annotation=said)
+    chars = _chars(render(fonts, content))
+    for char, (left, bottom, right, top), angle in chars:
+        if angle or not char.strip():
+            continue
+        assert 0 <= left and right <= PAGE_WIDTH and bottom >= 0, char
+        below_mm = 297 - bottom / MM
+        if below_mm > 200 and char in purpose + department:
+            assert right <= 150 * MM, (char, right / MM, below_mm)
+
+
+# -- the error's trailing metadata ------------------------------------------------------
+
+
+class _Rpc(grpc.aio.AioRpcError):
+    def __init__(self, code, details, trailing):
+        super().__init__(
+            code,
+            grpc.aio.Metadata(),
+            grpc.aio.Metadata(*trailing),
+            details=details,
+        )
+
+
+@pytest.mark.parametrize(
+    "reason", ["withdrawn", "licence_changed", "原因 %41 \n\u202e", "a" * 300]
+)
+def test_a_reason_travels_as_printable_ascii_and_reads_back_unchanged(reason):
+    error = CertsealError(
+        ErrorKind.FAILED_PRECONDITION, "x", field="code", reason=reason
+    )
+    trailing = dict(error_metadata(error))
+    assert all(0x20 <= ord(c) < 0x7F for c in trailing[ERROR_REASON_KEY])
+    back = error_from_rpc(
+        _Rpc(
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "code: x",
+            tuple(error_metadata(error)),
+        )
+    )
+    assert (back.reason, back.field, back.message) == (reason, "code", "x")
+
+
+def test_an_error_without_a_reason_sends_no_reason_key():
+    error = CertsealError(ErrorKind.NOT_FOUND, "no", field="code")
+    assert ERROR_REASON_KEY not in dict(error_metadata(error))
+
+
+# -- a clerk's account name ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "clerk-a\n",
+        "clerk\u0430",  # Cyrillic а
+        "ｃｌｅｒｋ",  # full width
+        "clerk\u200b",
+        "١٢٣",  # Arabic-Indic digits (str.isdigit)
+        "a" * 65,
+        "-clerk",
+        "",
+        "clerk a",
+        "clerk%41",
+    ],
+)
+def test_a_clerk_name_of_another_shape_is_no_account_name(name):
+    assert not is_account_name(name)
+
+
+def test_an_account_name_of_the_documented_shape_is_one():
+    assert is_account_name("a" * 64) and is_account_name("9.clerk_b@x-y")
+
+
+# -- refused redemptions at once ----------------------------------------------------------
+
+
+async def test_refusals_of_one_code_at_once_make_one_entry_and_a_row_each(
+    world, issuer
+):
+    """Twelve redemptions of a withdrawn code at the same moment, from several
+    clerks of the authorised department: one WITHDRAWN entry, twelve audit rows; a
+    stranger's twelve at once: no entry."""
+    w = world
+    auth, code = await authorise(w)
+    await w["service"].holder.revoke(
+        w["app"], auth.authorisation_id, holder=w["holder"], reason=""
+    )
+    desk = w["service"].holder
+
+    async def attempt(dept, clerk=""):
+        with pytest.raises(CertsealError) as err:
+            await desk.redeem(Caller("dept", dept.code), code, counter=clerk)
+        return err.value
+
+    stranger = [attempt(w["stranger"]) for _ in range(12)]
+    assert {e.kind for e in await asyncio.gather(*stranger)} == {ErrorKind.NOT_FOUND}
+    assert await stored(issuer, w["licence"]) == []
+    refusals = [attempt(w["other"], f"clerk-{n % 3}") for n in range(12)]
+    errors = await asyncio.gather(*refusals)
+    assert {(e.kind, e.reason) for e in errors} == {
+        (ErrorKind.FAILED_PRECONDITION, "withdrawn")
+    }
+    rows = await stored(issuer, w["licence"])
+    assert [r["verdict"] for r in rows] == ["WITHDRAWN"]
+    audited = await denied(issuer, auth.authorisation_id)
+    assert [r["details"]["why"] for r in audited].count("withdrawn") == 12
+
+
+# -- the audit trail: one row per attempt -------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk43holder F5: a holder attempt the interceptor refuses for a field's "
+    "character (check_request: a direction override, a NUL) leaves no audit row",
+)
+@pytest.mark.parametrize("char", ["\u202e", "\x00"], ids=["rlo", "nul"])
+async def test_an_authorisation_refused_for_a_character_is_one_audit_row(
+    holder_world, char
+):
+    w = holder_world
+    await new_rows(w, w["app"])
+    said = await refused(
+        w["holder_stub"].AuthoriseUse(authorise_request(w, purpose=f"开户{char}")),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
+    assert said.startswith("purpose: "), said
+    assert [r[:2] for r in await new_rows(w, w["app"])] == [
+        ("licence.authorise", "denied")
+    ]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk43holder F5: a redemption whose request cannot be decoded is refused "
+    "by the interceptor before Auditor.attempt: no audit row",
+)
+async def test_a_redemption_that_cannot_be_decoded_is_one_audit_row(holder_world):
+    w = holder_world
+    dept = f"dept:{w['other'].code}"
+    await new_rows(w, dept)
+    raw = w["other"].clients.channel.unary_unary(
+        "/certseal.v1.Redemption/RedeemAuthorisation",
+        request_serializer=lambda b: b,
+        response_deserializer=lambda b: b,
+    )
+    await refused(raw(b"\x0a\xff\xff\xff\x0f"), grpc.StatusCode.INVALID_ARGUMENT)
+    assert [r[:2] for r in await new_rows(w, dept)] == [
+        ("authorisation.redeem", "denied")
+    ]
+
+
+async def test_a_clerk_of_another_shape_is_one_audit_row_and_no_entry(
+    holder_world, stack, issuer
+):
+    """The console naming a clerk that is no account name: INVALID_ARGUMENT on the
+    clerk's metadata, one denied row, nothing in the holder's record."""
+    from certseal.rpc import secure_channel
+    from certseal.v1 import issuer_pb2 as pb
+    from certseal.v1 import issuer_pb2_grpc
+
+    w = holder_world
+    made = await w["holder_stub"].AuthoriseUse(authorise_request(w))
+    ident = stack.ca.identity("service:console")
+    channel = secure_channel(
+        f"localhost:{issuer.port}",
+        str(stack.ca.ca_file),
+        str(ident.cert_file),
+        str(ident.key_file),
+    )
+    try:
+        console = issuer_pb2_grpc.RedemptionStub(channel)
+        await new_rows(w, "service:console")
+        for clerk in ("clerk%0Aforged", "%E5%BC%A0%E4%B8%89", "a" * 65):
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await console.RedeemAuthorisation(
+                    pb.RedeemAuthorisationRequest(code=made.authorisation.code),
+                    metadata=(
+                        ("x-certseal-counter", f"dept:{w['other'].code}"),
+                        ("x-certseal-clerk", clerk),
+                    ),
+                )
+            assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+            assert error_from_rpc(err.value).field == "x-certseal-clerk"
+        rows = await new_rows(w, "service:console")
+        assert [r[:2] for r in rows] == [("authorisation.redeem", "denied")] * 3
+        assert not await issuer.pool.fetch(
+            "select 1 from licence_usage where lineage = $1"
+            " and kind in ('redemption_refused', 'redeemed')",
+            w["licence"].lineage,
+        )
+    finally:
+        await channel.close()
+
+
+# -- personal data in a refusal -------------------------------------------------------
+
+
+class _NoSeal:
+    """A sealer that is never reached: the copy is refused before it is drawn."""
+
+    async def seal_pdf(self, *args, **kwargs):  # pragma: no cover
+        raise AssertionError("nothing is sealed")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk43holder F6: a shared field value the fonts cannot draw but whose NFC "
+    "form they can refuses the redemption quoting the whole value (write it in its "
+    "NFC form: …): the department reads it with no use in the holder's record, and "
+    "the value is kept in the audit row's why",
+)
+async def test_a_copy_refused_for_a_value_says_no_value_to_the_department_or_audit(
+    issuer, operator, connect
+):
+    from tests.conftest import make_department
+
+    dept = await make_department(operator, connect)
+    other = await make_department(operator, connect)
+    from certseal.v1 import issuer_pb2 as pb
+
+    app = f"app:wallet-{secrets.token_hex(4)}"
+    await operator.admin.GrantHolderApp(
+        pb.GrantHolderAppRequest(app=app, type_code=dept.type_code)
+    )
+    now = dt.datetime.now(dt.UTC)
+    service = issuer.make_service(lambda: dt.datetime.now(dt.UTC))
+    if service.holder._files._renderer is None:
+        pytest.skip("licence files are off (no rare-character font)")
+    service.holder._files._sealer = _NoSeal()
+    holder = ("111", identifiers.random_resident_id())
+    address = "Mu\u0308llerstraße 17, 深圳市福田区"  # NFD: as some keyboards type it
+    licence = await service.issue(
+        Caller("dept", dept.code),
+        IssueInput(
+            dept.type_code,
+            Holder("张三", *holder),
+            {"class": "C1", "address": address},
+            valid_from=now - dt.timedelta(minutes=1),
+            valid_until=now + dt.timedelta(days=30),
+        ),
+    )
+    auth, code, _ = await service.holder.authorise(
+        Caller.parse(app),
+        licence.identifier,
+        holder=holder,
+        department_code=other.code,
+        counter="",
+        purpose="开立银行账户",
+        fields=["address"],
+        expires_at=now + dt.timedelta(days=7),
+    )
+    caller = Caller("dept", other.code)
+    with pytest.raises(CertsealError) as err:
+        async with service.attempt(caller, "authorisation.redeem", "-"):
+            await service.holder.redeem(caller, code, counter="")
+    said = str(err.value)
+    assert err.value.kind is ErrorKind.FAILED_PRECONDITION
+    rows = await issuer.pool.fetch(
+        "select details from audit_log where actor = $1"
+        " and action = 'authorisation.redeem'",
+        str(caller),
+    )
+    whys = [r["details"].get("why", "") for r in rows]
+    composed = unicodedata.normalize("NFC", address)
+    assert composed not in said, said
+    assert not [why for why in whys if "straße" in why], whys
