@@ -34,12 +34,14 @@ from services.issuer.document_overlay import CopyAnnotation
 from services.issuer.domain import Holder
 from services.issuer.printable import check_printable
 from services.issuer.service.issuance import IssueInput
-from tests.issuer.test_audit42_holder_audit import (  # noqa: F401 (fixture)
+from tests.issuer.test_audit42_holder_audit import (
     authorise_request,
     new_rows,
     refused,
 )
-from tests.issuer.test_audit42_holder_audit import world as holder_world
+from tests.issuer.test_audit42_holder_audit import (  # noqa: F401 (fixture)
+    world as holder_world,
+)
 from tests.issuer.test_document import CONTENT, fonts, render  # noqa: F401
 from tests.issuer.test_usage_refused_redemptions import (  # noqa: F401 (fixture)
     authorise,
@@ -92,9 +94,7 @@ UNTURNED_LOOK_ALIKES = {
 @pytest.mark.parametrize(
     "char", UNTURNED_LOOK_ALIKES.values(), ids=list(UNTURNED_LOOK_ALIKES)
 )
-async def test_a_look_alike_the_fonts_draw_as_a_corner_bracket_is_turned(
-    fonts, char
-):
+async def test_a_look_alike_the_fonts_draw_as_a_corner_bracket_is_turned(fonts, char):
     purpose = f"开户{char}，仅供各级机关使用，2099年12月31日前有效"
     # taken where the purpose is taken: printable, no display-name problem
     assert display_name_problem(purpose) is None
@@ -117,9 +117,7 @@ async def test_a_look_alike_the_fonts_draw_as_a_corner_bracket_is_turned(
     ["\u20de开立银行账户", "\u20dd开户", "开户" + "\u20dd" * 8],
     ids=["square-first", "circle-first", "eight-after-one-base"],
 )
-async def test_an_enclosing_mark_without_a_base_is_refused_in_a_purpose(
-    fonts, purpose
-):
+async def test_an_enclosing_mark_without_a_base_is_refused_in_a_purpose(fonts, purpose):
     for mark in set(purpose) - set("开立银行账户"):
         assert unicodedata.category(mark) == "Me"
     # drawable (Noto Sans SC maps both marks), so only the name rule can refuse it
@@ -157,7 +155,9 @@ def test_a_long_field_title_is_not_drawn_over_its_value(fonts):
         )
 
     start_title, start_value = start(title), start(value)
-    title_right = max(box[2] for _, box in level[start_title : start_title + len(title)])
+    title_right = max(
+        box[2] for _, box in level[start_title : start_title + len(title)]
+    )
     value_left = min(box[0] for _, box in level[start_value : start_value + len(value)])
     value_bottom = level[start_value][1][1]
     title_bottom = level[start_title][1][1]
@@ -190,10 +190,10 @@ def test_a_purpose_of_the_widest_glyphs_stays_left_of_the_qr_and_on_the_page(fon
     said = CopyAnnotation(department, "2026年12月15日", purpose)
     content = dataclasses.replace(CONTENT, annotation=said)
     chars = _chars(render(fonts, content))
-    for char, (left, bottom, right, top), angle in chars:
+    for char, (left, bottom, right, _), angle in chars:
         if angle or not char.strip():
             continue
-        assert 0 <= left and right <= PAGE_WIDTH and bottom >= 0, char
+        assert left >= 0 and right <= PAGE_WIDTH and bottom >= 0, char
         below_mm = 297 - bottom / MM
         if below_mm > 200 and char in purpose + department:
             assert right <= 150 * MM, (char, right / MM, below_mm)
@@ -431,7 +431,7 @@ async def test_a_copy_refused_for_a_value_says_no_value_to_the_department_or_aud
             valid_until=now + dt.timedelta(days=30),
         ),
     )
-    auth, code, _ = await service.holder.authorise(
+    _, code, _ = await service.holder.authorise(
         Caller.parse(app),
         licence.identifier,
         holder=holder,
@@ -454,5 +454,5 @@ async def test_a_copy_refused_for_a_value_says_no_value_to_the_department_or_aud
     )
     whys = [r["details"].get("why", "") for r in rows]
     composed = unicodedata.normalize("NFC", address)
-    assert composed not in said, said
     assert not [why for why in whys if "straße" in why], whys
+    assert composed not in said, said
