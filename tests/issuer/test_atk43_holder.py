@@ -456,3 +456,27 @@ async def test_a_copy_refused_for_a_value_says_no_value_to_the_department_or_aud
     composed = unicodedata.normalize("NFC", address)
     assert not [why for why in whys if "straße" in why], whys
     assert composed not in said, said
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk43holder F5: ListLicenceUsage from a caller kind the Issuer service "
+    "refuses (an operator) leaves no audit row: it is not in admin_servicer.CHANGES",
+)
+async def test_a_usage_listing_refused_for_the_callers_kind_is_one_audit_row(
+    holder_world, operator
+):
+    from certseal.v1 import issuer_pb2 as pb
+    from certseal.v1 import issuer_pb2_grpc
+
+    w = holder_world
+    actor = "operator:admin"
+    await new_rows(w, actor)
+    stub = issuer_pb2_grpc.IssuerStub(operator.channel)
+    await refused(
+        stub.ListLicenceUsage(
+            pb.ListLicenceUsageRequest(identifier=w["licence"].identifier)
+        ),
+        grpc.StatusCode.PERMISSION_DENIED,
+    )
+    assert [r[:2] for r in await new_rows(w, actor)] == [("licence.usage", "denied")]
