@@ -1,7 +1,10 @@
-"""Changes refused for the caller's kind, recorded in the audit log: the one way the
-issuer and the event feed record the refusals the interceptor makes
+"""Calls refused on the way in, recorded in the audit log: the one way the issuer and
+the event feed record the refusals the interceptor makes
 (:data:`certseal.rpc.RefusedCall`; docs/operations.md, "Refusals in the audit
-log")."""
+log"). A privileged change refused for the caller's kind is one ``denied`` row; a
+call whose every attempt is audited (the issuer's holder-side calls) is one for ANY
+refusal on the way in (its caller's kind, a request that cannot be decoded, a field's
+character, an idempotency key), as its use case records the refusals after it."""
 
 from __future__ import annotations
 
@@ -11,7 +14,9 @@ from typing import Any, NamedTuple
 from google.protobuf.message import Message
 
 from certseal.audit import recordable
-from certseal.rpc import Caller, RefusedCall
+from certseal.errors import CertsealError
+from certseal.personal import holds_identity_number, personal_number
+from certseal.rpc import Caller, KindRefused, RefusedCall
 
 #: what a refused change asked for, as its ok row names it (a role change's roles)
 AskedOf = dict[str, str | list[str]]
@@ -31,19 +36,43 @@ class RefusedChange(NamedTuple):
     asked: Callable[[Any], AskedOf] | None = None
 
 
+def refusal_why(exc: CertsealError) -> str:
+    """What an audit row records of refusal ``exc`` of an attempt: its kind, field and
+    message, or without the message when it holds a personal number (a message may
+    quote the caller's text, and the audit log holds none:
+    :func:`certseal.audit.recordable`). The issuer's use cases
+    (:meth:`services.issuer.service.common.Auditor.attempt`) and the interceptor's
+    refusals of their calls record the same."""
+    said = str(exc)
+    if holds_identity_number(said) or personal_number(said) is not None:
+        said = f"{exc.field or '-'}: (the message quotes the caller's text)"
+    return f"{exc.kind.value}: {said}"
+
+
 def audit_refused_changes(
     changes: Mapping[str, RefusedChange],
     record: Callable[[Caller, str, str, str, AskedOf], Awaitable[None]],
+    attempts: Mapping[str, RefusedChange] | None = None,
 ) -> RefusedCall:
-    """A :data:`RefusedCall` that records a refused call of ``changes`` (full method
-    name -> :class:`RefusedChange`) with ``record(caller, action, subject, why,
-    asked)``: its subject only when it has its shape and no personal data
-    (:func:`certseal.audit.recordable`, ``-`` otherwise and for a request that could
-    not be decoded), and what it asked; nothing for any other method (a read)."""
+    """A :data:`RefusedCall` that records with ``record(caller, action, subject, why,
+    asked)`` a call of ``changes`` (full method name -> :class:`RefusedChange`)
+    refused for the caller's kind (``why`` its message), and a call of ``attempts``
+    (methods whose every attempt is one audit row) refused on the way in for any
+    reason (``why``: :func:`refusal_why`); its subject only when it has its shape
+    and no personal data (:func:`certseal.audit.recordable`, ``-`` otherwise and for
+    a request that could not be decoded), and what it asked; nothing for any other
+    method (a read) or refusal (a change's malformed request: not audited)."""
+    attempted = attempts or {}
 
-    async def audit(caller: Caller, method: str, request: Any, why: str) -> None:
-        change = changes.get(method)
-        if change is None:
+    async def audit(
+        caller: Caller, method: str, request: Any, error: CertsealError
+    ) -> None:
+        change = attempted.get(method)
+        if change is not None:
+            why = refusal_why(error)
+        elif isinstance(error, KindRefused) and method in changes:
+            change, why = changes[method], error.message
+        else:
             return
         decoded = isinstance(request, Message)
         subject = recordable(change.subject(request), change.check) if decoded else "-"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import logging
 import re
 import secrets
@@ -175,17 +176,34 @@ def identity_channel(
     )
 
 
-#: what a service does with a call refused for its caller's kind (the caller, the full
-#: method name, the request: not a message when it could not be decoded; and why)
-RefusedCall = Callable[[Caller, str, Any, str], Awaitable[None]]
+#: what a service does with a call refused on the way in, before its servicer's method
+#: ran, its caller known (the caller, the full method name, the request: not a message
+#: when it could not be decoded; the refusal: :class:`KindRefused` or any other)
+RefusedCall = Callable[[Caller, str, Any, CertsealError], Awaitable[None]]
 
 
-class _KindRefused(CertsealError):
+class KindRefused(CertsealError):
     """PERMISSION_DENIED for a caller of a kind the service does not accept."""
 
     def __init__(self, caller: Caller, message: str):
         super().__init__(ErrorKind.PERMISSION_DENIED, message)
         self.caller = caller
+
+
+#: whether the call being handled reached its servicer's method (:func:`_serviced`):
+#: a refusal raised before it is one on the way in, handed to ``refused``
+_SERVICED = contextvars.ContextVar("serviced", default=False)
+
+
+def _serviced(inner: Callable[..., Any]) -> Callable[..., Any]:
+    """``inner`` (a servicer's method) marking the call :data:`_SERVICED`."""
+
+    @functools.wraps(inner)
+    def reached(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        _SERVICED.set(True)
+        return inner(request, context)
+
+    return reached
 
 
 class ServiceInterceptor(grpc.aio.ServerInterceptor):
@@ -200,8 +218,10 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
 
     A servicer method marked :func:`certseal.idempotency.idempotent` honours
     idempotency keys through ``idempotency`` (see :mod:`certseal.storage.idempotency`).
-    A caller refused for its kind is handed to ``refused`` (the service audits the
-    refusals of its privileged changes there) before the refusal is answered.
+    A call refused on the way in (:data:`RefusedCall`: before its servicer's method
+    runs, its caller known: for the caller's kind, a request that cannot be decoded or
+    breaks :func:`check_request`, an idempotency key) is handed to ``refused`` before
+    it is answered (the service audits its changes' and attempts' refusals there).
     """
 
     def __init__(
@@ -236,7 +256,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         if handler is None or service not in self._allowed:
             return handler
         if handler.unary_unary:
-            inner = handler.unary_unary
+            inner = _serviced(handler.unary_unary)
             if is_idempotent(inner) and self._idempotency is not None:
                 inner = self._idempotent(method, inner, self._idempotency)
             wrapped = grpc.unary_unary_rpc_method_handler(
@@ -246,7 +266,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             )
         elif handler.unary_stream:
             wrapped = grpc.unary_stream_rpc_method_handler(
-                self._wrap_stream(method, service, handler.unary_stream),
+                self._wrap_stream(method, service, _serviced(handler.unary_stream)),
                 request_deserializer=_decoding(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
@@ -268,9 +288,12 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             else secrets.token_hex(8)
         )
         REQUEST_ID.set(request_id)
+        _SERVICED.set(False)
+        CALLER.set(None)
         caller = _caller_from_context(context)
+        CALLER.set(caller)  # a refusal below is the caller's (``refused``)
         if caller.kind not in self._allowed[service]:
-            raise _KindRefused(caller, f"{caller} may not call {service}")
+            raise KindRefused(caller, f"{caller} may not call {service}")
         if isinstance(request, _Undecodable):
             raise invalid("request", f"cannot be decoded: {request.error}")
         size = request.ByteSize()
@@ -281,7 +304,6 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 field="request",
             )
         check_request(request)  # the rules every field of every RPC keeps
-        CALLER.set(caller)
         return request_id
 
     @staticmethod
@@ -352,14 +374,20 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         return "INTERNAL"  # not reached: abort raises
 
     async def _recorded(self, exc: Exception, method: str, request: Any) -> Exception:
-        """``exc``, a kind refusal handed to ``refused`` first. A refusal that
-        cannot be recorded is logged and answered as it is (the caller is refused
-        either way, and is not told to retry)."""
-        if isinstance(exc, _KindRefused) and self._refused is not None:
-            try:
-                await self._refused(exc.caller, method, request, exc.message)
-            except Exception:
-                log.exception("recording the refusal of a call to %s failed", method)
+        """``exc``, handed to ``refused`` first when it is a refusal on the way in
+        (raised before the servicer's method ran, the caller known, not audited
+        yet). A refusal that cannot be recorded is logged and answered as it is (the
+        caller is refused either way, and is not told to retry)."""
+        caller = CALLER.get()
+        if self._refused is None or caller is None or _SERVICED.get():
+            return exc
+        if not isinstance(exc, CertsealError) or exc.audited:
+            return exc
+        try:
+            await self._refused(caller, method, request, exc)
+            exc.audited = True
+        except Exception:
+            log.exception("recording the refusal of a call to %s failed", method)
         return exc
 
     def _wrap(

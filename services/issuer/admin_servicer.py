@@ -7,7 +7,7 @@ its own."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from operator import attrgetter
 from typing import Any
 
@@ -26,7 +26,6 @@ from certseal.rpc import (
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import issuer_pb2_grpc
 from services.issuer import convert
-from services.issuer.authorisation import asked_authorisation
 from services.issuer.convert import (
     key_message,
     licence_type_message,
@@ -37,7 +36,6 @@ from services.issuer.service import IssuerService
 from services.issuer.service.directory import recorded_issuers
 from services.issuer.service.holder_apps import app_identity
 from services.issuer.service.keys import asked_suite, check_kid
-from services.issuer.service.reading import asked_licence
 
 _ADMIN = pb.DESCRIPTOR.services_by_name["IssuerAdmin"].full_name
 
@@ -120,55 +118,27 @@ CHANGES = {
 }
 
 
-def _shaped(asked: Callable[[str], str]) -> Callable[[str], object]:
-    """The check that a subject is recorded as ``asked`` records it (not ``-``)."""
-
-    def check(text: str) -> None:
-        if asked(text) != text or text == "-":
-            raise ValueError("not of its shape")
-
-    return check
-
-
-_HOLDER = pb.DESCRIPTOR.services_by_name["LicenceHolder"].full_name
-_REDEMPTION = pb.DESCRIPTOR.services_by_name["Redemption"].full_name
-#: the holder-side and redemption calls, each attempt one audit row (audit42): one of a
-#: caller kind neither service serves (an operator) is audited here as its use case's
-CHANGES.update(
-    {
-        f"/{_HOLDER}/GetLicenceDocument": RefusedChange(
-            "licence.document", attrgetter("identifier"), _shaped(asked_licence)
-        ),
-        f"/{_HOLDER}/AuthoriseUse": RefusedChange(
-            "licence.authorise", attrgetter("identifier"), _shaped(asked_licence)
-        ),
-        f"/{_HOLDER}/RevokeAuthorisation": RefusedChange(
-            "licence.authorisation_revoke",
-            attrgetter("authorisation_id"),
-            _shaped(asked_authorisation),
-        ),
-        f"/{_REDEMPTION}/RedeemAuthorisation": _change("authorisation.redeem", ""),
-    }
-)
-
-
-def audit_refused_call(service: IssuerService) -> RefusedCall:
-    """What the interceptor calls with a caller refused for its kind
+def audit_refused_call(
+    service: IssuerService, attempts: Mapping[str, RefusedChange] | None = None
+) -> RefusedCall:
+    """What the interceptor calls with a call refused on the way in
     (:class:`certseal.rpc.ServiceInterceptor`): for an RPC of :data:`CHANGES` (a
-    department calling SetDepartmentRoles), one ``denied`` audit row naming the
-    caller, the action, the subject the request names (``-`` when it names none or
-    could not be decoded), why, and what it asked as the use case's refusal
-    records it (a role change's ``roles``: none when the request could not be
-    decoded) (:func:`certseal.rpc.audit_refused_changes`); nothing for a read
-    (ListDepartments) or another service's RPC (the use cases audit their own
-    refusals)."""
+    department calling SetDepartmentRoles) refused for the caller's kind, one
+    ``denied`` audit row naming the caller, the action, the subject the request
+    names (``-`` when it names none or could not be decoded), why, and what it
+    asked as the use case's refusal records it (a role change's ``roles``: none when
+    the request could not be decoded); for an RPC of ``attempts`` (the holder-side
+    calls, every attempt one row: :data:`services.issuer.servicer.ATTEMPTS`), one
+    for a refusal of any kind, its why as :func:`certseal.refused.refusal_why`
+    words it (:func:`certseal.refused.audit_refused_changes`); nothing for a read
+    (ListDepartments) or another refusal (the use cases audit their own)."""
 
     async def record(
         caller: Caller, action: str, subject: str, why: str, asked: AskedOf
     ) -> None:
         await service.audit_refusal(caller, action, subject, why, **asked)
 
-    return audit_refused_changes(CHANGES, record)
+    return audit_refused_changes(CHANGES, record, attempts)
 
 
 class IssuerAdminServicer(issuer_pb2_grpc.IssuerAdminServicer):

@@ -31,6 +31,7 @@ from services.issuer.service import IssuerService
 from services.issuer.service.keys import Keyring
 from services.issuer.service.sealing import platform_setup_error
 from services.issuer.servicer import (
+    ATTEMPTS,
     IssuerServicer,
     LicenceHolderServicer,
     RedemptionServicer,
@@ -299,8 +300,9 @@ class IssuerApp(ServiceProcess):
 
     def refused_calls(self) -> RefusedCall:
         """Audit an IssuerAdmin change refused for the caller's kind (a department
-        calling SetDepartmentRoles): :func:`audit_refused_call`."""
-        return audit_refused_call(self.service)
+        calling SetDepartmentRoles), and any refusal on the way in of a call whose
+        attempts are audited (:data:`ATTEMPTS`): :func:`audit_refused_call`."""
+        return audit_refused_call(self.service, ATTEMPTS)
 
     def make_service(self, clock: Clock) -> IssuerService:
         """An issuer service over this process's pool (tests give their own clock),

@@ -20,6 +20,11 @@ to the fonts' character maps twice:
 Where licence files are off (no rare-character font configured) nothing is drawn and
 nothing is checked where it is taken; the renderer checks once files are on.
 
+A refusal names the field, the character (code point and name) and its position, and
+whether the text's NFC form could be drawn, never the text: a copy's refusal reaches
+the redeeming department and the audit log, and the values it draws are the holder's
+(atk43holder F6: it quoted an address whole, in NFC, to both).
+
 Only the fonts' character maps are read (``cmap``), once per process and font.
 """
 
@@ -74,9 +79,13 @@ def _drawable(main: Path, rare: Path) -> frozenset[int]:
 
 def undrawn_problem(value: str, points: Iterable[int] | frozenset[int]) -> str | None:
     """What of ``value`` the fonts (``points``, :func:`drawable_points`) cannot draw:
-    its first such character, named with its position (from 1) and, when the NFC
-    form of ``value`` is drawable (a compatibility ideograph, a letter written with
-    a combining mark), the form to write instead; or None."""
+    its first such character, named by its code point and name with its position
+    (from 1) and, when the NFC form of ``value`` is drawable (a compatibility
+    ideograph, a letter written with a combining mark), that normalising it (NFC)
+    would do; or None. Never ``value`` nor any part of it but that one character:
+    the words reach whoever is refused (a department redeeming a copy of a holder's
+    licence, whose field values and name are the holder's) and the audit log
+    (atk43holder F6)."""
     drawn = points if isinstance(points, frozenset) else frozenset(points)
     for position, char in enumerate(value, start=1):
         if ord(char) in drawn:
@@ -89,7 +98,7 @@ def undrawn_problem(value: str, points: Iterable[int] | frozenset[int]) -> str |
         )
         composed = unicodedata.normalize("NFC", value)
         if composed != value and all(ord(c) in drawn for c in composed):
-            said += f" (write it in its NFC form: {composed})"
+            said += " (written in its canonical form, Unicode NFC, it can be drawn)"
         return said
     return None
 

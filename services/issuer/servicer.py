@@ -9,8 +9,10 @@ codes by the common interceptor.
 from __future__ import annotations
 
 import asyncio
+import functools
 import urllib.parse
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar, cast
 
 import grpc
 
@@ -18,6 +20,7 @@ from certseal import qr
 from certseal.errors import CertsealError, denied, invalid
 from certseal.idempotency import idempotent
 from certseal.identifiers import is_account_name
+from certseal.refused import RefusedChange
 from certseal.rpc import Caller, current_caller
 from certseal.timestamps import ts
 from certseal.v1 import issuer_pb2 as pb
@@ -35,6 +38,67 @@ from services.issuer.events import proto_status
 from services.issuer.service import IssuerService
 from services.issuer.service.issuance import IssueInput
 from services.issuer.service.reading import asked_licence
+
+#: how a servicer method's request names the subject of its audit row
+Subject = Callable[[Any], str]
+Handler = TypeVar("Handler", bound=Callable[..., Awaitable[Any]])
+_ATTEMPT = "__certseal_attempt__"
+
+
+def _licence(request: Any) -> str:
+    return asked_licence(request.identifier)
+
+
+def _authorisation(request: Any) -> str:
+    return asked_authorisation(request.authorisation_id)
+
+
+def _no_subject(request: Any) -> str:
+    return "-"
+
+
+def _as_asked(text: str) -> None:
+    """Any subject the method's ``Subject`` gave (it keeps its own shape)."""
+
+
+def attempted(
+    action: str, subject: Subject = _no_subject
+) -> Callable[[Handler], Handler]:
+    """Mark a servicer method whose every attempt is ONE audit row (docs/holder.md,
+    "Authorising a use"): its body runs in :meth:`IssuerService.attempt` (``action``,
+    the subject ``subject`` reads of the request: ``-`` for none), so its success
+    writes its ``ok`` row and any refusal in it a ``denied`` one; a refusal before it
+    runs (the interceptor's: the caller's kind, a request that cannot be decoded, a
+    field's character, an idempotency key) is recorded as the same action by
+    :func:`services.issuer.admin_servicer.audit_refused_call`, which reads the marked
+    methods (:func:`attempted_methods`)."""
+
+    def mark(method: Handler) -> Handler:
+        @functools.wraps(method)
+        async def run(self: Any, request: Any, context: Any) -> Any:
+            caller = current_caller()
+            async with self._service.attempt(caller, action, subject(request)):
+                return await method(self, request, context)
+
+        setattr(run, _ATTEMPT, RefusedChange(action, subject, _as_asked))
+        return cast(Handler, run)
+
+    return mark
+
+
+def attempted_methods(*servicers: type) -> dict[str, RefusedChange]:
+    """The methods marked :func:`attempted` of ``servicers`` (generated servicer
+    classes' subclasses), by full gRPC method name (``/certseal.v1.Redemption/
+    RedeemAuthorisation``), as their refusals on the way in are recorded."""
+    found: dict[str, RefusedChange] = {}
+    for service in pb.DESCRIPTOR.services_by_name.values():
+        base = getattr(issuer_pb2_grpc, f"{service.name}Servicer")
+        for servicer in (s for s in servicers if issubclass(s, base)):
+            for method in service.methods:
+                mark = getattr(getattr(servicer, method.name), _ATTEMPT, None)
+                if mark is not None:
+                    found[f"/{service.full_name}/{method.name}"] = mark
+    return found
 
 
 class IssuerServicer(issuer_pb2_grpc.IssuerServicer):
@@ -219,21 +283,19 @@ class IssuerServicer(issuer_pb2_grpc.IssuerServicer):
             text=text, png=await _drawn(text), expires_at=ts(expires)
         )
 
+    @attempted("licence.usage", _licence)
     async def ListLicenceUsage(
         self, request: pb.ListLicenceUsageRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListLicenceUsageResponse:
-        caller = current_caller()
-        subject = asked_licence(request.identifier)
-        async with self._service.attempt(caller, "licence.usage", subject):
-            entries, token = await self._service.list_usage(
-                caller,
-                required(request.identifier),
-                holder=convert.holder_filter(request),
-                page_size=request.page_size,
-                page_token=request.page_token,
-                newest_first=request.newest_first,
-                kinds=convert.usage_kinds(request.kinds),
-            )
+        entries, token = await self._service.list_usage(
+            current_caller(),
+            required(request.identifier),
+            holder=convert.holder_filter(request),
+            page_size=request.page_size,
+            page_token=request.page_token,
+            newest_first=request.newest_first,
+            kinds=convert.usage_kinds(request.kinds),
+        )
         return pb.ListLicenceUsageResponse(
             uses=[convert.usage_message(e) for e in entries], next_page_token=token
         )
@@ -262,18 +324,16 @@ class LicenceHolderServicer(issuer_pb2_grpc.LicenceHolderServicer):
         self._service = service
         self._clock = clock
 
+    @attempted("licence.document", _licence)
     async def GetLicenceDocument(
         self, request: pb.GetLicenceDocumentRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetLicenceDocumentResponse:
-        caller = current_caller()
-        subject = asked_licence(request.identifier)
-        async with self._service.attempt(caller, "licence.document", subject):
-            document = await self._service.holder.document(
-                caller,
-                required(request.identifier),
-                convert.holder_of(request),
-                ofd=convert.is_ofd(request.format),
-            )
+        document = await self._service.holder.document(
+            current_caller(),
+            required(request.identifier),
+            convert.holder_of(request),
+            ofd=convert.is_ofd(request.format),
+        )
         return pb.GetLicenceDocumentResponse(
             document=document.pdf,
             media_type=document.media_type,
@@ -283,41 +343,36 @@ class LicenceHolderServicer(issuer_pb2_grpc.LicenceHolderServicer):
         )
 
     @idempotent
+    @attempted("licence.authorise", _licence)
     async def AuthoriseUse(
         self, request: pb.AuthoriseUseRequest, context: grpc.aio.ServicerContext
     ) -> pb.AuthoriseUseResponse:
-        subject = asked_licence(request.identifier)
-        async with self._service.attempt(
-            current_caller(), "licence.authorise", subject
-        ):
-            auth, code, name = await self._service.holder.authorise(
-                _holder_app(),
-                required(request.identifier),
-                holder=convert.holder_of(request),
-                department_code=required(request.department_code, "department_code"),
-                counter=request.counter,
-                purpose=request.purpose,
-                fields=list(request.fields),
-                expires_at=optional_time(request, "expires_at"),
-            )
+        auth, code, name = await self._service.holder.authorise(
+            _holder_app(),
+            required(request.identifier),
+            holder=convert.holder_of(request),
+            department_code=required(request.department_code, "department_code"),
+            counter=request.counter,
+            purpose=request.purpose,
+            fields=list(request.fields),
+            expires_at=optional_time(request, "expires_at"),
+        )
         return pb.AuthoriseUseResponse(
             authorisation=convert.authorisation_message(
                 auth, now=self._clock(), code=code, department_name=name
             )
         )
 
+    @attempted("licence.authorisation_revoke", _authorisation)
     async def RevokeAuthorisation(
         self, request: pb.RevokeAuthorisationRequest, context: grpc.aio.ServicerContext
     ) -> pb.RevokeAuthorisationResponse:
-        subject = asked_authorisation(request.authorisation_id)
-        action = "licence.authorisation_revoke"
-        async with self._service.attempt(current_caller(), action, subject):
-            auth, name = await self._service.holder.revoke(
-                _holder_app(),
-                required(request.authorisation_id, "authorisation_id"),
-                holder=convert.holder_of(request),
-                reason=request.reason,
-            )
+        auth, name = await self._service.holder.revoke(
+            _holder_app(),
+            required(request.authorisation_id, "authorisation_id"),
+            holder=convert.holder_of(request),
+            reason=request.reason,
+        )
         return pb.RevokeAuthorisationResponse(
             authorisation=convert.authorisation_message(
                 auth, now=self._clock(), department_name=name
@@ -333,14 +388,8 @@ class RedemptionServicer(issuer_pb2_grpc.RedemptionServicer):
         self._service = service
         self._clock = clock
 
+    @attempted("authorisation.redeem")
     async def RedeemAuthorisation(
-        self, request: pb.RedeemAuthorisationRequest, context: grpc.aio.ServicerContext
-    ) -> pb.RedeemAuthorisationResponse:
-        # one audit row per attempt: the redemption's, its refusal's, or this
-        async with self._service.attempt(current_caller(), "authorisation.redeem", "-"):
-            return await self._redeem(request, context)
-
-    async def _redeem(
         self, request: pb.RedeemAuthorisationRequest, context: grpc.aio.ServicerContext
     ) -> pb.RedeemAuthorisationResponse:
         caller = current_caller()
@@ -403,3 +452,7 @@ async def _drawn(text: str) -> bytes:
     segno is pure Python and a licence code's symbol takes about 25 ms, which on the
     event loop would hold every other call, health and the relay that long."""
     return await asyncio.to_thread(qr.qr_png, text)
+
+
+#: every method of the issuer's gRPC services whose attempts are audited, one row each
+ATTEMPTS = attempted_methods(IssuerServicer, LicenceHolderServicer, RedemptionServicer)

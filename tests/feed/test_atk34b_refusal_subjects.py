@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from certseal.rpc import Caller
+from certseal.rpc import Caller, KindRefused
 from certseal.v1 import feed_pb2 as pb
 from services.feed.refusals import audit_refused_call
 
@@ -36,7 +36,8 @@ def _subject(integrator: str) -> str:
     audit = audit_refused_call(rows, lambda: _AT)  # type: ignore[arg-type]
     request = pb.RemoveEntitlementRequest(integrator=integrator)
     caller = Caller(kind="integrator", name="rival")
-    asyncio.run(audit(caller, _METHOD, request, "integrator:rival may not call"))
+    refused = KindRefused(caller, "integrator:rival may not call")
+    asyncio.run(audit(caller, _METHOD, request, refused))
     assert len(rows.rows) == 1 and rows.rows[0]["action"] == "feed.unentitle"
     return str(rows.rows[0]["subject"])
 

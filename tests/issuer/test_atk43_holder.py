@@ -300,11 +300,6 @@ async def test_refusals_of_one_code_at_once_make_one_entry_and_a_row_each(
 # -- the audit trail: one row per attempt -------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk43holder F5: a holder attempt the interceptor refuses for a field's "
-    "character (check_request: a direction override, a NUL) leaves no audit row",
-)
 @pytest.mark.parametrize("char", ["\u202e", "\x00"], ids=["rlo", "nul"])
 async def test_an_authorisation_refused_for_a_character_is_one_audit_row(
     holder_world, char
@@ -321,11 +316,6 @@ async def test_an_authorisation_refused_for_a_character_is_one_audit_row(
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk43holder F5: a redemption whose request cannot be decoded is refused "
-    "by the interceptor before Auditor.attempt: no audit row",
-)
 async def test_a_redemption_that_cannot_be_decoded_is_one_audit_row(holder_world):
     w = holder_world
     dept = f"dept:{w['other'].code}"
@@ -394,13 +384,6 @@ class _NoSeal:
         raise AssertionError("nothing is sealed")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk43holder F6: a shared field value the fonts cannot draw but whose NFC "
-    "form they can refuses the redemption quoting the whole value (write it in its "
-    "NFC form: …): the department reads it with no use in the holder's record, and "
-    "the value is kept in the audit row's why",
-)
 async def test_a_copy_refused_for_a_value_says_no_value_to_the_department_or_audit(
     issuer, operator, connect
 ):
@@ -458,11 +441,6 @@ async def test_a_copy_refused_for_a_value_says_no_value_to_the_department_or_aud
     assert composed not in said, said
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk43holder F5: ListLicenceUsage from a caller kind the Issuer service "
-    "refuses (an operator) leaves no audit row: it is not in admin_servicer.CHANGES",
-)
 async def test_a_usage_listing_refused_for_the_callers_kind_is_one_audit_row(
     holder_world, operator
 ):

@@ -5,6 +5,7 @@ page, its purpose quoted so that it reads as the holder's words only
 (services/issuer/printable.py, document_overlay.py, document.py)."""
 
 import dataclasses
+import unicodedata
 
 import pypdfium2
 import pypdfium2.raw as pdfium_c
@@ -55,11 +56,42 @@ async def test_text_the_fonts_cannot_draw_is_refused_naming_field_and_character(
     assert f"at position {position}" in refused.value.message, refused.value.message
 
 
-def test_the_composed_form_is_named_when_it_can_be_drawn(fonts):
+def test_the_composed_form_is_said_drawable_but_not_quoted(fonts):
+    """atk43holder F6: the words reach a department redeeming a holder's copy and the
+    audit log, so they name the character, never the text nor its NFC form."""
     problem = undrawn_problem("深圳市\uf90a融监督管理局", drawable_points(fonts))
-    assert problem and "深圳市金融监督管理局" in problem, problem
+    assert problem and "NFC" in problem and "U+F90A" in problem, problem
+    assert not set("深圳市金融监督管理局") & set(problem), problem
     problem = undrawn_problem("\U00030000", drawable_points(fonts))
     assert problem and "NFC" not in problem, problem
+
+
+#: a holder's name and field values the fonts cannot draw as given (NFC they can)
+PERSONAL = {
+    "holder.name": {"holder_name": "王\uf90a明"},
+    "fields.address": {
+        "fields": [("address", "住址", "Mu\u0308llerstraße 17, 深圳市福田区")]
+    },
+    "fields.name": {"fields": [("name", "姓名", "欧阳\uf90a国")]},
+}
+
+
+@pytest.mark.parametrize("field", list(PERSONAL))
+def test_a_file_refused_for_a_personal_value_quotes_none_of_it(fonts, field):
+    """The refusal of a holder's file or copy names the field, the character and its
+    position; no character of the value but the one named by its code point."""
+    change = PERSONAL[field]
+    content = dataclasses.replace(CONTENT, **change)
+    value = change.get("holder_name") or change["fields"][0][2]
+    problem = content_problem(
+        content, DocumentTemplate.default_for(content.type_name), fonts
+    )
+    assert problem is not None and problem.field == field, problem
+    said = str(problem)
+    composed = unicodedata.normalize("NFC", value)
+    assert value not in said and composed not in said, said
+    assert not {c for c in composed if ord(c) > 0x2FFF} & set(said), said
+    assert "at position" in said and "NFC" in said, said
 
 
 @pytest.mark.parametrize("text", DRAWN)

@@ -12,7 +12,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from certseal.errors import CertsealError, ErrorKind
 from certseal.identifiers import random_resident_id
-from certseal.rpc import Caller
+from certseal.rpc import Caller, KindRefused
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import licence_pb2
 from services.issuer.admin_servicer import audit_refused_call
@@ -170,6 +170,7 @@ async def test_a_request_that_could_not_be_decoded_records_nothing_asked(issuer)
     names no subject and no roles, and is still written."""
     caller = Caller("dept", fresh_uscc())
     audit = audit_refused_call(issuer.service)
-    await audit(caller, f"/{ADMIN}/SetDepartmentRoles", object(), "may not")
+    refused = KindRefused(caller, "may not")
+    await audit(caller, f"/{ADMIN}/SetDepartmentRoles", object(), refused)
     [row] = await audit_rows(issuer, actor=str(caller))
     assert (row["subject"], row["details"]) == ("-", {"why": "may not"})

@@ -9,7 +9,7 @@ from typing import Any
 from certseal.audit import AuditEntry
 from certseal.errors import CertsealError, ErrorKind, denied
 from certseal.logs import REQUEST_ID
-from certseal.personal import holds_identity_number, personal_number
+from certseal.refused import refusal_why
 from certseal.rpc import Caller
 from certseal.timestamps import Clock
 from services.issuer.storage import IssuerStore
@@ -129,16 +129,6 @@ class Auditor:
                 await self.refused(caller, action, subject, refusal_why(exc))
                 exc.audited = True
             raise
-
-
-def refusal_why(exc: CertsealError) -> str:
-    """What an audit row records of refusal ``exc``: its kind, field and message, or
-    without the message when it holds a personal number (a message may quote the
-    caller's text, and the audit log holds none: :func:`certseal.audit.recordable`)."""
-    said = str(exc)
-    if holds_identity_number(said) or personal_number(said) is not None:
-        said = f"{exc.field or '-'}: (the message quotes the caller's text)"
-    return f"{exc.kind.value}: {said}"
 
 
 def require_operator(caller: Caller) -> None:
