@@ -65,7 +65,7 @@ def attempted(
     action: str, subject: Subject = _no_subject
 ) -> Callable[[Handler], Handler]:
     """Mark a servicer method whose every attempt is ONE audit row (docs/holder.md,
-    "Authorising a use"): its body runs in :meth:`IssuerService.attempt` (``action``,
+    "授权用证"; docs/architecture.md, "One audit row per attempt"): its body runs in :meth:`IssuerService.attempt` (``action``,
     the subject ``subject`` reads of the request: ``-`` for none), so its success
     writes its ``ok`` row and any refusal in it a ``denied`` one; a refusal before it
     runs (the interceptor's: the caller's kind, a request that cannot be decoded, a
