@@ -65,6 +65,8 @@ _IGNORABLE = re.compile(
 )
 #: the most combining marks one character may carry in a display name
 MAX_COMBINING_MARKS = 4
+#: the general categories of combining marks: nonspacing, spacing and enclosing
+_MARKS = frozenset({"Mn", "Mc", "Me"})
 # letters that render as nothing (Hangul fillers, the braille blank): a name of only
 # these and white space looks blank
 _INVISIBLE_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
@@ -73,13 +75,18 @@ _INVISIBLE_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 def display_name_problem(value: str) -> str | None:
     """What makes ``value`` unfit as a display name, or None: its first control,
     format or separator character (named with its position, counted from 1), or that
-    it is blank-looking (empty, white space and invisible fillers only)."""
+    it is blank-looking (empty, white space and invisible fillers only). A combining
+    mark (general category Mn, Mc or Me, whatever its combining class) needs a base
+    before it, and one base carries at most :data:`MAX_COMBINING_MARKS`."""
     marks = 0
     for position, char in enumerate(value, start=1):
         kind = _NOT_IN_NAMES.get(unicodedata.category(char))
         if kind is None and _IGNORABLE.match(char):
             kind = "default-ignorable (invisible)"
-        marks = marks + 1 if unicodedata.combining(char) else 0
+        # every combining mark by its general category (Mn, Mc, Me), not by its
+        # combining class: the enclosing marks U+20DD/U+20DE are of class 0 and
+        # would otherwise stand first, or any number after one base (atk43holder)
+        marks = marks + 1 if unicodedata.category(char) in _MARKS else 0
         if kind is None and (marks > MAX_COMBINING_MARKS or marks == position):
             kind = "combining mark without a base, or one of too many"
         if kind is not None:

@@ -54,6 +54,7 @@ from certseal.errors import invalid
 from certseal.files import folder_entries, is_missing, read_regular_file
 from certseal.fontfiles import check_font_file
 from certseal.licencefile import XMP_NAMESPACE, keywords_text
+from services.issuer.document_fit import draw_pdf_row, draw_pdf_title
 from services.issuer.document_overlay import (
     FIELDS_BOTTOM,
     CopyAnnotation,
@@ -404,13 +405,11 @@ def _render_pdf(
     pdf.set_auto_page_break(True, margin=pdf.h - below)
     pdf.add_page()
     pdf.set_font("main", size=22)
-    pdf.cell(0, 16, template.title, align="C", new_x="LMARGIN", new_y="NEXT")
+    draw_pdf_title(pdf, template.title)  # shrunk, then wrapped: on the page
     pdf.ln(4)
     pdf.set_font("main", size=12)
-    for title, value in rows:
-        pdf.set_x(20)
-        pdf.cell(35, 9, title)
-        pdf.multi_cell(120, 9, value, new_x="LMARGIN", new_y="NEXT")
+    for title, value in rows:  # a title shrunk, then wrapped: never over its value
+        draw_pdf_row(pdf, title, value)
     if template.note:
         pdf.ln(3)
         pdf.set_font("main", size=9)

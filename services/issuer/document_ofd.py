@@ -50,7 +50,27 @@ from services.issuer.document import (
     metadata_of,
     rows_of,
 )
-from services.issuer.document_overlay import PURPOSE_LABEL
+from services.issuer.document_fit import (
+    FIELD_TITLE_SIZES,
+    FIELD_TITLE_WIDTH,
+    LINE_MM_PER_PT,
+    TITLE_SIZES,
+    TITLE_WIDTH,
+    fitted,
+)
+from services.issuer.document_overlay import (
+    FRAME_GAP,
+    FRAME_LINE,
+    FRAME_PAD_X,
+    FRAME_PAD_Y,
+    LABEL_GAP,
+    PURPOSE_LABEL,
+    PURPOSE_LINE_MM,
+    PURPOSE_PT,
+    STATEMENT_LINE_MM,
+    STATEMENT_PT,
+    CopyAnnotation,
+)
 from services.issuer.printable import UNDRAWN_CONTROLS
 
 _NS = 'xmlns:ofd="http://www.ofdspec.org/2016"'
@@ -161,6 +181,15 @@ class _Page:
             f'CTM="{w} 0 0 {h} 0 0" ResourceID="{resource}"/>'
         )
 
+    def frame(self, x: float, y: float, w: float, h: float, colour: str) -> None:
+        """A rectangle's outline, ``colour``, :data:`FRAME_LINE` mm wide."""
+        self.objects.append(
+            f'<ofd:PathObject ID="{self._id()}" Boundary="{x:.3f} {y:.3f} {w:.3f} '
+            f'{h:.3f}" LineWidth="{FRAME_LINE}"><ofd:StrokeColor Value="{colour}"/>'
+            f"<ofd:AbbreviatedData>M 0 0 L {w:.3f} 0 L {w:.3f} {h:.3f} L 0 {h:.3f} "
+            "C</ofd:AbbreviatedData></ofd:PathObject>"
+        )
+
     def xml(self) -> str:
         layer = self._id()
         return (
@@ -205,6 +234,34 @@ def _public_res(faces: list[_Face]) -> str:
     return f'{_HEADER}<ofd:Res {_NS} BaseLoc="Res"><ofd:Fonts>{fonts}</ofd:Fonts></ofd:Res>'
 
 
+def _under(page: _Page, said: CopyAnnotation) -> None:
+    """The statement (red) from 180 mm, its next lines indented past 仅供, then the
+    purpose's field: the label (red) and right of it the purpose (dark grey) in a
+    frame to the statement's right edge; 170 mm wide when that ends above the QR
+    (from 200 mm), else 125 mm, left of it, as the PDF's
+    (:func:`services.issuer.document_overlay.draw_under`)."""
+    red, grey, indent = "200 0 0", "64 64 64", page.width("仅供", STATEMENT_PT)
+    left = 20 + page.width(PURPOSE_LABEL, PURPOSE_PT) + LABEL_GAP
+    for right in (190.0, 145.0):
+        statement = page.lines(said.statement[2:], STATEMENT_PT, right - 20 - indent)
+        lines = page.lines(said.purpose, PURPOSE_PT, right - left - 2 * FRAME_PAD_X)
+        height = len(lines) * PURPOSE_LINE_MM + 2 * FRAME_PAD_Y
+        if 180 + len(statement) * STATEMENT_LINE_MM + FRAME_GAP + height <= 199:
+            break
+    y = 180.0
+    for number, line in enumerate(statement):
+        shown, x = ("仅供" + line, 20.0) if not number else (line, 20 + indent)
+        page.text(shown, x, y, STATEMENT_PT, colour=red)
+        y += STATEMENT_LINE_MM
+    y += FRAME_GAP
+    page.text(PURPOSE_LABEL, 20, y + FRAME_PAD_Y, PURPOSE_PT, colour=red)
+    page.frame(left, y, right - left, height, grey)
+    y += FRAME_PAD_Y
+    for line in lines:
+        page.text(line, left + FRAME_PAD_X, y, PURPOSE_PT, colour=grey)
+        y += PURPOSE_LINE_MM
+
+
 def render_licence_ofd(
     content: LicenceDocumentContent,
     *,
@@ -233,29 +290,28 @@ def render_licence_ofd(
         else None
     )
     page = _Page(main, rare)
-    page.text(template.title, (210 - page.width(template.title, 22)) / 2, 18, 22)
-    y = 42.0
-    for title, value in rows:
-        page.text(title, 20, y, 12)
-        for line in page.lines(value, 12, 130):
-            page.text(line, 55, y, 12)
-            y += 9
+    size, lines = fitted(page.lines, template.title, TITLE_WIDTH, TITLE_SIZES, 1)
+    y = 18.0  # the title shrunk, then wrapped, each line centred: on the page
+    for line in lines:
+        page.text(line, (210 - page.width(line, size)) / 2, y, size)
+        y += size * LINE_MM_PER_PT
+    y = max(42.0, y + 6)
+    for title, value in rows:  # a title shrunk, then wrapped: never over its value
+        title_size, titled = fitted(
+            page.lines, title, FIELD_TITLE_WIDTH - 2, FIELD_TITLE_SIZES, 2
+        )
+        for number, line in enumerate(titled):
+            page.text(line, 20, y + number * title_size * LINE_MM_PER_PT, title_size)
+        valued = page.lines(value, 12, 130)
+        for number, line in enumerate(valued):
+            page.text(line, 55, y + number * 9, 12)
+        y += max(len(valued) * 9, len(titled) * title_size * LINE_MM_PER_PT)
     if template.note:
         for line in page.lines(template.note, 9, 170):
             y += 6
             page.text(line, 20, y, 9)
-    if content.annotation:  # the statement, then the quoted purpose (no diagonal),
-        y = 180.0  # each with a hanging indent, as the PDF's (document_overlay)
-        said = content.annotation
-        for lead, rest, size, colour in (
-            ("仅供", said.statement[2:], 11, "200 0 0"),
-            (PURPOSE_LABEL, said.purpose_line[len(PURPOSE_LABEL) :], 10, "64 64 64"),
-        ):
-            indent = page.width(lead, size)
-            for number, line in enumerate(page.lines(rest, size, 170 - indent)):
-                shown, x = (lead + line, 20.0) if not number else (line, 20 + indent)
-                page.text(shown, x, y, size, colour=colour)
-                y += 6
+    if content.annotation:  # the statement, then the purpose's field (no diagonal),
+        _under(page, content.annotation)  # as the PDF's (document_overlay)
     page.image(QR_ID, 150, 200, 40, 40)
     page.text("扫码核验", 170 - page.width("扫码核验", 8) / 2, 241, 8)
     qr = io.BytesIO()

@@ -9,15 +9,20 @@ every line fits the page (:func:`draw_diagonal`). The holder's purpose is never 
 the diagonal: it is free text of up to 64 characters and once held a validity date
 of its own, which the old one-line diagonal (180 mm at 16 pt, no wrapping) drew
 where the reader looks while the department and the real date ran off the page
-(atk40 R1). Under the fields the statement is written again (11 pt, red), followed
-by the purpose as a quotation on a line of its own, "用途：「<purpose>」", smaller
-and dark grey (:func:`draw_under`). Both wrap with a hanging indent: only the
-statement's first line starts at the margin, and a purpose's next lines start under
-its first character, right of 「 (atk41h: a purpose wrapped at the margin started a
-line "仅供各级机关…使用，2099年12月31日前有效" that read as a second statement). The
-purpose's corner brackets and every look-alike the fonts draw become 『』
-(:data:`QUOTE_OPENERS`, :data:`QUOTE_CLOSERS`: atk41h, the halfwidth ｣ closed the
-quotation). Every page of a copy carries both (:func:`annotate_page`, drawn as fpdf2
+(atk40 R1). Under the fields the statement is written again (11 pt, red), and below
+it the holder's purpose as a field of its own (:func:`draw_under`): the label
+"用途（持证人填写）" in the copy's red, and right of it a frame, its right edge at the
+statement's, holding the purpose as the holder gave it, smaller and dark grey, wrapped
+inside the frame. The statement wraps with a hanging indent: only its first line
+starts at the margin (atk41h: a purpose wrapped at the margin started a line
+"仅供各级机关…使用，2099年12月31日前有效" that read as a second statement). The
+purpose is not quoted: quoted with 「」, any character the fonts draw as a corner
+bracket closed the quotation to the eye and went on as the copy's words (atk41h: the
+halfwidth ｣; atk43holder: ㇘ drawn as 」, Г Γ г drawn as 「, after a list of
+look-alikes turned into 『』 had missed them), and no list of look-alikes is ever
+whole. In a frame nothing of the purpose closes anything: whatever it holds is drawn
+inside the frame, whose edges are lines the copy draws, and the copy says nothing
+after it. Every page of a copy carries both (:func:`annotate_page`, drawn as fpdf2
 finishes each page: atk41h, a copy of two pages carried them on its last only).
 
 Nothing here imports fpdf2 at module level: :mod:`services.issuer.authorisation`
@@ -49,25 +54,21 @@ LINE_SPACING = 1.35
 PT_MM = 25.4 / 72
 
 
-#: characters that look like (or are) the corner brackets the copy quotes the purpose
-#: with, and what they become inside the quotation: 「 and its look-alikes 『, 」 and
-#: its look-alikes 』 (a quotation within a quotation), so that no character of the
-#: purpose closes the quotation to the eye and goes on as the copy's words (atk41h:
-#: the halfwidth ｣ U+FF63 did). The halfwidth and vertical forms (NFKC: 「」), box
-#: drawings and corners of that shape, half brackets, tone bars, ⅃, and the hooked
-#: vertical 亅 (U+4E85, ⼅ U+2F05, ㇚ U+31DA) that Noto Sans SC draws as a 」. The
-#: console's counter page turns the same set (docs/holder.md).
-QUOTE_OPENERS = "「｢﹁┌┍┎┏╒╓╔╭⌜⌈⸢꜒"
-QUOTE_CLOSERS = "」｣﹂┘┙┚┛╛╜╝╯⌟⌋⸥˩⅃亅⼅㇚"
-_INNER_QUOTES = str.maketrans(
-    dict.fromkeys(QUOTE_OPENERS, "『") | dict.fromkeys(QUOTE_CLOSERS, "』")
-)
-#: what starts the purpose's line; its next lines start under the purpose's first
-#: character, right of the opening 「 (a hanging indent), never at the statement's
-#: margin where they would read as a statement of the copy's own (atk41h)
-PURPOSE_LABEL = "用途：「"
+#: the label of the purpose's field, the copy's words (red, as the statement), left of
+#: the frame the purpose is drawn in. The purpose is not quoted: the holder's words
+#: are set apart by layout, a frame of its own whose right edge is fixed and under
+#: which the copy says nothing more, so no character of the purpose (a corner bracket
+#: or any of the look-alikes the fonts draw: ｣, 亅, ㇘, Г, Γ, г ...) closes anything
+#: and goes on as the copy's words (atk41h, atk43holder: a list of look-alikes turned
+#: into 『』 always missed some)
+PURPOSE_LABEL = "用途（持证人填写）"
+#: the frame around the purpose: the room between the label and it, between it and
+#: the purpose's lines, across (mm) and up and down (mm), and its line's width (mm)
+LABEL_GAP, FRAME_PAD_X, FRAME_PAD_Y, FRAME_LINE = 3.0, 1.5, 0.75, 0.3
+#: the height of a statement line and of a purpose line (mm), the room between them
+STATEMENT_LINE_MM, PURPOSE_LINE_MM, FRAME_GAP = 6.0, 5.5, 1.0
 #: the statement's size and colour (the copy's words: red), and the purpose's, a
-#: smaller dark grey (the holder's words, quoted)
+#: smaller dark grey (the holder's words, in a frame of their own)
 STATEMENT_PT, STATEMENT_RGB = 11.0, (200, 0, 0)
 PURPOSE_PT, PURPOSE_RGB = 10.0, (64, 64, 64)
 #: on every page of a copy the fields end above FIELDS_BOTTOM (mm): the lines under
@@ -95,23 +96,9 @@ class CopyAnnotation:
         return f"仅供{self.department}使用", f"{self.date}前有效"
 
     @property
-    def quoted_purpose(self) -> str:
-        """The purpose as the copy quotes it: each character of
-        :data:`QUOTE_OPENERS` becomes 『 and each of :data:`QUOTE_CLOSERS` 』."""
-        return self.purpose.translate(_INNER_QUOTES)
-
-    @property
-    def purpose_line(self) -> str:
-        """The purpose, quoted as the holder's: "用途：「<purpose>」" (its corner
-        brackets and their look-alikes made 『』, :attr:`quoted_purpose`, as a
-        quotation within a quotation is written, so a purpose cannot close the
-        quotation and go on as the copy's words)."""
-        return f"{PURPOSE_LABEL}{self.quoted_purpose}」"
-
-    @property
     def text(self) -> str:
         """Every character the copy draws of it (for the fonts' subsets)."""
-        return self.statement + self.purpose_line
+        return self.statement + PURPOSE_LABEL + self.purpose
 
 
 def diagonal_layout(pdf: FPDF, annotation: CopyAnnotation) -> tuple[float, list[str]]:
@@ -180,38 +167,79 @@ def hanging_lines(
     return [(0.0, lead + lines[0])] + [(indent, line) for line in lines[1:]]
 
 
-def _under_lines(
-    pdf: FPDF, annotation: CopyAnnotation, width: float
-) -> list[tuple[float, float, tuple[int, int, int], float, str]]:
-    """The lines under the fields at ``width`` mm: (size pt, line height mm, colour,
-    indent mm, text): the statement's, its next lines indented past 仅供, then the
-    purpose's, its next lines indented past 用途：「."""
-    said = []
+@dataclass(frozen=True)
+class UnderLayout:
+    """The lines under the fields at a width: the statement's (indent mm, line), the
+    label's width (mm) and the purpose's lines in its frame."""
+
+    width: float
+    statement: list[tuple[float, str]]
+    label_width: float
+    purpose: list[str]
+
+    @property
+    def frame(self) -> tuple[float, float]:
+        """The frame's left edge, from the statement's margin, and its width (mm)."""
+        left = self.label_width + LABEL_GAP
+        return left, self.width - left
+
+    @property
+    def frame_height(self) -> float:
+        return len(self.purpose) * PURPOSE_LINE_MM + 2 * FRAME_PAD_Y
+
+    @property
+    def height(self) -> float:
+        statement = len(self.statement) * STATEMENT_LINE_MM
+        return statement + FRAME_GAP + self.frame_height
+
+
+def under_layout(pdf: FPDF, annotation: CopyAnnotation, width: float) -> UnderLayout:
+    """The lines under the fields at ``width`` mm (in the current font): the
+    statement's, its next lines indented past 仅供, then the purpose's, wrapped
+    inside its frame, right of :data:`PURPOSE_LABEL`, to the width's right edge."""
+    from fpdf.enums import MethodReturnValue
+
     pdf.set_font_size(STATEMENT_PT)
-    for indent, line in hanging_lines(pdf, "仅供", annotation.statement[2:], width):
-        said.append((STATEMENT_PT, 6.0, STATEMENT_RGB, indent, line))
+    statement = hanging_lines(pdf, "仅供", annotation.statement[2:], width)
     pdf.set_font_size(PURPOSE_PT)
-    quoted = annotation.purpose_line[len(PURPOSE_LABEL) :]
-    for indent, line in hanging_lines(pdf, PURPOSE_LABEL, quoted, width):
-        said.append((PURPOSE_PT, 5.5, PURPOSE_RGB, indent, line))
-    return said
+    label = pdf.get_string_width(PURPOSE_LABEL)
+    layout = UnderLayout(width, statement, label, [])
+    inside = layout.frame[1] - 2 * FRAME_PAD_X + 2 * pdf.c_margin
+    lines = pdf.multi_cell(
+        inside, 6, annotation.purpose, dry_run=True, output=MethodReturnValue.LINES
+    )
+    return UnderLayout(width, statement, label, cast("list[str]", lines))
 
 
 def draw_under(pdf: FPDF, annotation: CopyAnnotation, y: float) -> None:
-    """The statement (:data:`STATEMENT_PT`, red) and, from a line of its own, the
-    quoted purpose (:data:`PURPOSE_PT`, dark grey), each wrapped with a hanging
-    indent (:func:`hanging_lines`), from ``y`` mm down: 170 mm wide when that ends
-    above the licence code's QR (drawn from (150, 200) mm), else 125 mm wide, left
-    of it."""
-    said = _under_lines(pdf, annotation, 170)
-    if y + sum(line[1] for line in said) > 199:
-        said = _under_lines(pdf, annotation, 125)
-    for size, height, colour, indent, text in said:
-        pdf.set_font_size(size)
-        pdf.set_text_color(*colour)
+    """The statement (:data:`STATEMENT_PT`, red), wrapped with a hanging indent
+    (:func:`hanging_lines`), and below it the purpose's field: the label
+    (:data:`PURPOSE_LABEL`, red) and, right of it, a frame (dark grey) to the
+    width's right edge holding the purpose (:data:`PURPOSE_PT`, dark grey, wrapped
+    inside it), from ``y`` mm down: 170 mm wide when that ends above the licence
+    code's QR (drawn from (150, 200) mm), else 125 mm wide, left of it."""
+    layout = under_layout(pdf, annotation, 170)
+    if y + layout.height > 199:
+        layout = under_layout(pdf, annotation, 125)
+    pdf.set_font_size(STATEMENT_PT)
+    pdf.set_text_color(*STATEMENT_RGB)
+    for indent, text in layout.statement:
         pdf.set_xy(20 + indent, y)
-        pdf.cell(pdf.get_string_width(text) + 2 * pdf.c_margin, height, text)
-        y += height
+        pdf.cell(pdf.get_string_width(text) + 2 * pdf.c_margin, STATEMENT_LINE_MM, text)
+        y += STATEMENT_LINE_MM
+    y += FRAME_GAP
+    pdf.set_font_size(PURPOSE_PT)
+    pdf.set_xy(20, y + FRAME_PAD_Y)
+    pdf.cell(layout.label_width + 2 * pdf.c_margin, PURPOSE_LINE_MM, PURPOSE_LABEL)
+    left, wide = layout.frame
+    with pdf.local_context(draw_color=PURPOSE_RGB, line_width=FRAME_LINE):
+        pdf.rect(20 + left, y, wide, layout.frame_height)
+    pdf.set_text_color(*PURPOSE_RGB)
+    y += FRAME_PAD_Y
+    for text in layout.purpose:
+        pdf.set_xy(20 + left + FRAME_PAD_X - pdf.c_margin, y)
+        pdf.cell(pdf.get_string_width(text) + 2 * pdf.c_margin, PURPOSE_LINE_MM, text)
+        y += PURPOSE_LINE_MM
 
 
 def annotate_page(pdf: FPDF, annotation: CopyAnnotation) -> None:

@@ -132,7 +132,7 @@ def drawn_parts(
     if content.annotation is not None:
         parts += [
             ("department_name", content.annotation.department),
-            ("purpose", content.annotation.quoted_purpose),
+            ("purpose", content.annotation.purpose),
         ]
     return parts
 

@@ -443,7 +443,7 @@ class RedemptionServicer(issuer_pb2_grpc.RedemptionServicer):
             copy_identifier=redemption.copy_identifier,
             copy_valid_until=ts(redemption.copy_valid_until),
             copy_statement=redemption.annotation.statement,
-            copy_purpose_line=redemption.annotation.purpose_line,
+            copy_purpose_line=redemption.annotation.purpose,
         )
 
 

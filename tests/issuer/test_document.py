@@ -164,7 +164,7 @@ def test_the_annotated_copy_draws_the_overlay(fonts):
         CONTENT, annotation=CopyAnnotation("某局", "2026年12月1日", "开户")
     )
     drawn = drawn_characters(render(fonts, annotated))
-    for char in "仅供某局使用前有效用途：「开户」":
+    for char in "仅供某局使用前有效用途（持证人填写）开户":
         assert char in drawn
     assert "仅" not in drawn_characters(render(fonts))
 
@@ -189,7 +189,7 @@ def test_the_overlay_across_the_fields_stays_clear_of_the_line_under_them(fonts)
     text = document[0].get_textpage()
     found: dict[bool, list[tuple[str, float, float]]] = {True: [], False: []}
     lines = [(line, True) for line in said.diagonal]
-    lines += [(said.statement, False), (said.purpose_line, False)]
+    lines += [(said.statement, False), (said.purpose, False)]
     for line, turned in lines:
         for start in range(text.count_chars()):
             angle = pdfium_c.FPDFText_GetCharAngle(text.raw, start)
@@ -204,7 +204,7 @@ def test_the_overlay_across_the_fields_stays_clear_of_the_line_under_them(fonts)
     diagonal, under = found[True], found[False]
     document.close()
     assert [d[0] for d in diagonal] == list(said.diagonal), diagonal
-    assert [u[0] for u in under] == [said.statement, said.purpose_line], under
+    assert [u[0] for u in under] == [said.statement, said.purpose], under
     assert min(d[1] for d in diagonal) > max(u[2] for u in under), (diagonal, under)
 
 

@@ -144,12 +144,14 @@ def test_rare_subsets_from_block_cuts_and_from_the_whole_font_agree(fonts):
     assert all(two[p] == three[p] for p in two)
 
 
-def test_an_annotated_ofd_writes_the_statement_then_the_quoted_purpose(fonts):
+def test_an_annotated_ofd_writes_the_statement_then_the_framed_purpose(fonts):
     """atk40: the statement under the fields, then the purpose on lines of its own
     (every line of the old one-string annotation was written at y 180 mm, one over
-    another). atk41h: the statement in red, the purpose in dark grey, its next lines
-    indented past "用途：「" as the PDF's are, none at the statement's margin."""
-    from services.issuer.document_overlay import CopyAnnotation
+    another). atk41h: the statement in red, the purpose in dark grey, none of its
+    lines at the statement's margin. atk43holder: as the PDF's, the label in red at
+    the margin and the purpose, as given, in a frame right of it (a PathObject), every
+    line of it inside."""
+    from services.issuer.document_overlay import PURPOSE_LABEL, CopyAnnotation
 
     said = CopyAnnotation(
         "某局", "2026年12月11日", "开户使用，2099年12月31日前有效" * 3
@@ -167,8 +169,16 @@ def test_an_annotated_ofd_writes_the_statement_then_the_quoted_purpose(fonts):
             lines[top] = (x, text + "".join(c.text or "" for c in element))
     red = [drawn["200 0 0"][top] for top in sorted(drawn["200 0 0"])]
     grey = [drawn["64 64 64"][top] for top in sorted(drawn["64 64 64"])]
-    assert [text for _, text in red] == ["仅供某局使用，2026年12月11日前有效"]
-    assert "".join(text for _, text in grey) == said.purpose_line
+    assert [text for _, text in red] == [
+        "仅供某局使用，2026年12月11日前有效",
+        PURPOSE_LABEL,
+    ]
+    assert "".join(text for _, text in grey) == said.purpose
     assert len(grey) >= 2  # the purpose takes two lines, each at its own height
     margin = red[0][0]
-    assert grey[0][0] == margin and all(x > margin + 10 for x, _ in grey[1:]), grey
+    assert red[1][0] == margin and all(x > margin + 30 for x, _ in grey), grey
+    [frame] = [e for e in page.iter() if e.tag.endswith("PathObject")]
+    left, top, wide, high = map(float, frame.get("Boundary", "").split())
+    assert all(left < x < left + wide for x, _ in grey) and left + wide <= 190
+    tops = sorted(drawn["64 64 64"])
+    assert top < tops[0] and tops[-1] + 3.5 < top + high, (top, high, tops)

@@ -1,8 +1,9 @@
 # fixtures imported from the modules that define them are parameters here
 # ruff: noqa: F811
 """atk41h, without the stack: what the annotated copy draws is drawn whole, on every
-page, its purpose quoted so that it reads as the holder's words only
-(services/issuer/printable.py, document_overlay.py, document.py)."""
+page, its purpose set apart (atk43holder: in a frame of its own, no longer quoted)
+so that it reads as the holder's words only (services/issuer/printable.py,
+document_overlay.py, document.py)."""
 
 import dataclasses
 import unicodedata
@@ -13,11 +14,7 @@ import pytest
 
 from certseal.errors import CertsealError, ErrorKind
 from services.issuer.document import DocumentRenderer, DocumentTemplate
-from services.issuer.document_overlay import (
-    QUOTE_CLOSERS,
-    QUOTE_OPENERS,
-    CopyAnnotation,
-)
+from services.issuer.document_overlay import PURPOSE_LABEL, CopyAnnotation
 from services.issuer.printable import (
     check_printable,
     content_problem,
@@ -138,13 +135,59 @@ async def test_a_file_that_cannot_be_drawn_whole_is_refused_naming_its_field(
         render(fonts, content)
 
 
-def test_every_look_alike_of_the_quote_marks_becomes_a_white_corner_bracket():
-    said = CopyAnnotation(
-        "某局", "2026年1月1日", f"开户{QUOTE_CLOSERS}，仅供{QUOTE_OPENERS}"
+#: corner brackets and look-alikes the fonts draw as one (atk41h's list, which turned
+#: them into 『』, and atk43holder's ㇘ Г Γ г, which it missed)
+CORNERS = "「」｢｣﹁﹂┌┘╔╝亅⼅㇚㇘ГΓг"
+
+
+def framed(pdf: bytes, page_number: int = 0) -> tuple[list[str], list[str]]:
+    """The level characters a copy's page draws inside the purpose's frame (its one
+    path object) and outside it, in the order drawn (white space and PDFium's
+    generated line breaks left out). A character partly inside the frame fails."""
+    document = pypdfium2.PdfDocument(pdf)
+    try:
+        page = document[page_number]
+        objects = page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_PATH])
+        [(left, bottom, right, top)] = [o.get_bounds() for o in objects]
+        text = page.get_textpage()
+        inside: list[str] = []
+        outside: list[str] = []
+        for index in range(text.count_chars()):
+            char = text.get_text_range(index, 1)
+            turned = abs(pdfium_c.FPDFText_GetCharAngle(text.raw, index)) > 0.01
+            if turned or not char.strip():
+                continue
+            x0, y0, x1, y1 = text.get_charbox(index)
+            if left < x0 and x1 < right and bottom < y0 and y1 < top:
+                inside.append(char)
+            else:
+                apart = x1 <= left or x0 >= right or y1 <= bottom or y0 >= top
+                assert apart, (char, (x0, y0, x1, y1), (left, bottom, right, top))
+                outside.append(char)
+        return inside, outside
+    finally:
+        document.close()
+
+
+@pytest.mark.parametrize("department", ["某局", "深圳市前海深港现代服务业合作区管理局"])
+def test_the_purpose_is_drawn_as_given_in_its_frame_and_closes_nothing(
+    fonts, department
+):
+    """atk41h, atk43holder: the purpose is not quoted, so no corner bracket or
+    look-alike of one in it closes a quotation: it is drawn whole, as given, inside
+    its frame, right of the label; outside the frame the copy draws its statement
+    once, the label, and no corner bracket at all."""
+    purpose = (
+        f"开户{CORNERS[:10]}，仅供各级机关使用，2099年12月31日前有效{CORNERS[10:]}"
     )
-    quoted = said.purpose_line[len("用途：「") : -1]
-    assert not set(quoted) & set(QUOTE_OPENERS + QUOTE_CLOSERS), quoted
-    assert said.purpose_line.endswith("」")
+    said = CopyAnnotation(department, "2026年1月1日", purpose)
+    inside, outside = framed(
+        render(fonts, dataclasses.replace(CONTENT, annotation=said))
+    )
+    assert "".join(inside) == purpose, inside
+    drawn = "".join(outside)
+    assert drawn.count(said.statement) == 1 and PURPOSE_LABEL in drawn, drawn
+    assert "2099" not in drawn and not set(drawn) & set(CORNERS), drawn
 
 
 # -- the lines under the fields, as PDFium reads them ---------------------------------
@@ -197,9 +240,10 @@ def test_only_the_statements_first_line_starts_at_the_margin(
     fonts, department, purpose
 ):
     """atk41h F1: a purpose wrapped at the margin read as a second statement. Every
-    next line of the statement and of the purpose starts right of the margin (past
-    仅供, past 用途：「), the purpose smaller than the statement: the lines at the
-    margin are the statement's first and the purpose's first, "用途：「…"."""
+    next line of the statement starts right of the margin (past 仅供), every line of
+    the purpose right of its label (in its frame, atk43holder), the purpose smaller
+    than the statement: the lines at the margin are the statement's first and the
+    label's, "用途（持证人填写）"."""
     said = CopyAnnotation(department, "2026年12月15日", purpose)
     content = dataclasses.replace(CONTENT, annotation=said)
     [page] = lines_of(render(fonts, content))
@@ -207,16 +251,18 @@ def test_only_the_statements_first_line_starts_at_the_margin(
     under = page[start:]
     margin = under[0][1]
     at_margin = [text for text, left, _, _ in under if abs(left - margin) < 2]
-    assert len(at_margin) == 2 and at_margin[1].startswith("用途：「"), at_margin
+    assert len(at_margin) == 2 and at_margin[1].startswith(PURPOSE_LABEL), at_margin
     first = [text for text, *_ in under].index(at_margin[1])
     assert all(size < under[0][3] for *_, size in under[first:]), under
     drawn = "".join(text for text, *_ in under[first:])  # a wrap drops its space
-    assert drawn.replace(" ", "") == said.purpose_line.replace(" ", ""), drawn
+    assert drawn.replace(" ", "") == (PURPOSE_LABEL + purpose).replace(" ", ""), drawn
+    label_right = under[first][1] + len(PURPOSE_LABEL) * 10  # 10 pt, 1 em a char
+    assert all(left >= label_right for _, left, *_ in under[first + 1 :]), under
 
 
 @pytest.mark.parametrize("length", [700, 1000])
 def test_every_page_of_a_long_copy_carries_its_annotation(fonts, length):
-    """atk41h F4: the diagonal, the statement and the quoted purpose on each page."""
+    """atk41h F4: the diagonal, the statement and the framed purpose on each page."""
     said = CopyAnnotation("某局", "2026年12月15日", "开立银行账户")
     value = ("深圳市福田区福田街道福安社区益田路5023号平安金融中心南塔" * 40)[:length]
     content = dataclasses.replace(
@@ -227,7 +273,9 @@ def test_every_page_of_a_long_copy_carries_its_annotation(fonts, length):
     assert len(pages) >= 2
     for page in pages:
         texts = [text for text, *_ in page]
-        assert said.statement in texts and said.purpose_line in texts, texts
+        assert said.statement in texts, texts
+        # the label and the purpose on one line (PDFium: a space between them)
+        assert PURPOSE_LABEL + said.purpose in [t.replace(" ", "") for t in texts]
     document = pypdfium2.PdfDocument(pdf)
     try:
         for page in document:

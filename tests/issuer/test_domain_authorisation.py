@@ -163,7 +163,7 @@ def test_the_overlay_names_department_purpose_and_date_in_china_time():
     said = copy_annotation("深圳市公安局", "开立银行账户", late)
     assert said.statement == "仅供深圳市公安局使用，2026年12月2日前有效"
     assert said.diagonal == ("仅供深圳市公安局使用", "2026年12月2日前有效")
-    assert said.purpose_line == "用途：「开立银行账户」"
+    assert said.purpose == "开立银行账户"
     early = dt.datetime(2026, 12, 1, 15, 59, tzinfo=dt.UTC)
     assert copy_annotation("某局", "租房", early).statement.endswith(
         "2026年12月1日前有效"
@@ -218,12 +218,13 @@ def test_a_licence_not_valid_is_not_used_whatever_its_window(status):
         )
 
 
-def test_a_purpose_is_quoted_as_the_holder_gave_it():
+def test_a_purpose_is_drawn_as_the_holder_gave_it():
     """trial39b: "仅供示例车管所办理办理通行使用" (the overlay put 办理 before a purpose
-    that had it). atk40: the purpose is no longer inside the statement but quoted as
-    given; a quotation mark of its own becomes 『』 and cannot close the quotation."""
+    that had it). atk40: the purpose is no longer inside the statement. atk43holder:
+    nor quoted: it is drawn as given in a frame of its own (document_overlay), so a
+    quotation mark of its own, or a look-alike of one, closes nothing."""
     at = dt.datetime(2026, 12, 1, 4, 0, tzinfo=dt.UTC)
-    assert copy_annotation("某局", "办理通行", at).purpose_line == "用途：「办理通行」"
+    assert copy_annotation("某局", "办理通行", at).purpose == "办理通行"
     closing = copy_annotation("某局", "开户」2099年12月31日前有效「", at)
-    assert closing.purpose_line == "用途：「开户』2099年12月31日前有效『」"
+    assert closing.purpose == "开户」2099年12月31日前有效「"
     assert "2099" not in closing.statement
