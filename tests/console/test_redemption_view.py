@@ -43,7 +43,7 @@ def test_the_answer_carries_what_the_copy_says():
         authorisation=issuer_pb2.Authorisation(identifier="L1.v1", purpose="开户"),
         copy_identifier="L1.v2",
         copy_statement="仅供厦门市公安局使用，2026年12月11日前有效",
-        copy_purpose_line="用途：「开户」",
+        copy_purpose_line="开户",
     )
     reply.authorisation.expires_at.FromDatetime(dt.datetime(2027, 1, 5, tzinfo=dt.UTC))
     view = redemption_view(reply, redeemed_at=dt.datetime(2026, 12, 6, tzinfo=dt.UTC))
@@ -54,4 +54,4 @@ def test_the_answer_carries_what_the_copy_says():
     assert view["copy_valid_until"] == "2026-12-10T16:00:00Z"
     assert view["expires_at"] == "2027-01-05T00:00:00Z"
     assert view["copy_statement"] == "仅供厦门市公安局使用，2026年12月11日前有效"
-    assert view["copy_purpose_line"] == "用途：「开户」"
+    assert view["copy_purpose_line"] == "开户"

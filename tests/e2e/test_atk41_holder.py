@@ -29,7 +29,7 @@ from playwright.async_api import expect
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import licence_pb2
 from services.issuer.authorisation import BEIJING
-from services.issuer.document_overlay import QUOTE_CLOSERS, QUOTE_OPENERS
+from services.issuer.document_overlay import PURPOSE_LABEL
 from tests.conftest import fresh_uscc, issue_request
 from tests.e2e.test_console import browser  # noqa: F401 (fixture)
 from tests.e2e.test_console_redemption import REDEEM_MS, copy_bytes, counter_page
@@ -178,9 +178,9 @@ async def test_a_wrapped_purpose_starts_no_line_that_reads_as_the_copys_statemen
         if line.text.startswith("仅供") and abs(line.left - margin) < 2
     ]
     assert len(at_margin) == 1, at_margin
-    # every line of the quoted purpose after its first starts right of 用途：「
+    # every line of the purpose starts in its frame, right of its label (atk43holder)
     texts = [line.text for line in lines]
-    first = next(i for i, t in enumerate(texts) if t.startswith("用途：「"))
+    first = next(i for i, t in enumerate(texts) if t.startswith(PURPOSE_LABEL))
     assert all(line.left > margin + 10 for line in lines[first + 1 :]), lines
 
 
@@ -221,7 +221,8 @@ async def test_a_purpose_the_copy_cannot_draw_is_refused_or_drawn_whole(
         assert exc.code() is grpc.StatusCode.INVALID_ARGUMENT, exc.details()
         assert "purpose" in (exc.details() or "") and "U+" in (exc.details() or "")
         return
-    assert nfc(f"用途：「{purpose}」") in nfc(page_text(copy)), page_text(copy)
+    drawn = nfc(page_text(copy)).replace(" ", "")  # a space after the label
+    assert nfc(PURPOSE_LABEL + purpose).replace(" ", "") in drawn, page_text(copy)
 
 
 @pytest.mark.parametrize(
@@ -352,7 +353,7 @@ async def test_the_counter_page_names_the_version_the_copy_is_of(
     assert not errors, errors
 
 
-#: a purpose with the copy's quotation marks in it: the copy draws 『』 for them
+#: a purpose with quotation marks in it: the copy draws it as given, in its frame
 QUOTING_PURPOSE = "办理「开户」业务"
 
 
@@ -360,9 +361,9 @@ QUOTING_PURPOSE = "办理「开户」业务"
 async def test_the_counter_page_says_the_copys_words(world, browser, console, utc_hour):
     """Another input of the same kind (the page says what the copy says): an
     authorisation expiring at ``utc_hour`` UTC, where the day in China (UTC+8) is the
-    next (16, 23) or the same (3) day, for a purpose the copy quotes with 『』 for
-    its 「」. The page's statement and purpose line are the copy's, character for
-    character, and the day is China's."""
+    next (16, 23) or the same (3) day, for a purpose holding 「」 (drawn as given, in
+    its frame: atk43holder). The page's statement and purpose are the copy's,
+    character for character, and the day is China's."""
     now = dt.datetime.now(dt.UTC)
     expires = (now + dt.timedelta(days=3)).replace(
         hour=utc_hour, minute=30, second=0, microsecond=0
@@ -376,18 +377,19 @@ async def test_the_counter_page_says_the_copys_words(world, browser, console, ut
         await page.keyboard.press("Enter")
         await expect(page.locator("#redemption")).to_be_visible(timeout=REDEEM_MS)
         scope = await page.locator("#redemption-scope").text_content() or ""
+        purpose = await page.locator("#redemption-purpose").text_content() or ""
         copy = await copy_bytes(page)
     finally:
         await context.close()
     assert not errors, errors
     day = expires.astimezone(BEIJING).date()
     assert copy_date(copy) == day
-    statement, purpose_line = scope.split(" · ")[-2:]
+    statement = scope.split(" · ")[-1]
     assert statement.endswith(f"使用，{day.year}年{day.month}月{day.day}日前有效")
-    assert purpose_line == "用途：「办理『开户』业务」", scope
-    text = nfc(page_text(copy))
+    assert purpose == QUOTING_PURPOSE, (scope, purpose)
+    text = nfc(page_text(copy)).replace(" ", "")  # PDFium: label, space, purpose
     assert nfc(statement) in text, (statement, text)
-    assert nfc(purpose_line) in text, (purpose_line, text)
+    assert nfc(PURPOSE_LABEL + purpose) in text, (purpose, text)
 
 
 # -- 4. the clerk header from a caller that may not name one ---------------------------
@@ -444,26 +446,25 @@ LOOK_ALIKES = {
 async def test_a_look_alike_closing_quote_cannot_end_the_purposes_quotation(
     world, holder_stubs, closer, opener
 ):
-    """CopyAnnotation.purpose_line: "quotation marks inside it become 『』 … so a
-    purpose cannot close the quotation and go on as the copy's words". Only U+300C and
-    U+300D are turned; the halfwidth corner brackets U+FF62/U+FF63 (in Noto Sans SC,
-    drawn as the same corner, narrower) are not. The purpose
-    "开户｣，仅供各级机关使用，2099年12月31日前有效｢" gives the line
-    用途：「开户｣，仅供各级机关使用，2099年12月31日前有效｢」: the quotation reads as
-    closed after 开户 and the statement after it as the copy's (the counter page's
-    scope line, which turns the same two characters, reads the same). Correct: between
-    "用途：「" and the quotation's last character the line holds no character that
-    closes a corner-bracket quotation (」 ｣), or the authorisation is refused."""
+    """The purpose "开户｣，仅供各级机关使用，2099年12月31日前有效｢" once gave the line
+    用途：「开户｣，仅供各级机关使用，2099年12月31日前有效｢」: the quotation read as
+    closed after 开户 and the statement after it as the copy's. atk41h turned a list of
+    look-alikes into 『』, which atk43holder found incomplete (㇘, Г, Γ, г); the purpose
+    is now drawn as given in a frame of its own, not quoted. Correct: the purpose whole
+    and alone inside its frame, and outside it no corner bracket nor the purpose's
+    date; or the authorisation is refused (a corner no bundled font draws)."""
+    from tests.issuer.test_document_printable import framed
+
     purpose = f"开户{closer}，仅供各级机关使用，2099年12月31日前有效{opener}"
     try:
         copy = await redeemed_copy(world, holder_stubs, purpose)
     except grpc.aio.AioRpcError as exc:
         assert exc.code() is grpc.StatusCode.INVALID_ARGUMENT, exc.details()
         return
-    text = page_text(copy)
-    start = text.index("用途：「") + len("用途：「")
-    quoted = text[start : text.rindex("」")]
-    assert not set(quoted) & {"」", *QUOTE_CLOSERS, *QUOTE_OPENERS}, quoted
+    inside, outside = framed(copy)
+    assert "".join(inside) == purpose, inside
+    drawn = "".join(outside)
+    assert not set(drawn) & {"「", "」", closer, opener} and "2099" not in drawn, drawn
 
 
 # -- 6. a copy longer than a page: its first page carries no annotation ---------------
@@ -522,10 +523,11 @@ async def test_every_page_of_the_copy_carries_its_annotation(
     name = f"仅供测试部门 {world['other'].code[-4:]}使用"
     assert len(turned) >= 2
     assert all(t.startswith(name) and t.endswith("前有效") for t in turned), turned
-    # and under the fields, each page: the statement, then the quoted purpose
+    # and under the fields, each page: the statement, then the framed purpose
     for text in level:
         text = text.replace("\r", "").replace("\n", "")
-        assert f"{name}，" in text and "用途：「开立银行账户」" in text, text
+        framed = PURPOSE_LABEL + "开立银行账户"
+        assert f"{name}，" in text and framed in text.replace(" ", ""), text
 
 
 # -- 7. a licence file or copy the fonts cannot draw whole is not sealed ---------------

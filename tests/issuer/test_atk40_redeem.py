@@ -174,9 +174,10 @@ def test_the_copys_diagonal_overlay_draws_the_department_and_date(
     assert squeezed.endswith(DATE)
     assert "2099" not in seen.diagonal
     assert "用途" not in seen.diagonal
-    # under the fields: the statement, then the purpose as a quotation
+    # under the fields: the statement, then the purpose's field (atk43holder: its
+    # label, then the purpose as given, in a frame)
     statement = f"仅供{department}使用，{DATE}"
-    quoted = f"用途：「{purpose}」"
+    quoted = f"用途（持证人填写）{purpose}"
     level = seen.level_text
     assert statement.replace(" ", "") in level.replace(" ", ""), level
     assert level.replace(" ", "").endswith(quoted.replace(" ", "")), level

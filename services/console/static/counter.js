@@ -127,6 +127,7 @@ function clearRedemption() {
   $("redemption").hidden = true;
   $("redemption-id").textContent = "";
   $("redemption-scope").textContent = "";
+  $("redemption-purpose").textContent = "";
   $("redemption-fields").replaceChildren();
   const link = $("redemption-copy");
   if (link.href.startsWith("blob:")) URL.revokeObjectURL(link.href);
@@ -358,11 +359,13 @@ function showRedemption(reply, record = true) {
   // what the copy beside it says, in the copy's own words as the issuer drew them:
   // the version it is of (after a renewal not the one authorised), its statement
   // whole (its date the earlier of the authorisation's expiry and the licence's end,
-  // a day in China Standard Time), then the holder's purpose quoted after it, so a
-  // purpose holding a date of its own is never read as the copy's (atk40 R1, atk41h)
+  // a day in China Standard Time); then, as on the copy, the holder's purpose as a
+  // field of its own, in a frame under its label and never quoted, so no purpose
+  // (a date of its own, a look-alike of a quotation mark) reads as the copy's words
+  // (atk40 R1, atk41h, atk43holder)
   $("redemption-scope").textContent =
-    `${reply.copy_identifier}${type}${holder} · ${reply.copy_statement} · ` +
-    `${reply.copy_purpose_line}`;
+    `${reply.copy_identifier}${type}${holder} · ${reply.copy_statement}`;
+  $("redemption-purpose").textContent = reply.copy_purpose_line;
   const titles = reply.field_titles || {};
   $("redemption-fields").replaceChildren(
     ...Object.entries(reply.fields).map(([k, v]) => el("tr", {}, el("td", {}, titles[k] || k), el("td", {}, v))),
