@@ -15,8 +15,10 @@ field of certseal means:
 Display names (a department's, a licence type's, a field's title, a seal's) are held
 to more, by :func:`display_name_problem` / :func:`check_display_name`: no format or
 separator character at all (Unicode general categories Cc, Cf, Zl, Zp, and Cs, Co:
-the zero-width space U+200B, the marks U+200E/U+200F/U+061C, U+FEFF, U+2028 ...), and
-not blank-looking (only white space and invisible fillers such as U+3164).
+the zero-width space U+200B, the marks U+200E/U+200F/U+061C, U+FEFF, U+2028 ...), no
+combining mark (general category Mn, Mc or Me: the enclosing U+20DD is one, though of
+combining class 0) without a base or past four on one, and not blank-looking (only
+white space and invisible fillers such as U+3164).
 Unicode Standard Annex #44 (general categories); UTS #39 (confusable and invisible
 characters).
 

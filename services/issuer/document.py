@@ -2,12 +2,13 @@
 template, with the GB/T 36903 metadata embedded so other systems read it without OCR.
 
 Layout: the type's name as the title, the holder, the fields the holder may see (in the
-template's order), the validity, the identifier, and the licence code as a QR code.
+template's order), the validity, the identifier, and the licence code as a QR code; a
+title shrunk, then wrapped, to its width (:mod:`services.issuer.document_fit`).
 A4, more pages when a value is long (the fields end above the QR, 196 mm, on each; the
 QR on the last). An annotated copy (加注件) carries its 加注 on **every** page (fpdf2's
 footer hook), inside the content the platform's seal signs: a diagonal across the
-fields and the statement and quoted purpose under them, from 180 mm (the fields end
-above 174 mm): :mod:`services.issuer.document_overlay`.
+fields and the statement and the framed purpose under them, from 180 mm (the fields
+end above 174 mm): :mod:`services.issuer.document_overlay`.
 
 Fonts are bundled: Noto Sans SC (the ``pylopdf-fonts-zh-cn`` wheel) and, for Han
 characters outside the BMP that it lacks (生僻字 such as 𠈌 or 𪚥), Debian's HanaMinB

@@ -34,8 +34,9 @@ TITLE_WIDTH = 170.0
 #: else wrapped at 8 pt, in its :data:`FIELD_TITLE_WIDTH` mm column
 FIELD_TITLE_SIZES: tuple[float, ...] = (12.0, 11.0, 10.0, 9.0, 8.0)
 FIELD_TITLE_WIDTH = 35.0
-#: a line's height (mm) a point of the font's size: 9 mm at 12 pt, as the values'
-LINE_MM_PER_PT = 0.75
+#: a line's height (mm) a point of the font's size: 9 mm at 12 pt, as the values';
+#: a wrapped title's lines closer (7 mm at 14 pt)
+LINE_MM_PER_PT, TITLE_LINE_MM_PER_PT = 0.75, 0.5
 
 
 def fitted(
@@ -75,7 +76,7 @@ def draw_pdf_title(pdf: FPDF, title: str) -> None:
     (:data:`TITLE_SIZES`); the next line below it."""
     size, lines = fitted(pdf_wrap(pdf), title, TITLE_WIDTH, TITLE_SIZES, 1)
     pdf.set_font_size(size)
-    height = 16.0 if len(lines) == 1 else size * LINE_MM_PER_PT
+    height = 16.0 if len(lines) == 1 else size * TITLE_LINE_MM_PER_PT
     left = (pdf.w - TITLE_WIDTH) / 2
     for line in lines:
         pdf.set_x(left)

@@ -21,7 +21,9 @@ The package (a ZIP, GB/T 33190 §7):
 - ``Doc_0/Pages/Page_0/Content.xml``: text objects (``TextObject`` with ``TextCode``
   and ``DeltaX`` advances from the embedded font's metrics, in mm) for the title, the
   holder, the visible fields, the validity, the issuing department and the
-  identifier, and the QR code's ``ImageObject``.
+  identifier (titles shrunk, then wrapped, to their widths:
+  :mod:`services.issuer.document_fit`), the QR code's ``ImageObject`` and, on an
+  annotated copy, the statement and the purpose's field, its frame a ``PathObject``.
 
 The seal service adds ``Doc_0/Signs/…`` (GB/T 33190 §18) when it seals; its
 references cover every file above, the metadata included.
@@ -54,6 +56,7 @@ from services.issuer.document_fit import (
     FIELD_TITLE_SIZES,
     FIELD_TITLE_WIDTH,
     LINE_MM_PER_PT,
+    TITLE_LINE_MM_PER_PT,
     TITLE_SIZES,
     TITLE_WIDTH,
     fitted,
@@ -294,8 +297,8 @@ def render_licence_ofd(
     y = 18.0  # the title shrunk, then wrapped, each line centred: on the page
     for line in lines:
         page.text(line, (210 - page.width(line, size)) / 2, y, size)
-        y += size * LINE_MM_PER_PT
-    y = max(42.0, y + 6)
+        y += 16.5 if len(lines) == 1 else size * TITLE_LINE_MM_PER_PT
+    y = max(42.0, y + 8)
     for title, value in rows:  # a title shrunk, then wrapped: never over its value
         title_size, titled = fitted(
             page.lines, title, FIELD_TITLE_WIDTH - 2, FIELD_TITLE_SIZES, 2
