@@ -387,9 +387,10 @@ async def test_the_counter_page_says_the_copys_words(world, browser, console, ut
     statement = scope.split(" · ")[-1]
     assert statement.endswith(f"使用，{day.year}年{day.month}月{day.day}日前有效")
     assert purpose == QUOTING_PURPOSE, (scope, purpose)
-    text = nfc(page_text(copy)).replace(" ", "")  # PDFium: label, space, purpose
+    text = nfc(page_text(copy))
     assert nfc(statement) in text, (statement, text)
-    assert nfc(PURPOSE_LABEL + purpose) in text, (purpose, text)
+    framed = text.replace(" ", "")  # PDFium: the label, a space, the purpose
+    assert nfc(PURPOSE_LABEL + purpose) in framed, (purpose, text)
 
 
 # -- 4. the clerk header from a caller that may not name one ---------------------------

@@ -19,7 +19,8 @@ Found:
   its date the same way. Fixed (``services/issuer/document_overlay.py``): the diagonal
   says only "仅供<department>使用" (wrapped) and, on a line of its own, "<date>前有效",
   shrunk from 16 pt until every line is on the page; the purpose is drawn only
-  under the fields, after the statement, quoted on a line of its own ("用途：「…」").
+  under the fields, after the statement, on a line of its own (since atk43holder in
+  a labelled frame, "用途（持证人填写）", no longer quoted "用途：「…」").
 
 Held (read in the code and the existing e2e tests): a withdrawal, revocation or
 renewal committed while the copy is rendered (one transaction locks the
