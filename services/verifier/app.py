@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import faust
 from faust.exceptions import NotReady
 from faust.tables import TableManager
 from prometheus_client import Counter
@@ -73,6 +72,7 @@ from services.verifier.service import BundleExporter, VerifierService
 from services.verifier.servicer import VerifierServicer
 from services.verifier.storage import MEMBER_FILE, SnapshotStore, VerifierState
 from services.verifier.tables import apply_stream, read_through_start
+from services.verifier.taskstop import VerifierApp
 from services.verifier.transport import keep_group_member, use_fetch_wait
 
 log = logging.getLogger(__name__)
@@ -116,7 +116,7 @@ def create_app(config: VerifierSettings) -> VerifierState:
     partitions = config.kafka.topic_partitions
     data_dir = worker_data_dir(vcfg)
     data_dir.mkdir(parents=True, exist_ok=True)
-    app = faust.App(
+    app = VerifierApp(
         consumer_group_id(vcfg),
         broker=f"certseal://{config.kafka.bootstrap_servers}",
         # [kafka] security_protocol SSL: Faust's clients speak TLS too (None: plain)

@@ -24,6 +24,7 @@ from services.verifier.config import VerifierSettings
 from services.verifier.group import PEER, PeerServicer
 from services.verifier.index import Freshness
 from services.verifier.logwatch import LogWatch
+from services.verifier.taskstop import EndsItsTasks
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ collection of 33 to 63 ms every 10 s)."""
 VERIFIER = verifier_pb2.DESCRIPTOR.services_by_name["Verifier"].full_name
 
 
-class GrpcService(Service):
+class GrpcService(EndsItsTasks):
     """The Verifier gRPC server, run on the Faust worker's event loop."""
 
     def __init__(
