@@ -17,7 +17,11 @@ with PDFium, pypdfium2, and poppler, ``pdftoppm``):
   whose resources name its form XObject ``/#E9`` while its content draws
   ``/#C3#A9`` draws nothing; an update after the seal writing the resources again
   with ``/#C3#A9`` is no change to pyHanko's difference analysis (VALID) while PDFium
-  and poppler draw the blue form. Not a key given twice, so pdf_twice hears nothing;
+  and poppler draw the blue form. Not a key given twice, so pdf_twice hears nothing.
+  Sealing alone does it too (F2b): with the resources written in the page, which
+  the seal rewrites to add its widget, pyHanko's writer writes ``/#E9`` back as
+  UTF-8, ``/#C3#A9``, so the sealed PDF draws the blue form the clerk never saw,
+  VALID "nothing the document shows has changed" (as atk40c's key given twice);
 * F3, sealing reads every object in use (``pdf_twice.refuse_sealing``), also those
   nothing reaches: an unreferenced array of zeros (pyHanko's lexer, about 4 µs a
   number) made sealing a 1.2 MiB PDF take 3.4 s of CPU against 0.04 s without the
@@ -35,6 +39,7 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 import services.seal.pdf
+from certseal.errors import CertsealError
 from services.seal.pdf_verify import read_pdf_seals
 from tests.seal.field_pdfs import Tree, assemble_pdf, page_pdf
 from tests.seal.test_atk37_pdf_tail import BLUE_BODY, _startxref
@@ -118,17 +123,17 @@ async def test_an_update_whose_trailer_has_no_root_is_not_valid(
 # -- F2: one name to pyHanko, two to viewers -------------------------------------------
 
 
-def _latin_utf8_page(key: bytes) -> bytes:
+def _latin_utf8_page(key: bytes, resources: bytes = b"3 0 R") -> bytes:
     """A page whose content draws the form XObject ``/#C3#A9`` (é in UTF-8) and
-    whose resources (object 3) name BLUE_FORM ``key``."""
+    whose resources (object 3, or ``resources``) name BLUE_FORM ``key``."""
     content = b"/#C3#A9 Do"
     return assemble_pdf(
         [
             b"<< /Type /Catalog /Pages 2 0 R >>",
             b"<< /Type /Pages /Kids [4 0 R] /Count 1 >>",
             b"<< /XObject << " + key + b" 6 0 R >> >>",
-            b"<< /Type /Page /Parent 2 0 R /Resources 3 0 R /Contents 5 0 R "
-            b"/MediaBox [0 0 595 842] >>",
+            b"<< /Type /Page /Parent 2 0 R /Resources %s /Contents 5 0 R "
+            b"/MediaBox [0 0 595 842] >>" % resources,
             b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content),
             BLUE_FORM,
         ]
@@ -165,6 +170,40 @@ async def test_a_resource_renamed_to_a_name_pyhanko_reads_alike_is_modified(
 ):
     [(intact, modified, detail)] = await _verdicts(_renamed(sealed_latin), seal_ca.cert)
     assert intact and modified, detail
+
+
+def _latin_in_the_page() -> bytes:
+    """The page of :func:`_latin_utf8_page` with its resources written in it (the
+    object the seal rewrites)."""
+    return _latin_utf8_page(b"/#E9", b"<< /XObject << /#E9 6 0 R >> >>")
+
+
+@pytest.fixture(scope="module")
+async def sealed_in_the_page(seal_ca, keys) -> bytes:  # noqa: F811
+    return await seal(seal_ca, keys, _latin_in_the_page())
+
+
+def test_premise_sealing_rewrites_the_page_s_latin1_name_as_utf8(sealed_in_the_page):
+    submitted = _latin_in_the_page()
+    assert not _pdfium_blue(submitted) and not _poppler_blue(submitted)
+    assert _pdfium_blue(sealed_in_the_page) and _poppler_blue(sealed_in_the_page)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk43 F2b: pyHanko's writer writes a Latin-1 name back as UTF-8 in the "
+    "page the seal rewrites: the sealed PDF draws what the submitted one did not",
+)
+async def test_a_pdf_whose_rewritten_names_would_change_is_not_sealed(
+    seal_ca,  # noqa: F811
+    keys,  # noqa: F811
+):
+    try:
+        sealed = await seal(seal_ca, keys, _latin_in_the_page())
+    except CertsealError as err:
+        assert err.field == "pdf", err
+        return
+    assert not _pdfium_blue(sealed), "the sealed PDF shows what the submitted did not"
 
 
 # -- F3: sealing reads objects nothing reaches -----------------------------------------
