@@ -25,7 +25,13 @@ with PDFium, pypdfium2, and poppler, ``pdftoppm``):
 * F3, sealing reads every object in use (``pdf_twice.refuse_sealing``), also those
   nothing reaches: an unreferenced array of zeros (pyHanko's lexer, about 4 µs a
   number) made sealing a 1.2 MiB PDF take 3.4 s of CPU against 0.04 s without the
-  check; a 60 MiB one takes minutes on a sealing thread nothing stops.
+  check; a 60 MiB one takes minutes on a sealing thread nothing stops;
+* F4, a number token pyHanko hands to ``Decimal`` that does not convert (``1.2.3``,
+  ``.``, ``+-.``; PDFium reads ``1.2``) raises ``decimal.InvalidOperation``, an
+  ``ArithmeticError`` that ``reading_pdf`` does not map: sealing such a PDF, or
+  verifying any sealed PDF after an update holding such an object (one nothing
+  reaches will do), ends in an uncaught exception (INTERNAL), not a refusal or a
+  verdict.
 """
 
 from __future__ import annotations
@@ -246,3 +252,40 @@ async def test_premise_the_same_pdf_seals_quickly_without_the_check(
     started = time.process_time()
     await seal(seal_ca, keys, pdf)
     assert time.process_time() - started < 1.0
+
+
+# -- F4: a number Decimal cannot read --------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk43 F4: decimal.InvalidOperation (a number token '1.2.3') escapes "
+    "reading_pdf: sealing ends in an uncaught exception",
+)
+async def test_sealing_a_pdf_with_a_malformed_number_is_a_clear_refusal(
+    seal_ca,  # noqa: F811
+    keys,  # noqa: F811
+):
+    pdf = classic_pdf({**_PLAIN, 6: b"[1.2.3]"}, 7)
+    try:
+        await seal(seal_ca, keys, pdf)
+    except CertsealError as err:
+        assert err.field == "pdf", err
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk43 F4: an update after the seal holding '[1.2.3]' makes VerifyPdf "
+    "end in decimal.InvalidOperation (INTERNAL) instead of a verdict",
+)
+async def test_a_malformed_number_after_the_seal_is_a_verdict_or_a_refusal(
+    sealed_page,
+    seal_ca,  # noqa: F811
+):
+    updated = raw_update(sealed_page, {(40, 0): b"[1.2.3]"})
+    try:
+        verdicts = await _verdicts(updated, seal_ca.cert)
+    except CertsealError as err:
+        assert err.field == "pdf", err
+    else:
+        assert verdicts
