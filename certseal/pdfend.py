@@ -14,10 +14,12 @@ the seal service's PDF reading and sealing and by the licence file's metadata
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.misc import PdfDecodeLimitError, PdfStreamError
 
 from certseal.bounds import MAX_PDF_REVISIONS
 from certseal.errors import invalid
@@ -290,15 +292,21 @@ def check_object_streams(cache: Any) -> None:
     stream, as pyHanko resolves it, holds that object first (atk38: pyHanko takes
     the first member with the number, PDFium and poppler the member at the index).
     Decodes the object streams: for an encrypted file, once it is opened. Raises
-    ``ValueError`` for one that does not, or names no object stream."""
-    members: dict[int, dict[int, int]] = {}
+    ``ValueError`` for one that does not, or names no object stream. A stream whose
+    data does not decode (a Flate stream that does not decompress, a filter pyHanko
+    lacks: atk43 F4, ``zlib.error`` was uncaught) holds nothing pyHanko reads: it is
+    left to whoever reads its members, who finds them unreadable."""
+    members: dict[int, dict[int, int] | None] = {}
     for revision in range(cache.total_revisions):
         for section in _sections(cache, revision):
             for number, where in section.xrefs_in_objstm.items():
                 stream = where.obj_stream_id
                 if stream not in members:
                     members[stream] = _members(cache.reader, stream)
-                found = members[stream].get(number)
+                listed = members[stream]
+                if listed is None:
+                    continue
+                found = listed.get(number)
                 if found != where.ix_in_stream:
                     held = (
                         "does not hold it"
@@ -317,11 +325,13 @@ def check_object_streams(cache: Any) -> None:
 _MEMBER = re.compile(WHITE_SPACE + rb"*+([0-9]++)" + WHITE_SPACE + rb"++[0-9]++")
 
 
-def _members(reader: Any, stream: int) -> dict[int, int]:
+def _members(reader: Any, stream: int) -> dict[int, int] | None:
     """Object stream ``stream``'s members as pyHanko resolves it (the newest
     revision's object; pyHanko reads every revision's compressed objects from it):
-    each object number and the index of its first member. ValueError for an object
-    that is no object stream or a header that does not list its ``/N`` members."""
+    each object number and the index of its first member; None when its data does
+    not decode (beyond the decode limits: PdfDecodeLimitError). ValueError for an
+    object that is no object stream or a header that does not list its ``/N``
+    members."""
     found = reader.get_object(generic.Reference(stream, 0, reader))
     if not isinstance(found, generic.StreamObject) or found.get("/Type") != "/ObjStm":
         raise ValueError(
@@ -335,7 +345,13 @@ def _members(reader: Any, stream: int) -> dict[int, int]:
         or min(count, first) < 0
     ):
         raise ValueError(f"its object stream {stream} has no whole /N and /First")
-    header, at = found.data[:first], 0
+    try:
+        data = found.data
+    except PdfDecodeLimitError:
+        raise
+    except (PdfStreamError, zlib.error, NotImplementedError):
+        return None
+    header, at = data[:first], 0
     members: dict[int, int] = {}
     for index in range(count):
         member = _MEMBER.match(header, at)

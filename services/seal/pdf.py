@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import os
 import threading
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -56,8 +57,14 @@ from services.seal.pdf_stamp import (
     pdfa_profile,
     stamp_picture,
 )
+from services.seal.pdf_trailers import check_catalog, refuse_left_out
 from services.seal.pdf_twice import hearing, refuse_sealing
-from services.seal.pdf_versions import LinearReader, read_linearly
+from services.seal.pdf_versions import (
+    MALFORMED,
+    LinearReader,
+    malformed,
+    read_linearly,
+)
 from services.seal.picture import load_picture
 from services.seal.tsa import unavailable
 from services.seal.values import no_such_page
@@ -145,17 +152,10 @@ def nesting_refused() -> CertsealError:
 
 
 #: what pyHanko raises for a PDF it cannot read (an offset past what a seek takes
-#: raises OverflowError, some checks are asserts: atk37)
-_UNREADABLE = (
-    PdfError,
-    ValueError,
-    KeyError,
-    TypeError,
-    IndexError,
-    AttributeError,
-    OverflowError,
-    AssertionError,
-)
+#: raises OverflowError, some checks are asserts: atk37; a malformed number
+#: decimal.InvalidOperation, a Flate stream that does not decompress zlib.error:
+#: atk43 F4, :data:`services.seal.pdf_versions.MALFORMED`)
+_UNREADABLE: tuple[type[BaseException], ...] = (PdfError, *MALFORMED)
 
 
 @contextmanager
@@ -179,7 +179,9 @@ def reading_pdf() -> Iterator[None]:
             ) from None
         # some of pyHanko's checks are bare asserts, which say nothing
         said = (
-            str(exc)
+            malformed(exc)
+            if isinstance(exc, ArithmeticError | zlib.error | NotImplementedError)
+            else str(exc)
             or f"pyHanko's reader failed a check of its structure ({type(exc).__name__})"
         )
         raise invalid("pdf", f"cannot be read as a PDF: {said}") from None
@@ -267,19 +269,22 @@ def _writer(pdf: bytes) -> _SealWriter:
     if not pdf.startswith(b"%PDF-"):
         raise invalid("pdf", "is not a PDF (no %PDF- header)")
     with reading_pdf(), hearing():  # a key given twice: refused, not logged
-        writer, tail = read_to_end(
-            pdf,
-            lambda pdf: _SealWriter(
-                stream := io.BytesIO(pdf),
-                LinearReader(stream, strict=False, decode_limits=PDF_DECODE_LIMITS),
-            ),
-            lambda writer: writer.prev.xrefs,
-        )
+        writer, tail = read_to_end(pdf, _opened, lambda writer: writer.prev.xrefs)
         check_revisions(writer.prev.xrefs, adding=1)
     header = object_after_end(pdf, len(pdf) - tail)
     if header:
         raise invalid("pdf", object_after_note(header) + "; send the PDF as written")
     return writer
+
+
+def _opened(pdf: bytes) -> _SealWriter:
+    """A writer appending to ``pdf``, its trailer's /Root checked first
+    (:func:`services.seal.pdf_trailers.check_catalog`: pyHanko's writer reads the
+    catalog on opening)."""
+    stream = io.BytesIO(pdf)
+    reader = LinearReader(stream, strict=False, decode_limits=PDF_DECODE_LIMITS)
+    check_catalog(reader)
+    return _SealWriter(stream, reader)
 
 
 def _stamp_picture(picture_png: bytes) -> Image.Image:
@@ -396,7 +401,9 @@ async def seal_pdf(
     Raises ``CertsealError``: FAILED_PRECONDITION (an sm2 seal; the PDF's encryption,
     permissions or certification forbid it, see :mod:`services.seal.pdf_open`) or
     INVALID_ARGUMENT (an unreadable PDF, an object after its end, a key given twice
-    (:func:`services.seal.pdf_twice.refuse_sealing`), a wrong password, no such
+    (:func:`services.seal.pdf_twice.refuse_sealing`), a newest trailer leaving out
+    what pyHanko takes from an older one
+    (:func:`services.seal.pdf_trailers.refuse_left_out`), a wrong password, no such
     field, a page or position off the visible page).
     """
     if signer.suite not in _MECHANISMS:
@@ -414,6 +421,7 @@ async def seal_pdf(
         check_signing_permitted(writer.prev, status, new_field=not into_field)
         check_sealable(writer.prev, into_field)
         refuse_sealing(writer.prev)
+        refuse_left_out(writer.prev)
         if into_field:
             new_field, rotate = None, _field_rotation(writer, into_field)
         else:

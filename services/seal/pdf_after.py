@@ -56,7 +56,8 @@ def filled_after(reader: Any, twice: Any = None) -> dict[int, str]:
     LTA_UPDATES), since it assumes no revision refers to a number not yet defined
     (atk38c: a page naming object 500, which no revision defined, sealed; an update
     defining 500 as a blue fill verified VALID). A signature made before such a
-    revision is modified.
+    revision is modified; so is one made before a revision that writes an object
+    pyHanko cannot read (:func:`unreadable_note`; read as null here).
 
     "Refers to" is by number alone (PDFium takes an object whatever generation a
     reference names, atk38d: 500 0 R named, 500 1 obj defined after the seal), from
@@ -75,7 +76,7 @@ def filled_after(reader: Any, twice: Any = None) -> dict[int, str]:
     xrefs = reader.xrefs
     names: dict[int, set[int]] = {}  # object number → the numbers its version names
     named: Counter[int] = Counter()  # number → how many objects in use name it
-    versions = Versions(reader)
+    versions = Versions(reader, noting=True)
     for revision in range(xrefs.total_revisions):
         defined = xrefs.explicit_refs_in_revision(revision)
         if revision:
@@ -107,7 +108,21 @@ def filled_after(reader: Any, twice: Any = None) -> dict[int, str]:
             named.subtract(names.pop(ref.idnum, set()))
             names[ref.idnum] = numbers
             named.update(numbers)
+    for revision, failed in (versions.unreadable or {}).items():
+        found.setdefault(revision, unreadable_note(failed, revision))
     return found
+
+
+def unreadable_note(failed: Any, revision: int) -> str:
+    """The note on an object revision ``revision`` writes that pyHanko cannot read
+    (``failed``, a :class:`services.seal.pdf_versions.UnreadableObject`; atk43 F4:
+    a number ``1.2.3`` appended after a seal made verification fail): readers that
+    read it otherwise (PDFium reads ``1.2.3`` as 1.2) may show it."""
+    return (
+        f"{failed.named}, written after it (revision {revision}), cannot be read "
+        f"({failed.why}): each PDF reader makes of it what it can, so what they show "
+        "cannot be told"
+    )
 
 
 def _read(versions: Versions, ref: Any, revision: int, twice: Any) -> Any:

@@ -70,6 +70,7 @@ from services.seal.pdf_form import DIFF_POLICY, drawing_changes
 from services.seal.pdf_open import authenticate
 from services.seal.pdf_revisions import read_revisions
 from services.seal.pdf_shows import excused_fields
+from services.seal.pdf_trailers import check_catalog, trailers_after
 from services.seal.pdf_twice import TwiceFinder, hearing, signature_refused
 from services.seal.pdf_versions import LinearReader, read_linearly
 
@@ -329,8 +330,10 @@ async def _read_seals(
         check_revisions(reader.xrefs)
         authenticate(reader, password)
         check_opened(reader.xrefs)
+        check_catalog(reader)
         read_linearly(reader)  # before pyHanko reads the fields
         embedded, failed = _signatures(reader)
+        trailers = trailers_after(reader)
         finder = TwiceFinder(reader)
         changed = changes_after(
             reader, pdf, len(pdf) - tail, bool(embedded or failed), finder
@@ -377,7 +380,8 @@ async def _read_seals(
                 excused[id(signature)],
                 tuple(active[signature.signed_revision]),
                 tail,
-                twice.after(signature.signed_revision)
+                trailers(signature.signed_revision)
+                or twice.after(signature.signed_revision)
                 or changed(signature.signed_revision)
                 or drawn[signature.signed_revision],
             )

@@ -12,16 +12,28 @@ once :func:`certseal.pdfend.check_object_streams` has held, which every PDF the
 seal service reads passes first (:func:`certseal.pdfend.read_to_end`,
 :func:`certseal.pdfend.check_opened`); the stream is, as for pyHanko, the one its
 number names in the newest revision.
+
+An object pyHanko's parser cannot read raises :class:`UnreadableObject`, a
+``PdfReadError`` naming it (atk43 F4): pyHanko's parser raises, beyond its own
+errors, ``decimal.InvalidOperation`` for a number token ``Decimal`` does not take
+(``1.2.3``, ``.``, ``+-.``), ``zlib.error`` for a Flate stream that does not
+decompress and ``NotImplementedError`` for a filter it lacks (:data:`MALFORMED`),
+which nothing caught: sealing such a PDF, or verifying any sealed PDF after an
+update holding such an object, ended in an uncaught exception. A member pyHanko's
+own reading would take for null says so too (its null, handed to pyHanko's
+difference analysis, failed as "No container reference available").
 """
 
 from __future__ import annotations
 
+import decimal
 import re
+import zlib
 from io import BytesIO
 from typing import Any
 
 from pyhanko.pdf_utils import generic
-from pyhanko.pdf_utils.misc import PdfReadError, PdfStreamError
+from pyhanko.pdf_utils.misc import PdfReadError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.xref import ObjStreamRef
 
@@ -30,41 +42,117 @@ from certseal.pdfsyntax import WHITE_SPACE
 #: an object stream's header entry: object number and offset
 _MEMBER = re.compile(WHITE_SPACE + rb"*+[0-9]++" + WHITE_SPACE + rb"++([0-9]++)")
 
+#: what pyHanko raises, beyond its ``PdfReadError``, for an object it cannot read:
+#: a malformed token (``int('1,2')``: ValueError; ``Decimal('1.2.3')``:
+#: InvalidOperation, an ArithmeticError), a Flate stream that does not decompress
+#: (``zlib.error``), a filter it lacks (``NotImplementedError``), a part of another
+#: type than its place needs (a member's stream no stream: AttributeError,
+#: TypeError, KeyError, IndexError) or a bare assert
+MALFORMED: tuple[type[BaseException], ...] = (
+    PdfReadError,
+    ValueError,
+    ArithmeticError,
+    zlib.error,
+    NotImplementedError,
+    AttributeError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AssertionError,
+)
+
+
+def malformed(exc: BaseException) -> str:
+    """What is wrong, in words, for one of :data:`MALFORMED` (``exc``)."""
+    if isinstance(exc, decimal.DecimalException):
+        return (
+            "a number in it is malformed (such as 1.2.3; ISO 32000-1 §7.3.3 allows a "
+            "sign, digits and one period)"
+        )
+    if isinstance(exc, zlib.error):
+        return f"a stream in it does not decompress (FlateDecode: {exc})"
+    said = str(exc)
+    if isinstance(exc, KeyError | AttributeError | TypeError | IndexError):
+        return (
+            f"a part of it is not what its place needs ({type(exc).__name__}: {said})"
+        )
+    return said or f"pyHanko's reader failed a check of it ({type(exc).__name__})"
+
+
+class UnreadableObject(PdfReadError):
+    """The object ``number`` (a member of object stream ``stream`` at ``index``,
+    when given) cannot be read: ``why`` (:func:`malformed`)."""
+
+    def __init__(
+        self, number: int, why: str, *, stream: int | None = None, index: int = 0
+    ) -> None:
+        #: the object as a message names it: ``object 7`` or ``object 7 (member 2
+        #: of object stream 9)``
+        self.named = f"object {number}" + (
+            f" (member {index} of object stream {stream})" if stream else ""
+        )
+        super().__init__(f"{self.named} cannot be read: {why}")
+        self.why = why
+
+
+def unreadable(
+    number: int, exc: BaseException, *, stream: int | None = None, index: int = 0
+) -> UnreadableObject:
+    """:class:`UnreadableObject` for ``exc`` raised reading object ``number``
+    (itself when it already is one)."""
+    if isinstance(exc, UnreadableObject):
+        return exc
+    return UnreadableObject(number, malformed(exc), stream=stream, index=index)
+
 
 class Versions:
     """The versions of ``reader``'s objects (a pyHanko ``PdfFileReader``): one
     revision's (:meth:`read`), undecrypted (references and keys are never
     encrypted)."""
 
-    def __init__(self, reader: Any) -> None:
+    def __init__(self, reader: Any, *, noting: bool = False) -> None:
         self._reader = reader
         # object stream number → its data and each member's offset in it
         self._streams: dict[int, tuple[bytes, list[int]]] = {}
+        #: with ``noting``, per revision the first object :meth:`read` could not
+        #: read (:class:`UnreadableObject`), read as null
+        self.unreadable: dict[int, UnreadableObject] | None = {} if noting else None
 
     def read(self, ref: Any, revision: int) -> Any:
         """The object ``ref`` as ``revision`` defines it (or, if it does not, the
-        revision before that last did)."""
+        revision before that last did). One that cannot be read raises
+        :class:`UnreadableObject`, or, ``noting``, is noted and read as null."""
         reader = self._reader
         marker = reader.xrefs.get_historical_ref(ref, revision)
-        if not isinstance(marker, ObjStreamRef):
+        try:
+            if isinstance(marker, ObjStreamRef):
+                return self.member(ref, marker)
             found = reader.get_object(ref, revision, transparent_decrypt=False)
-            if isinstance(found, generic.DecryptedObjectProxy):
-                return found.raw_object
-            return found
-        return self.member(ref, marker)
+        except MALFORMED as exc:
+            failed = unreadable(ref.idnum, exc)
+            if self.unreadable is None:
+                raise failed from None
+            self.unreadable.setdefault(revision, failed)
+            return generic.NullObject()
+        if isinstance(found, generic.DecryptedObjectProxy):
+            return found.raw_object
+        return found
 
     def member(self, ref: Any, marker: ObjStreamRef) -> Any:
-        """The object ``ref`` at ``marker`` (its object stream and index)."""
+        """The object ``ref`` at ``marker`` (its object stream and index); one that
+        cannot be read (nor its stream decoded) raises :class:`UnreadableObject`
+        (pyHanko, not strict, reads null: its difference analysis then failed)."""
         reader = self._reader
-        data, offsets = self._stream(marker.obj_stream_id)
-        if not 0 <= marker.ix_in_stream < len(offsets):
-            return generic.NullObject()  # as pyHanko, not strict
-        stream = BytesIO(data)
-        stream.seek(offsets[marker.ix_in_stream])
+        number, index = marker.obj_stream_id, marker.ix_in_stream
         try:
+            data, offsets = self._stream(number)
+            if not 0 <= index < len(offsets):
+                raise PdfReadError(f"its object stream holds {len(offsets)} objects")
+            stream = BytesIO(data)
+            stream.seek(offsets[index])
             return generic.read_object(stream, generic.Reference(ref.idnum, 0, reader))
-        except (PdfStreamError, PdfReadError):
-            return generic.NullObject()  # as pyHanko, not strict
+        except MALFORMED as exc:
+            raise unreadable(ref.idnum, exc, stream=number, index=index) from None
 
     def _stream(self, number: int) -> tuple[bytes, list[int]]:
         """Object stream ``number``'s data and its members' offsets in it, read once
@@ -103,10 +191,24 @@ class LinearReader(PdfFileReader):
 
     def _get_object_from_stream(self, idnum: int, stmnum: int, idx: int) -> Any:
         if self._versions is None:
-            return super()._get_object_from_stream(idnum, stmnum, idx)
+            try:
+                return super()._get_object_from_stream(idnum, stmnum, idx)
+            except MALFORMED as exc:
+                raise unreadable(idnum, exc, stream=stmnum, index=idx) from None
         return self._versions.member(
             generic.Reference(idnum, 0, self), ObjStreamRef(stmnum, idx)
         )
+
+    def _read_object(self, ref: Any, marker: Any, *args: Any, **kwargs: Any) -> Any:
+        """pyHanko's reading of one object, what it raises for one it cannot read
+        that no caller of it expects (a malformed number's
+        ``decimal.InvalidOperation``, an ArithmeticError) raised as
+        :class:`UnreadableObject`, naming it; what pyHanko's callers may catch and
+        tolerate (``PdfReadError``, ``ValueError``) is left as it is."""
+        try:
+            return super()._read_object(ref, marker, *args, **kwargs)
+        except ArithmeticError as exc:
+            raise unreadable(ref.idnum, exc) from None
 
 
 def read_linearly(reader: PdfFileReader) -> None:
