@@ -119,9 +119,8 @@ def unreadable_note(failed: Any, revision: int) -> str:
     a number ``1.2.3`` appended after a seal made verification fail): readers that
     read it otherwise (PDFium reads ``1.2.3`` as 1.2) may show it."""
     return (
-        f"{failed.named}, written after it (revision {revision}), cannot be read "
-        f"({failed.why}): each PDF reader makes of it what it can, so what they show "
-        "cannot be told"
+        f"{failed.named}, written after it (revision {revision}), cannot be read, so "
+        f"what PDF readers make of it cannot be told: {failed.why}"
     )
 
 

@@ -39,10 +39,6 @@ from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import DiffResult, ModificationLevel
 from pyhanko.sign.fields import enumerate_sig_fields
-from pyhanko.sign.validation import (
-    async_validate_pdf_signature,
-    async_validate_pdf_timestamp,
-)
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature, extract_contents
 from pyhanko_certvalidator import ValidationContext
 
@@ -66,12 +62,13 @@ from services.seal.pdf_after import (
     unexplained_note,
     untrusted_note,
 )
-from services.seal.pdf_form import DIFF_POLICY, drawing_changes
+from services.seal.pdf_form import drawing_changes
 from services.seal.pdf_open import authenticate
 from services.seal.pdf_revisions import read_revisions
 from services.seal.pdf_shows import excused_fields
 from services.seal.pdf_trailers import check_catalog, trailers_after
 from services.seal.pdf_twice import TwiceFinder, hearing, signature_refused
+from services.seal.pdf_validate import undiffed, validate
 from services.seal.pdf_versions import LinearReader, read_linearly
 
 
@@ -353,37 +350,33 @@ async def _read_seals(
     )
     validated = []
     for signature in embedded:
-        status: Any
+        revision = signature.signed_revision
+        after = (
+            trailers(revision)
+            or twice.after(revision)
+            or changed(revision)
+            or drawn[revision]
+        )
         try:
-            if signature.sig_object_type == "/DocTimeStamp":
-                status = await async_validate_pdf_timestamp(
-                    signature, ts_context, diff_policy=DIFF_POLICY, skip_diff=False
-                )
-            else:
-                status = await async_validate_pdf_signature(
-                    signature,
-                    context,
-                    ts_validation_context=ts_context,
-                    diff_policy=DIFF_POLICY,
-                    skip_diff=False,
-                )
+            status = await validate(signature, context, ts_context, skip_diff=False)
         except PdfNestingError:  # met while reading lazily: the PDF, not a seal
             raise nesting_refused() from None
         except Exception as exc:  # a signature pyHanko cannot even evaluate
-            validated.append(_Validated(signature, None, str(exc) or repr(exc)))
-            continue
+            status = await undiffed(signature, context, ts_context)
+            if status is None:
+                validated.append(_Validated(signature, None, str(exc) or repr(exc)))
+                continue
+            # its own bytes hold: what came after it is what pyHanko could not read
+            after = after or f"what came after it cannot be compared with it: {exc}"
         validated.append(
             _Validated(
                 signature,
                 status,
                 "",
                 excused[id(signature)],
-                tuple(active[signature.signed_revision]),
+                tuple(active[revision]),
                 tail,
-                trailers(signature.signed_revision)
-                or twice.after(signature.signed_revision)
-                or changed(signature.signed_revision)
-                or drawn[signature.signed_revision],
+                after,
             )
         )
     return [_reported(v, validated, shown) for v in validated] + [

@@ -66,7 +66,7 @@ def malformed(exc: BaseException) -> str:
     """What is wrong, in words, for one of :data:`MALFORMED` (``exc``)."""
     if isinstance(exc, decimal.DecimalException):
         return (
-            "a number in it is malformed (such as 1.2.3; ISO 32000-1 §7.3.3 allows a "
+            "a number in it is malformed, such as 1.2.3 (ISO 32000-1 §7.3.3 allows a "
             "sign, digits and one period)"
         )
     if isinstance(exc, zlib.error):
