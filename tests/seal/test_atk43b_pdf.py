@@ -13,7 +13,8 @@ mutations of small PDFs, classic and with compressed object and cross-reference
 streams, a few thousand cases): sealing is a refusal naming the object, and an
 object written after the seal that cannot be read, of any kind, makes the seal
 MODIFIED naming it (before, every such object made VerifyPdf refuse the file, and
-those two ended in INTERNAL).
+those two ended in INTERNAL); one pyHanko's difference analysis reads (the page
+written again) leaves the seal intact and MODIFIED, not broken.
 """
 
 from __future__ import annotations
