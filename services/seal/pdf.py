@@ -64,6 +64,7 @@ from services.seal.pdf_versions import (
     LinearReader,
     malformed,
     read_linearly,
+    refuse_renamed,
 )
 from services.seal.picture import load_picture
 from services.seal.tsa import unavailable
@@ -247,6 +248,10 @@ class _SealWriter(IncrementalPdfFileWriter):
         if "/Version" not in self.prev.root and "/Version" in self.root:
             del self.root["/Version"]
         self.output_version = self.prev.input_version
+
+    def _write_objects(self, stream: Any, object_position_dict: Any) -> None:
+        refuse_renamed(self.prev, self.objects)  # before a byte is written (atk43 F2b)
+        super()._write_objects(stream, object_position_dict)
 
     def ensure_output_version(self, version: tuple[int, int]) -> None:
         if not self.keep_version:

@@ -99,9 +99,7 @@ def filled_after(reader: Any, twice: Any = None) -> dict[int, str]:
         if twice is not None:
             twice.start(revision, defined, freed)
         gone: list[tuple[Any, set[int]]] = [(r, set()) for r in freed]
-        read = [
-            (r, _numbers_named(_read(versions, r, revision, twice))) for r in defined
-        ]
+        read = [(r, _named(versions, r, revision, twice)) for r in defined]
         if twice is not None:
             twice.end(revision)
         for ref, numbers in gone + read:
@@ -124,12 +122,21 @@ def unreadable_note(failed: Any, revision: int) -> str:
     )
 
 
-def _read(versions: Versions, ref: Any, revision: int, twice: Any) -> Any:
-    """The version of ``ref`` ``revision`` defines, its keys given twice heard by
-    ``twice`` if any (:meth:`services.seal.pdf_twice.TwiceFinder.read`)."""
+def _named(versions: Versions, ref: Any, revision: int, twice: Any) -> set[int]:
+    """The numbers the version of ``ref`` ``revision`` defines names: read as bytes
+    (:meth:`services.seal.pdf_versions.Versions.scan`, atk43 F3: a megabyte array
+    nothing reaches cost seconds in pyHanko's lexer) and, only where that scan is
+    not sure, by pyHanko, its keys given twice heard by ``twice`` if any
+    (:meth:`services.seal.pdf_twice.TwiceFinder.read`); ``twice`` is told the names
+    pyHanko reads as another (:meth:`~services.seal.pdf_twice.TwiceFinder.names`)."""
+    scanned = versions.scan(ref, revision)
+    if twice is not None:
+        twice.names(ref, scanned.odd)
+    if scanned.sure:
+        return set(scanned.numbers)
     if twice is None:
-        return versions.read(ref, revision)
-    return twice.read(ref, lambda: versions.read(ref, revision))
+        return _numbers_named(versions.read(ref, revision))
+    return _numbers_named(twice.read(ref, lambda: versions.read(ref, revision)))
 
 
 def _numbers_named(value: Any) -> set[int]:

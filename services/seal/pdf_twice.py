@@ -224,6 +224,7 @@ class TwiceFinder:
         self.found = Twice()
         self._trailers = trailers_twice(reader)
         self._twice: dict[int, str] = {}  # number in use → the key it gives twice
+        self._odd: dict[int, str] = {}  # number in use → a name pyHanko misreads
         self._notes: list[str] = []
         self._unread = ""  # the note on writing while an object in use gave one
 
@@ -244,6 +245,11 @@ class TwiceFinder:
                     f"object {number}, which gave {self._twice.pop(number)} twice, "
                     "rewritten"
                 )
+            if number in self._odd:
+                self._notes.append(
+                    f"object {number}, which held the name {self._odd.pop(number)} "
+                    "(pyHanko reads it as another name), rewritten"
+                )
 
     def _given_before(self, revision: int) -> str:
         """What in use in the revision before ``revision`` gives a key twice (an
@@ -261,6 +267,18 @@ class TwiceFinder:
             self._twice[ref.idnum] = heard.key
             self._notes.append(f"a key given twice: {heard.key} in object {ref.idnum}")
         return value
+
+    def names(self, ref: Any, odd: str) -> None:
+        """The object ``ref`` as the revision started defines it holds ``odd``, a
+        name pyHanko reads as another (:func:`services.seal.pdf_scan.name_problem`),
+        or none (""): pyHanko's difference analysis, comparing names as it decodes
+        them, takes ``/#E9`` and ``/#C3#A9`` for one, viewers for two (atk43 F2)."""
+        if odd:
+            self._odd[ref.idnum] = odd
+            self._notes.append(
+                f"the name {odd} (pyHanko reads it as another name) in object "
+                f"{ref.idnum}"
+            )
 
     def end(self, revision: int) -> None:
         """The revision started has been read."""
@@ -387,6 +405,8 @@ def refuse_sealing(reader: Any) -> None:
         if key:
             break
         ref, revision = current[number]
+        if versions.scan(ref, revision).sure:
+            continue  # gives no key twice (atk43 F3: read as bytes, not parsed)
         with hearing() as heard:
             versions.read(ref, revision)
         where, key = f"object {number}", heard.key

@@ -29,6 +29,7 @@ from __future__ import annotations
 import decimal
 import re
 import zlib
+from bisect import bisect_right
 from io import BytesIO
 from typing import Any
 
@@ -37,7 +38,9 @@ from pyhanko.pdf_utils.misc import PdfReadError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.xref import ObjStreamRef
 
+from certseal.errors import invalid
 from certseal.pdfsyntax import WHITE_SPACE
+from services.seal.pdf_scan import NOTHING, UNSURE, Scan, scan, scan_indirect
 
 #: an object stream's header entry: object number and offset
 _MEMBER = re.compile(WHITE_SPACE + rb"*+[0-9]++" + WHITE_SPACE + rb"++([0-9]++)")
@@ -117,6 +120,41 @@ class Versions:
         #: with ``noting``, per revision the first object :meth:`read` could not
         #: read (:class:`UnreadableObject`), read as null
         self.unreadable: dict[int, UnreadableObject] | None = {} if noting else None
+        self._ends: dict[int, list[int]] = {}  # its members' offsets, sorted
+        self._file: bytes | None = None
+
+    def scan(self, ref: Any, revision: int) -> Scan:
+        """The object ``ref`` as ``revision`` defines it (as :meth:`read` finds it)
+        read as bytes (:func:`services.seal.pdf_scan.scan`): a member of an object
+        stream up to the next member's offset, an object in the file from its header
+        at the offset its entry gives."""
+        marker = self._reader.xrefs.get_historical_ref(ref, revision)
+        if isinstance(marker, ObjStreamRef):
+            data, offsets = self._stream(marker.obj_stream_id)
+            if not 0 <= marker.ix_in_stream < len(offsets):
+                return NOTHING  # null, as pyHanko reads it
+            at = offsets[marker.ix_in_stream]
+            ends = self._ends.setdefault(marker.obj_stream_id, sorted(set(offsets)))
+            later = bisect_right(ends, at)
+            return scan(data, at, ends[later] if later < len(ends) else len(data))
+        if marker is None:
+            return NOTHING
+        if not isinstance(marker, int):
+            return UNSURE
+        return scan_indirect(self._bytes(), marker, ref.idnum, ref.generation)
+
+    def _bytes(self) -> bytes:
+        """The file's bytes as the reader reads them, taken once."""
+        if self._file is None:
+            stream = self._reader.stream
+            if hasattr(stream, "getvalue"):
+                self._file = stream.getvalue()
+            else:
+                back = stream.tell()
+                stream.seek(0)
+                self._file = stream.read()
+                stream.seek(back)
+        return self._file
 
     def read(self, ref: Any, revision: int) -> Any:
         """The object ``ref`` as ``revision`` defines it (or, if it does not, the
@@ -216,3 +254,27 @@ def read_linearly(reader: PdfFileReader) -> None:
     if not isinstance(reader, LinearReader):
         raise TypeError(f"a {type(reader).__name__}, not a LinearReader")
     reader.read_linearly()
+
+
+def refuse_renamed(reader: Any, refs: Any) -> None:
+    """Refuse, INVALID_ARGUMENT ``pdf``, sealing ``reader``'s file when an object
+    among ``refs`` (those the seal's revision writes, pyHanko's writer's objects)
+    is in use in its last revision and holds a name pyHanko reads as another
+    (:func:`services.seal.pdf_scan.name_problem`), at any depth, its strings and
+    stream data aside: pyHanko's writer writes every name it read as UTF-8, so a
+    page whose resources, written in it, name a form ``/#E9`` (Latin-1) while its
+    content draws ``/#C3#A9`` would draw the form once sealed, which it did not
+    before (atk43 F2b). Objects the seal does not write keep their bytes."""
+    versions = Versions(reader)
+    last = reader.xrefs.total_revisions - 1
+    for generation, number in sorted(refs):
+        odd = versions.scan(generic.Reference(number, generation), last).odd
+        if odd:
+            raise invalid(
+                "pdf",
+                f"the PDF holds the name {odd} in object {number}, which the seal "
+                "rewrites: its bytes are no UTF-8 (or escape a control byte), and "
+                "pyHanko's writer would write it as another name, so the sealed PDF "
+                "could show otherwise than the one sent; rename it (UTF-8) and seal "
+                "that",
+            )
