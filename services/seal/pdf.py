@@ -33,7 +33,7 @@ from pyhanko.pdf_utils.decode_limits import (
     StreamDecodeLimits,
 )
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from pyhanko.pdf_utils.misc import PdfError
+from pyhanko.pdf_utils.misc import PdfError, PdfReadError
 from pyhanko.sign import fields, signers
 from pyhanko.sign.fields import enumerate_sig_fields
 from pyhanko.sign.general import SigningError
@@ -131,16 +131,32 @@ def _bounded_read_object(
     refused before its members are read.
     """
     depth = getattr(_parsing, "depth", 0)
-    if depth >= MAX_PDF_NESTING:  # this deep, only scalars may follow
-        start = stream.read(2)
-        stream.seek(-len(start), os.SEEK_CUR)
-        if start[:1] == b"[" or start == b"<<":
-            raise PdfNestingError()
+    start = stream.read(2)
+    stream.seek(-len(start), os.SEEK_CUR)
+    if start[:1] == b"%":
+        _comment_ends(stream)
+    # this deep, only scalars may follow
+    if depth >= MAX_PDF_NESTING and (start[:1] == b"[" or start == b"<<"):
+        raise PdfNestingError()
     _parsing.depth = depth + 1
     try:
         return _read_object(stream, container_ref, *args, **kwargs)
     finally:
         _parsing.depth = depth
+
+
+def _comment_ends(stream: Any) -> None:
+    """PdfReadError unless the comment at ``stream``'s position ends in an end of
+    line: pyHanko reads one up to its end of line and never stops at the end of the
+    data (atk43: an object stream's member ``%c`` spun a sealing thread forever)."""
+    back = stream.tell()
+    try:
+        while chunk := stream.read(4096):
+            if b"\n" in chunk or b"\r" in chunk:
+                return
+    finally:
+        stream.seek(back)
+    raise PdfReadError("a comment runs to the end of the data, with no object after it")
 
 
 # pyHanko's own calls resolve it here (the content-stream parser imported it by name)

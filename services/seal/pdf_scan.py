@@ -63,17 +63,38 @@ _SPACE = re.compile(_WS + rb"*+")
 
 #: numbers and references in a row, one step (in a dictionary: one value)
 _NUMBERS = re.compile(rb"(?:(?:" + _NUMBER + rb"|R)" + _ENDS + _WS + rb"*+)++")
-#: in an array: numbers, references, plain names and keywords in a row, one step
+#: in an array: numbers, references, plain names, keywords and strings that hold no
+#: ``R`` (so no reference is read in one) in a row, one step
 _ROW = re.compile(
-    rb"(?:(?:"
+    rb"(?:(?:(?:"
     + _NUMBER
     + rb"|R|true|false|null|/"
     + _PLAIN
     + rb"*+)"
     + _ENDS
+    + rb"|\([^()\\R]*+\)|<[0-9A-Fa-f]*+>)"
     + _WS
     + rb"*+)++"
 )
+#: in a dictionary, where a key comes: a plain key and a value of one token (a
+#: reference too), one pair
+_PAIR = re.compile(
+    rb"/("
+    + _PLAIN
+    + rb"*+)"
+    + _ENDS
+    + _WS
+    + rb"*+(?:[0-9]{1,9}[\t\n\x0c\r ]{1,2}[0-9]{1,5}[\t\n\x0c\r ]{1,2}R|"
+    + _NUMBER
+    + rb"|true|false|null|/"
+    + _PLAIN
+    + rb"*+)"
+    + _ENDS
+    + _WS
+    + rb"*+"
+)
+#: such pairs in a row, one step
+_PAIRS = re.compile(rb"(?:" + _PAIR.pattern + rb")++")
 #: a reference as pyHanko tells one (its look-ahead is 20 bytes): the number named
 _REFERENCE = re.compile(
     rb"(?<![^\x00\t\n\x0c\r ()<>\[\]{}])([0-9]{1,9})[\t\n\x0c\r ]{1,2}[0-9]{1,5}"
@@ -91,6 +112,10 @@ _TOKEN = re.compile(
     + _ENDS
     + rb"|(?P<comment>%[^\r\n]*+)|(?P<other>[\s\S])"
 )
+#: a byte after a run of numbers that makes pyHanko's look-ahead see further
+_GLUED = frozenset(bytes((c,)) for c in b"0123456789+-.\x0b")
+#: a run's tokens (Python's own split takes no NUL for white space)
+_TOKENS = re.compile(rb"[^\x00\t\n\x0c\r ]++")
 #: a literal string's bytes up to its next parenthesis, escapes pyHanko reads
 #: (ISO 32000-1 §7.3.4.2: an escaped end of line, ``\\ddd`` octal) kept whole
 _STRING_PART = re.compile(rb"(?:[^()\\]++|\\[nrtbf()\\ /%<>\[\]#_&$0-7\r\n])*+")
@@ -190,6 +215,12 @@ class _Scanner:
                     self._references(pos, row.end(), values=None)
                     pos = row.end()
                     continue
+            elif top is not None and top[1]:
+                row = _PAIRS.match(data, pos, end)
+                if row is not None:
+                    self._pairs(top[0], pos, row.end())
+                    pos = row.end()
+                    continue
             numbers = _NUMBERS.match(data, pos, end)
             if numbers is not None:
                 in_array = bool(stack) and top is None
@@ -262,11 +293,24 @@ class _Scanner:
         if len(found) != len(_LONE_R.findall(data, start, stop)):
             self.sure = False
         self.numbers.update(int(n) for n in found)
-        if values is not None and len(data[start:stop].split()) - 2 * len(found) != 1:
-            self.sure = False
+        if data[stop : stop + 1] in _GLUED:
+            self.sure = False  # a number goes on in a way pyHanko's look-ahead may read
+        if values is not None:
+            tokens = len(_TOKENS.findall(data, start, stop))
+            if tokens - 2 * len(found) != 1:
+                self.sure = False
         top = self.stack[-1] if self.stack else None
         if values is not None and top is not None and top[1]:
             self.sure = False  # a number where a key goes
+
+    def _pairs(self, keys: set[str], start: int, stop: int) -> None:
+        """The plain pairs ``start``..``stop`` of a dictionary whose keys so far are
+        ``keys``: unsure when a key comes again."""
+        found = [m[1].decode("ascii") for m in _PAIR.finditer(self.data, start, stop)]
+        if len(set(found)) != len(found) or not keys.isdisjoint(found):
+            self.sure = False  # given twice: pyHanko's reading is heard
+        keys.update(found)
+        self._references(start, stop, values=None)
 
     def _name(self, raw: bytes, top: list | None) -> None:
         problem = name_problem(raw)
