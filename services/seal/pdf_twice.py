@@ -31,6 +31,13 @@ makes every signature before it modified (:class:`Twice`):
 * any object written or freed in it while an object in use before it (or the
   trailer before it) gives a key twice: the value pyHanko dropped may name it, and
   pyHanko's analysis, never seeing that reference, may take it for an orphan.
+* an object written in it that holds a name pyHanko reads as another, or one
+  written or freed whose earlier version held one (:meth:`TwiceFinder.names`,
+  atk43 F2: ``/#E9`` and ``/#C3#A9`` are one name to pyHanko, two to viewers).
+
+Only an object version :func:`services.seal.pdf_scan.scan` is not sure of is
+parsed by pyHanko and heard: one the scan is sure of gives no key twice (atk43
+F3: a megabyte array nothing reaches cost seconds in pyHanko's lexer).
 
 And per revision whether any object in use there gives a key twice
 (:attr:`Twice.unread`): the form rule then counts every font as one a default
