@@ -130,7 +130,10 @@ class Versions:
         at the offset its entry gives."""
         marker = self._reader.xrefs.get_historical_ref(ref, revision)
         if isinstance(marker, ObjStreamRef):
-            data, offsets = self._stream(marker.obj_stream_id)
+            try:
+                data, offsets = self._stream(marker.obj_stream_id)
+            except MALFORMED:  # its stream unreadable: :meth:`read` says so
+                return UNSURE
             if not 0 <= marker.ix_in_stream < len(offsets):
                 return NOTHING  # null, as pyHanko reads it
             at = offsets[marker.ix_in_stream]
