@@ -1,0 +1,57 @@
+"""atk44: the stop's second cancellation (services/verifier/taskstop.py) against a
+task's own clean-up.
+
+F3 (medium): ``cancel_until_ended`` cancels again every ``RECANCEL_S`` (3 s) a task
+still running after its first cancellation; its docstring says 3 s is longer than
+any task's clean-up, naming the presentation store's closing. But the
+``record_presentations`` task's clean-up (services/verifier/app.py) is
+``await asyncio.to_thread(presentations.stop)``, and ``UsageFeed.stop``
+(services/verifier/replay.py) waits up to 10 s for the usage-feed thread (its
+consumer stopping, a RocksDB write in flight) before it closes the store. A
+clean-up of 3 to 10 s is cut by the second cancellation: the task ends while the
+store is still open and the worker's stop goes on as if it were closed; the
+close runs on in an executor thread beside the rest of the stop, and is lost
+when the process ends by the watchdog's ``os._exit`` (25 s) or the pod's kill.
+The same holds for ``feed.stop()`` (the licence feed's consumer stopping,
+its commit and leave-group against a slow broker) in ``apply_licence_events``."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import threading
+import time
+
+import pytest
+
+from services.verifier import taskstop
+from services.verifier.replay import UsageFeed
+
+
+@pytest.mark.xfail(strict=True, reason="atk44 F3: re-cancel cuts a clean-up short")
+def test_the_recancel_waits_longer_than_the_presentation_store_may_take_to_close():
+    waits = inspect.signature(UsageFeed.stop).parameters["timeout_s"].default
+    assert waits < taskstop.RECANCEL_S
+
+
+@pytest.mark.xfail(strict=True, reason="atk44 F3: re-cancel cuts a clean-up short")
+async def test_a_clean_up_longer_than_the_recancel_is_done_when_the_tasks_end():
+    """As ``record_presentations``: the clean-up a thread's (``presentations.stop``),
+    here scaled down: 3 x the re-cancel's period."""
+    every = 0.1
+    closed = threading.Event()
+
+    def close_store() -> None:
+        time.sleep(3 * every)  # joining the feed's thread, then closing
+        closed.set()
+
+    async def record_presentations() -> None:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await asyncio.to_thread(close_store)
+
+    task = asyncio.ensure_future(record_presentations())
+    await asyncio.sleep(0)
+    await taskstop.cancel_until_ended({task}, every=every)
+    assert closed.is_set(), "the task ended while its store was still being closed"
