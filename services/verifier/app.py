@@ -72,7 +72,7 @@ from services.verifier.service import BundleExporter, VerifierService
 from services.verifier.servicer import VerifierServicer
 from services.verifier.storage import MEMBER_FILE, SnapshotStore, VerifierState
 from services.verifier.tables import apply_stream, read_through_start
-from services.verifier.taskstop import VerifierApp
+from services.verifier.taskstop import VerifierApp, cleaned_up
 from services.verifier.transport import keep_group_member, use_fetch_wait
 
 log = logging.getLogger(__name__)
@@ -284,7 +284,7 @@ def create_app(config: VerifierSettings) -> VerifierState:
             await feed.start()
             await feed.run()
         finally:
-            await feed.stop()
+            await cleaned_up(feed.stop())
 
     @app.agent(trust_topic)
     async def apply_trust_events(stream: Any) -> None:
@@ -304,7 +304,7 @@ def create_app(config: VerifierSettings) -> VerifierState:
         try:
             await asyncio.Event().wait()  # until the worker stops
         finally:
-            await asyncio.to_thread(presentations.stop)
+            await cleaned_up(asyncio.to_thread(presentations.stop))
 
     @app.timer(interval=0.5)
     async def measure_lag() -> None:

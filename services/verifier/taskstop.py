@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 import faust
 from mode import Service
@@ -25,12 +26,12 @@ from mode.utils.tracebacks import format_task_stack
 
 RECANCEL_S = 3.0
 """Seconds a stop waits for its cancelled tasks to end before cancelling again those
-still running: longer than a task's own clean-up after its cancellation takes (the
-licence feed closing its consumer, the presentation store closing), which a second
-cancellation would cut short; short enough that the stop still ends well within the
-watchdog's :data:`services.verifier.worker.STOP_WITHIN_S`."""
+still running and not in their clean-up (:func:`cleaned_up`); short enough that the
+stop still ends well within the watchdog's
+:data:`services.verifier.worker.STOP_WITHIN_S`."""
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 async def cancel_until_ended(
@@ -44,6 +45,8 @@ async def cancel_until_ended(
     cancelled: set[asyncio.Future[Any]] = set()
     while pending := {future for future in futures if not future.done()}:
         for future in pending:
+            if future in _CLEANING:
+                continue  # its clean-up: waited for, never cut short
             if future in cancelled:
                 log.warning(
                     "a task went on after its stop cancelled it; cancelled again: %s",
@@ -52,6 +55,26 @@ async def cancel_until_ended(
             future.cancel()
         cancelled |= pending
         await asyncio.wait(pending, timeout=every)
+
+
+#: tasks awaiting their clean-up after their cancellation (:func:`cleaned_up`)
+_CLEANING: set[asyncio.Future[Any]] = set()
+
+
+async def cleaned_up(step: Awaitable[T]) -> T:
+    """Await ``step``, the current task's clean-up after its cancellation (the licence
+    feed closing its consumer; the presentation store's close, which waits up to 10 s
+    for the usage feed's thread), marked as such: :func:`cancel_until_ended` waits for
+    it and never cancels it again, which would end the task with its clean-up still
+    running (atk44 F3). A clean-up that never ends is the watchdog's
+    (:data:`services.verifier.worker.STOP_WITHIN_S`)."""
+    task = asyncio.current_task()
+    if task is not None:
+        _CLEANING.add(task)
+    try:
+        return await step
+    finally:
+        _CLEANING.discard(task)
 
 
 def _where(future: asyncio.Future[Any]) -> str:
