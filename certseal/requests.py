@@ -27,7 +27,7 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
 from certseal.errors import invalid
-from certseal.text import unfit_character
+from certseal.text import unfit_character_problem
 from certseal.timestamps import MAX_SECONDS, MIN_SECONDS
 
 _STRING = FieldDescriptor.TYPE_STRING
@@ -93,11 +93,9 @@ def _check_value(field: FieldDescriptor, value: Any, path: str, depth: int) -> N
 
 
 def _check_text(value: str, path: str) -> None:
-    bad = unfit_character(value, multiline=True)
-    if bad is not None:
-        raise invalid(
-            path, f"contains U+{ord(bad):04X}, a control or formatting character"
-        )
+    problem = unfit_character_problem(value, multiline=True)
+    if problem is not None:
+        raise invalid(path, problem)
 
 
 def _check_timestamp(value: Any, path: str) -> None:

@@ -54,6 +54,24 @@ def unfit_character(value: str, *, multiline: bool = False) -> str | None:
     return found.group() if found else None
 
 
+def unfit_character_problem(value: str, *, multiline: bool = False) -> str | None:
+    """What :func:`unfit_character` finds in ``value``, said as a display name's
+    problem is (:func:`display_name_problem`): "contains U+202E RIGHT-TO-LEFT
+    OVERRIDE, a format character, at position 1" (counted from 1), or None."""
+    bad = unfit_character(value, multiline=multiline)
+    if bad is None:
+        return None
+    kind = _NOT_IN_NAMES.get(unicodedata.category(bad), "control or formatting")
+    return character_at(bad, value.index(bad) + 1, kind)
+
+
+def character_at(char: str, position: int, kind: str) -> str:
+    """ "contains U+XXXX NAME, a <kind> character, at position N"."""
+    name = unicodedata.name(char, "")
+    named = f"U+{ord(char):04X}" + (f" {name}" if name else "")
+    return f"contains {named}, {with_article(kind)} character, at position {position}"
+
+
 # Cc control, Cf format (zero-width, direction marks, BOM, soft hyphen ...), Zl line
 # separator, Zp paragraph separator, Cs surrogate, Co private use
 _NOT_IN_NAMES = {"Cc": "control", "Cf": "format", "Zl": "line separator",
@@ -92,9 +110,7 @@ def display_name_problem(value: str) -> str | None:
         if kind is None and (marks > MAX_COMBINING_MARKS or marks == position):
             kind = "combining mark without a base, or one of too many"
         if kind is not None:
-            name = unicodedata.name(char, "")
-            named = f"U+{ord(char):04X}" + (f" {name}" if name else "")
-            return f"contains {named}, {with_article(kind)} character, at position {position}"
+            return character_at(char, position, kind)
     if all(c.isspace() or c in _INVISIBLE_LETTERS for c in value):
         return "is blank: a name needs a visible character"
     return None

@@ -6,7 +6,7 @@ EOT), and the kernel does (tests/kernel/test_codes_scanned.py). But the request 
 every RPC passes first (certseal.requests, certseal.text.unfit_character) refuses any
 C0 control character in any string field, ``code`` too: the verifier never gets to
 normalise it, and a scanner set to frame its data answers INVALID_ARGUMENT
-"code: contains U+0002, a control or formatting character" instead of the verdict.
+"code: contains U+0002, a control character, at position 1" instead of the verdict.
 """
 
 # fixtures imported from the modules that define them are parameters here

@@ -182,3 +182,22 @@ def test_every_scanned_text_field_names_a_string_field_of_the_api():
     for name in SCANNED_TEXT_FIELDS:
         field = pool.FindFieldByName(name)
         assert field.type == field.TYPE_STRING, name
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        (
+            "\u202e开立账户",
+            "contains U+202E RIGHT-TO-LEFT OVERRIDE, a format character, at position 1",
+        ),
+        ("开立\x00账户", "contains U+0000, a control character, at position 3"),
+        ("ab\x1b", "contains U+001B, a control character, at position 3"),
+    ],
+)
+def test_a_refused_character_is_named_with_its_kind_and_position(text, said):
+    """As a display name's refusal says it (trial44: U+202E got neither its name nor
+    its position, U+200B in a purpose both), never the text itself."""
+    request = issuer_pb2.RegisterLicenceTypeRequest(name=text)
+    error = refused(lambda: check_request(request))
+    assert error.field == "name" and error.message == said, error
