@@ -8,6 +8,7 @@ character, an idempotency key), as its use case records the refusals after it.""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, NamedTuple
 
@@ -38,15 +39,22 @@ class RefusedChange(NamedTuple):
 
 def refusal_why(exc: CertsealError) -> str:
     """What an audit row records of refusal ``exc`` of an attempt: its kind, field and
-    message, or without the message when it holds a personal number (a message may
-    quote the caller's text, and the audit log holds none:
+    message, the text it quotes left out, and without the message when it still holds
+    a personal number (a message may quote the caller's text, and the audit log holds
+    none:
     :func:`certseal.audit.recordable`). The issuer's use cases
     (:meth:`services.issuer.service.common.Auditor.attempt`) and the interceptor's
     refusals of their calls record the same."""
-    said = str(exc)
+    said = _QUOTED.sub("'…'", str(exc))
     if holds_identity_number(said) or personal_number(said) is not None:
         said = f"{exc.field or '-'}: (the message quotes the caller's text)"
     return f"{exc.kind.value}: {said}"
+
+
+#: text a message quotes (as ``repr`` quotes it: a name the caller sent, ``'张三' is
+#: not a field the holder can share``): left out of the row whatever it holds, a
+#: person's name as much as a number (atk44 F2)
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'" + r'|"(?:[^"\\]|\\.)*"')
 
 
 def audit_refused_changes(

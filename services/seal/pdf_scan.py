@@ -178,6 +178,12 @@ def scan_indirect(data: bytes, at: int, number: int, generation: int) -> Scan:
     header = HEADER_AT.match(data, at)
     if header is None or (int(header[1]), int(header[2])) != (number, generation):
         return UNSURE
+    # pyHanko takes one white-space byte after the generation, then any three bytes
+    # as ``obj``: two white-space bytes there (``40 0  obj``) it cannot read, which
+    # other readers read (atk44 F1): then its reading decides, not this scan
+    gap = data[header.end(2) : header.end(2) + 4]
+    if len(gap) < 4 or gap[0] not in _WHITE or gap[1:] != b"obj":
+        return UNSURE
     return scan(data, header.end(), len(data))
 
 

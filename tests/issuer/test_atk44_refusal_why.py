@@ -8,8 +8,8 @@ audit row unless it holds a personal NUMBER. The holder service's refusal of a
 field name quotes the name as sent (``'…' is not a field the holder can share``),
 so a holder app's AuthoriseUse naming a person (the holder's name, ``张三``) or an
 identity number split by three separators (``110101---19900307---7777``, which
-``personal_number`` does not join) as a field to share writes that text into
-``audit_log.details.why``. The module says the audit log holds none of the
+``personal_number`` does not join) as a field to share wrote that text into
+``audit_log.details.why``. Fixed: the row leaves out any text the message quotes. The module says the audit log holds none of the
 caller's text (``certseal.audit.recordable``; atk43holder F6 "a refused file that
 names no value"). Over gRPC, against the real database."""
 
@@ -33,7 +33,6 @@ SENT = {"name": "张三", "id-number": "110101---19900307---7777"}
 
 
 @pytest.mark.parametrize("kind", list(SENT))
-@pytest.mark.xfail(strict=True, reason="atk44 F2: a refusal's why quotes the text")
 def test_refusal_why_quotes_no_text_the_caller_sent(kind):
     text = SENT[kind]
     error = invalid("fields", f"{text!r} is not a field the holder can share")
@@ -41,7 +40,6 @@ def test_refusal_why_quotes_no_text_the_caller_sent(kind):
 
 
 @pytest.mark.parametrize("kind", list(SENT))
-@pytest.mark.xfail(strict=True, reason="atk44 F2: a refusal's why quotes the text")
 async def test_a_field_name_refused_is_not_written_into_the_audit_row(world, kind):
     w = world
     await new_rows(w, w["app"])
