@@ -206,6 +206,10 @@ def _serviced(inner: Callable[..., Any]) -> Callable[..., Any]:
     return reached
 
 
+def _unmarked(inner: Callable[..., Any]) -> Callable[..., Any]:
+    return inner
+
+
 class ServiceInterceptor(grpc.aio.ServerInterceptor):
     """Authenticates, authorises by caller kind, sizes, times and maps errors.
 
@@ -255,8 +259,11 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         service = method.rsplit("/", 2)[1] if method.count("/") == 2 else ""
         if handler is None or service not in self._allowed:
             return handler
+        # only a service that records refusals on the way in needs to know whether
+        # the servicer was reached: the verifier's hot path is left as it was
+        mark = _serviced if self._refused is not None else _unmarked
         if handler.unary_unary:
-            inner = _serviced(handler.unary_unary)
+            inner = mark(handler.unary_unary)
             if is_idempotent(inner) and self._idempotency is not None:
                 inner = self._idempotent(method, inner, self._idempotency)
             wrapped = grpc.unary_unary_rpc_method_handler(
@@ -266,7 +273,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             )
         elif handler.unary_stream:
             wrapped = grpc.unary_stream_rpc_method_handler(
-                self._wrap_stream(method, service, _serviced(handler.unary_stream)),
+                self._wrap_stream(method, service, mark(handler.unary_stream)),
                 request_deserializer=_decoding(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )

@@ -394,46 +394,35 @@ async def test_a_redemption_that_cannot_be_decoded_is_one_audit_row(holder_world
 
 
 async def test_a_clerk_of_another_shape_is_one_audit_row_and_no_entry(
-    holder_world, stack, issuer
+    holder_world, issuer, connect
 ):
     """The console naming a clerk that is no account name: INVALID_ARGUMENT on the
     clerk's metadata, one denied row, nothing in the holder's record."""
-    from certseal.rpc import secure_channel
     from certseal.v1 import issuer_pb2 as pb
     from certseal.v1 import issuer_pb2_grpc
 
     w = holder_world
     made = await w["holder_stub"].AuthoriseUse(authorise_request(w))
-    ident = stack.ca.identity("service:console")
-    channel = secure_channel(
-        f"localhost:{issuer.port}",
-        str(stack.ca.ca_file),
-        str(ident.cert_file),
-        str(ident.key_file),
+    console = issuer_pb2_grpc.RedemptionStub(connect("service:console").channel)
+    await new_rows(w, "service:console")
+    for clerk in ("clerk%0Aforged", "%E5%BC%A0%E4%B8%89", "a" * 65):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await console.RedeemAuthorisation(
+                pb.RedeemAuthorisationRequest(code=made.authorisation.code),
+                metadata=(
+                    ("x-certseal-counter", f"dept:{w['other'].code}"),
+                    ("x-certseal-clerk", clerk),
+                ),
+            )
+        assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+        assert error_from_rpc(err.value).field == "x-certseal-clerk"
+    rows = await new_rows(w, "service:console")
+    assert [r[:2] for r in rows] == [("authorisation.redeem", "denied")] * 3
+    assert not await issuer.pool.fetch(
+        "select 1 from licence_usage where lineage = $1"
+        " and kind in ('redemption_refused', 'redeemed')",
+        w["licence"].lineage,
     )
-    try:
-        console = issuer_pb2_grpc.RedemptionStub(channel)
-        await new_rows(w, "service:console")
-        for clerk in ("clerk%0Aforged", "%E5%BC%A0%E4%B8%89", "a" * 65):
-            with pytest.raises(grpc.aio.AioRpcError) as err:
-                await console.RedeemAuthorisation(
-                    pb.RedeemAuthorisationRequest(code=made.authorisation.code),
-                    metadata=(
-                        ("x-certseal-counter", f"dept:{w['other'].code}"),
-                        ("x-certseal-clerk", clerk),
-                    ),
-                )
-            assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
-            assert error_from_rpc(err.value).field == "x-certseal-clerk"
-        rows = await new_rows(w, "service:console")
-        assert [r[:2] for r in rows] == [("authorisation.redeem", "denied")] * 3
-        assert not await issuer.pool.fetch(
-            "select 1 from licence_usage where lineage = $1"
-            " and kind in ('redemption_refused', 'redeemed')",
-            w["licence"].lineage,
-        )
-    finally:
-        await channel.close()
 
 
 # -- personal data in a refusal -------------------------------------------------------
