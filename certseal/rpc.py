@@ -206,10 +206,6 @@ def _serviced(inner: Callable[..., Any]) -> Callable[..., Any]:
     return reached
 
 
-def _unmarked(inner: Callable[..., Any]) -> Callable[..., Any]:
-    return inner
-
-
 class ServiceInterceptor(grpc.aio.ServerInterceptor):
     """Authenticates, authorises by caller kind, sizes, times and maps errors.
 
@@ -259,9 +255,8 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         service = method.rsplit("/", 2)[1] if method.count("/") == 2 else ""
         if handler is None or service not in self._allowed:
             return handler
-        # only a service that records refusals on the way in needs to know whether
-        # the servicer was reached: the verifier's hot path is left as it was
-        mark = _serviced if self._refused is not None else _unmarked
+        # only a service recording refusals on the way in marks the servicer reached
+        mark = _serviced if self._refused is not None else lambda inner: inner
         if handler.unary_unary:
             inner = mark(handler.unary_unary)
             if is_idempotent(inner) and self._idempotency is not None:
