@@ -28,6 +28,7 @@ from certseal.cli_help import fill_help
 from certseal.cli_names import (
     missing_arguments,
     readable_positionals,
+    remember_argv,
     shown_field,
     shown_names,
     subcommand_names,
@@ -363,7 +364,7 @@ class Parser(argparse.ArgumentParser):
     ) -> argparse.Namespace:
         """argparse's, a word no command takes named with the command's usage
         (:func:`~certseal.cli_options.unrecognised`), not the top level's."""
-        argv = list(sys.argv[1:] if args is None else args)
+        argv = remember_argv(sys.argv[1:] if args is None else args)
         parsed, rest = self.parse_known_args(argv, namespace)
         if rest:
             command = chosen_parser(self, argv, parsed)

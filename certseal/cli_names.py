@@ -12,8 +12,20 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterable, Sequence
+from contextvars import ContextVar
 
-from certseal.cli_options import chosen_parser
+from certseal.cli_options import chosen_parser, unrecognised
+
+#: the command line being parsed (:func:`remember_argv`), for :func:`missing_arguments`
+_ARGV: ContextVar[Sequence[str]] = ContextVar("certseal_argv", default=())
+
+
+def remember_argv(argv: Sequence[str]) -> list[str]:
+    """Note the command line the top-level parser parses (a subcommand's parser, which
+    argparse has report what is missing, is not given it); return it as a list."""
+    _ARGV.set(tuple(argv))
+    return list(argv)
+
 
 #: request fields named after an option with a suffix the option does not have
 #: (``owner_code`` of ``--owner``, ``field_name`` of ``--field``)
@@ -110,11 +122,16 @@ def missing_arguments(parser: argparse.ArgumentParser, message: str) -> str | No
     """``<field>: <problem>`` for argparse's ``the following arguments are required:
     A, B`` of ``parser``: a group of commands given none (``command: licence needs a
     command: issue, amend, …``), else the first argument missing (``seal-id: is
-    required``, ``out: is required``), the others after it. None for any other
+    required``, ``out: is required``), the others after it. An option the command
+    does not have on the command line (:func:`unknown_option`) is named before any of
+    that: a mistyped ``--outt`` is why ``--out`` is missing. None for any other
     message."""
     prefix = "the following arguments are required: "
     if not message.startswith(prefix):
         return None
+    typo = unknown_option(parser, _ARGV.get())
+    if typo is not None:
+        return unrecognised(parser, [typo])
     missing = message.removeprefix(prefix).split(", ")
     command = parser.prog.removeprefix("certseal ").strip()
     for action in parser._actions:
@@ -125,3 +142,32 @@ def missing_arguments(parser: argparse.ArgumentParser, message: str) -> str | No
     also = [m.split("/")[0] for m in missing[1:]]
     more = f" (so are {', '.join(also)})" if also else ""
     return f"{first}: is required{more}; '{parser.prog} -h' shows its usage"
+
+
+def unknown_option(parser: argparse.ArgumentParser, argv: Sequence[str]) -> str | None:
+    """The first word of ``argv`` after ``parser``'s command words (``seal get`` of
+    ``certseal seal get``) that looks like an option ``parser`` does not have, as
+    typed; None when there is none. argparse says what is required before what it did
+    not take, so ``--outt x.pdf`` was said as ``--out`` missing (trial44): the typo
+    is the fault to name. An option's own spelling, a prefix of one (argparse takes
+    ``--ou`` for ``--out``), a short option with its value attached (``-ofile``), a
+    negative number and anything after ``--`` are not such words."""
+    words = list(argv)
+    at = 0
+    for command in parser.prog.split()[1:]:
+        if command not in words[at:]:
+            return None
+        at = words.index(command, at) + 1
+    known = parser._option_string_actions
+    for word in words[at:]:
+        if word == "--":
+            return None
+        if not word.startswith("-") or len(word) < 2 or word[1].isdigit():
+            continue
+        name = word.split("=", 1)[0]
+        if name in known or (not name.startswith("--") and name[:2] in known):
+            continue
+        if name.startswith("--") and any(o.startswith(name) for o in known):
+            continue  # an abbreviation argparse reads (or refuses as ambiguous)
+        return word
+    return None

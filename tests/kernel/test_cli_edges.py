@@ -242,6 +242,47 @@ def test_a_missing_argument_or_option_is_named_as_typed(capsys):
 
 
 @pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        # trial44: a mistyped required option was said as the option missing
+        (["seal", "--as", "91350100M000100Y43", "pdf", "S", "f.pdf", "--outt",
+          "o.pdf"], "error: outt: certseal seal pdf has no option --outt; did you "
+         "mean --out?"),
+        (["seal", "--as", "91350100M000100Y43", "revoke", "S", "--reasn=lost"],
+         "error: reasn: certseal seal revoke has no option --reasn; did you mean "
+         "--reason?"),
+        (["seal", "get", "--sealid", "x"], "error: sealid: certseal seal get has "
+         "no option --sealid"),
+    ],
+)  # fmt: skip
+def test_an_unknown_option_is_named_before_what_it_left_missing(argv, said, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].startswith(said)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        # an abbreviation argparse takes, a value attached with =, a negative number,
+        # words after --, an option of the group before the command: what is missing
+        # is still the fault
+        ["seal", "--as", "91350100M000100Y43", "pdf", "S", "f.pdf", "--pag", "1"],
+        ["seal", "--as=91350100M000100Y43", "revoke", "S"],
+        ["seal", "--as", "91350100M000100Y43", "pdf", "S", "f.pdf", "--x-mm", "-3"],
+        ["seal", "--as", "91350100M000100Y43", "revoke", "--", "-S"],
+    ],
+)
+def test_a_missing_option_is_still_said_when_nothing_was_mistyped(argv, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert ": is required" in last and "has no option" not in last, last
+
+
+@pytest.mark.parametrize(
     "line", ["seal get NOSUCHSEAL", "seal --as 91350100M000100Y43 revoke NOSUCHSEAL "
              "--reason r"]
 )  # fmt: skip
