@@ -233,11 +233,16 @@ def copy_annotation(
     department_name: str, purpose: str, valid_until: dt.datetime
 ) -> CopyAnnotation:
     """The annotated copy's 加注 for ``department_name``: "仅供<department>使用，<date>
-    前有效" (the date ``valid_until``'s day in China Standard Time) and the holder's
-    ``purpose``, which the copy quotes on a line of its own, never inside the
-    statement (atk40: a purpose held a validity date of its own)."""
+    前有效", the date ``valid_until`` in China Standard Time: its day alone when it
+    ends at midnight (``2026年12月11日``), else its day and minute, never later than
+    the end (``2026年12月13日16时33分`` for 16:33:45): a copy ending at 16:33 said
+    "2026年12月13日前有效", read as ended that morning (trial44). And the holder's
+    ``purpose``, drawn apart from the statement, never inside it (atk40: a purpose
+    held a validity date of its own)."""
     local = valid_until.astimezone(BEIJING)
     date = f"{local.year}年{local.month}月{local.day}日"
+    if local.time() != dt.time(0):
+        date += f"{local.hour}时{local.minute:02d}分"
     return CopyAnnotation(department_name, date, purpose)
 
 

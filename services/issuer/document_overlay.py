@@ -81,7 +81,8 @@ class CopyAnnotation:
     """An annotated copy's 加注: for whom, until when, and the holder's purpose."""
 
     department: str  # the authorised department's name, in full
-    date: str  # the day before which the copy is valid, as drawn: 2026年12月11日
+    date: str  # the moment before which the copy is valid, as drawn: 2026年12月11日
+    # (midnight) or 2026年12月13日16时33分 (authorisation.copy_annotation)
     purpose: str  # the holder's purpose, free text (at most 64 characters)
 
     @property

@@ -67,6 +67,9 @@ LONGEST_LATIN_DEPARTMENT = (
 LONGEST_PURPOSE = (LONG_PURPOSE * 2)[:MAX_PURPOSE_CHARS]
 EXPIRES = dt.datetime(2026, 12, 10, 16, tzinfo=dt.UTC)  # 2026-12-11 00:00 CST
 DATE = "2026年12月11日前有效"
+#: the longest date a copy says: its end to the minute (trial44)
+LATE = dt.datetime(2026, 12, 11, 15, 59, 30, tzinfo=dt.UTC)  # 2026-12-11 23:59:30 CST
+LATE_DATE = "2026年12月11日23时59分前有效"
 
 
 @dataclasses.dataclass
@@ -157,27 +160,30 @@ def test_the_diagonal_s_block_is_on_the_page_and_above_the_lines_under_the_field
         "longest-latin-department",
     ],
 )
+@pytest.mark.parametrize(("ends", "date"), [(EXPIRES, DATE), (LATE, LATE_DATE)])
 def test_the_copys_diagonal_overlay_draws_the_department_and_date(
     fonts,  # noqa: F811
     department,
     purpose,
+    ends,
+    date,
 ):
     """Every character of "仅供<department>使用" and "<date>前有效" is drawn on the
     diagonal inside the page's box (a line wrapped at a space loses the space),
     nothing of the purpose is, and the diagonal's foot is above the lines under the
     fields, which give the statement, then the purpose quoted."""
-    said = copy_annotation(department, purpose, EXPIRES)
+    said = copy_annotation(department, purpose, ends)
     seen = drawn(said, fonts)
     assert seen.pages == 1
     assert seen.off_the_page() == "", seen.diagonal
     squeezed = seen.diagonal.replace(" ", "")
-    assert squeezed == f"仅供{department}使用{DATE}".replace(" ", ""), seen.diagonal
-    assert squeezed.endswith(DATE)
+    assert squeezed == f"仅供{department}使用{date}".replace(" ", ""), seen.diagonal
+    assert squeezed.endswith(date)
     assert "2099" not in seen.diagonal
     assert "用途" not in seen.diagonal
     # under the fields: the statement, then the purpose's field (atk43holder: its
     # label, then the purpose as given, in a frame)
-    statement = f"仅供{department}使用，{DATE}"
+    statement = f"仅供{department}使用，{date}"
     quoted = f"用途（持证人填写）{purpose}"
     level = seen.level_text
     assert statement.replace(" ", "") in level.replace(" ", ""), level

@@ -161,13 +161,33 @@ def test_the_store_keeps_a_digest_not_the_code():
 def test_the_overlay_names_department_purpose_and_date_in_china_time():
     late = dt.datetime(2026, 12, 1, 16, 30, tzinfo=dt.UTC)  # 00:30 on 2 December, UTC+8
     said = copy_annotation("深圳市公安局", "开立银行账户", late)
-    assert said.statement == "仅供深圳市公安局使用，2026年12月2日前有效"
-    assert said.diagonal == ("仅供深圳市公安局使用", "2026年12月2日前有效")
+    assert said.statement == "仅供深圳市公安局使用，2026年12月2日0时30分前有效"
+    assert said.diagonal == ("仅供深圳市公安局使用", "2026年12月2日0时30分前有效")
     assert said.purpose == "开立银行账户"
-    early = dt.datetime(2026, 12, 1, 15, 59, tzinfo=dt.UTC)
-    assert copy_annotation("某局", "租房", early).statement.endswith(
-        "2026年12月1日前有效"
+    midnight = dt.datetime(2026, 12, 1, 16, tzinfo=dt.UTC)  # 00:00 on 2 December
+    assert copy_annotation("某局", "租房", midnight).statement.endswith(
+        "，2026年12月2日前有效"
     )
+
+
+@pytest.mark.parametrize(
+    ("ends", "said"),
+    [
+        # trial44: a copy ending at 16:33 said "2026年12月13日前有效", which reads as
+        # ended before that day began
+        (dt.datetime(2026, 12, 13, 8, 33, tzinfo=dt.UTC), "2026年12月13日16时33分"),
+        # a part minute is left out: never later than the end
+        (dt.datetime(2026, 12, 13, 8, 33, 59, 999999, tzinfo=dt.UTC),
+         "2026年12月13日16时33分"),
+        (dt.datetime(2026, 12, 13, 15, 59, 59, tzinfo=dt.UTC), "2026年12月13日23时59分"),
+        (dt.datetime(2026, 12, 13, 16, 0, 1, tzinfo=dt.UTC), "2026年12月14日0时00分"),
+        (dt.datetime(2026, 12, 13, 16, tzinfo=dt.UTC), "2026年12月14日"),
+    ],
+)  # fmt: skip
+def test_the_copy_s_end_is_said_to_the_minute_unless_it_is_midnight(ends, said):
+    annotation = copy_annotation("某局", "租房", ends)
+    assert annotation.date == said
+    assert annotation.statement == f"仅供某局使用，{said}前有效"
 
 
 FROM, UNTIL = NOW + dt.timedelta(days=1), NOW + dt.timedelta(days=30)
