@@ -111,6 +111,11 @@ REDEMPTION_WORDS: dict[str, tuple[str, str]] = {
         "The licence changed while the annotated copy was made: scan the "
         "authorisation code again.",
     ),
+    "not_drawable": (
+        "证照含有加注件无法显示的字符，不能制作加注件；请持证人联系发证部门核对证照内容。",
+        "The licence holds a character the annotated copy cannot draw: no copy can be "
+        "made. The holder asks the issuing department to check the licence.",
+    ),
     "setup": (
         "平台尚未登记用于加注件的印章，暂不能使用授权；请联系运维人员登记平台印章。",
         "The platform has no seal for annotated copies yet: no authorisation can be "

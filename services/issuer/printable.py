@@ -137,12 +137,17 @@ def drawn_parts(
     return parts
 
 
+#: the ``reason`` of :func:`content_problem`'s refusal (a redemption refused for it is
+#: an entry of the holder's usage record: services/issuer/usage.py ``REFUSALS``)
+NOT_DRAWABLE = "not_drawable"
+
+
 def content_problem(
     content: LicenceDocumentContent, template: DocumentTemplate, fonts: FontPaths
 ) -> CertsealError | None:
     """FAILED_PRECONDITION naming the first field of what a file of ``content``
-    draws (:func:`drawn_parts`) that ``fonts`` cannot draw whole, or None: a file
-    that cannot be drawn whole is not sealed."""
+    draws (:func:`drawn_parts`) that ``fonts`` cannot draw whole (reason
+    :data:`NOT_DRAWABLE`), or None: a file that cannot be drawn whole is not sealed."""
     points = drawable_points(fonts)
     for field, text in drawn_parts(content, template):
         problem = undrawn_problem(text, points)
@@ -150,5 +155,6 @@ def content_problem(
             return precondition(
                 f"{problem}: the file is not drawn nor sealed without it",
                 field=field,
+                reason=NOT_DRAWABLE,
             )
     return None

@@ -65,11 +65,17 @@ REFUSALS: dict[str, tuple[str, str, str]] = {
         "制作加注件时证照已变更",
         "the licence changed while the copy was made",
     ),
+    # printable.NOT_DRAWABLE: the copy would leave out a character of the licence
+    "not_drawable": (
+        "COPY_NOT_DRAWABLE",
+        "证照含加注件无法显示的字符，未能制作加注件",
+        "the copy could not be made: the licence holds a character it cannot draw",
+    ),
 }
 
 # A refused redemption makes an entry unless the lineage's record has one of the same
 # authorisation and verdict: at most one per authorisation and reason (``REFUSALS``:
-# six), however often and for however long a department tries the code, so its
+# seven), however often and for however long a department tries the code, so its
 # attempts cannot grow the holder's record (checked under the authorisation's row
 # lock, ``services.issuer.storage.usage.insert_refusal``). The counter is not part of
 # the rule (it is always the authorised department's, ``dept:<code>``: another

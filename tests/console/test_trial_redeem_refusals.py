@@ -25,7 +25,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from certseal.errors import CertsealError, ErrorKind
+from certseal.errors import CertsealError, ErrorKind, precondition
 from certseal.rpcerrors import ERROR_FIELD_KEY, ERROR_KIND_KEY, ERROR_REASON_KEY
 from services.console.access import ACCOUNT
 from services.console.accounts import Account, Role
@@ -73,6 +73,8 @@ def _rpc(error: CertsealError, *extra: tuple[str, str]) -> grpc.aio.AioRpcError:
     trailing = [(ERROR_KIND_KEY, error.kind.value), *extra]
     if error.field:
         trailing.append((ERROR_FIELD_KEY, error.field))
+    if error.reason and not extra:
+        trailing.append((ERROR_REASON_KEY, error.reason))
     return grpc.aio.AioRpcError(
         code, grpc.aio.Metadata(), grpc.aio.Metadata(*trailing), str(error)
     )
@@ -145,6 +147,20 @@ CASES = [
     ),
     (CHANGED, 409, "code", "licence_changed", "已变更", "scan the authorisation"),
     (SETUP, 503, "setup", "setup", "平台", "operator registers"),
+    (
+        # a licence the copy cannot draw whole (services/issuer/printable.py)
+        precondition(
+            "contains U+E000, which the licence file's fonts cannot draw: the file "
+            "is not drawn nor sealed without it",
+            field="address",
+            reason="not_drawable",
+        ),
+        400,
+        "address",
+        "not_drawable",
+        "无法显示的字符",
+        "cannot draw",
+    ),
     (
         CertsealError(ErrorKind.INVALID_ARGUMENT, MISREAD_CODE, field="code"),
         400,

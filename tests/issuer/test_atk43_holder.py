@@ -476,11 +476,13 @@ async def test_a_copy_refused_for_a_value_says_no_value_to_the_department_or_aud
         expires_at=now + dt.timedelta(days=7),
     )
     caller = Caller("dept", other.code)
-    with pytest.raises(CertsealError) as err:
-        async with service.attempt(caller, "authorisation.redeem", "-"):
-            await service.holder.redeem(caller, code, counter="")
+    for _ in range(2):
+        with pytest.raises(CertsealError) as err:
+            async with service.attempt(caller, "authorisation.redeem", "-"):
+                await service.holder.redeem(caller, code, counter="")
     said = str(err.value)
     assert err.value.kind is ErrorKind.FAILED_PRECONDITION
+    assert err.value.reason == "not_drawable"
     rows = await issuer.pool.fetch(
         "select details from audit_log where actor = $1"
         " and action = 'authorisation.redeem'",
@@ -490,6 +492,19 @@ async def test_a_copy_refused_for_a_value_says_no_value_to_the_department_or_aud
     composed = unicodedata.normalize("NFC", address)
     assert not [why for why in whys if "straße" in why], whys
     assert composed not in said, said
+    # each attempt one denied row saying why; the holder's record one entry of it
+    # (a refusal left none: the holder never learnt the department had tried)
+    assert whys == ["not_drawable", "not_drawable"], whys
+    entries = await issuer.pool.fetch(
+        "select kind, verdict, department_code, reference, purpose"
+        " from licence_usage where lineage = $1 and kind = 'redemption_refused'",
+        licence.lineage,
+    )
+    assert [tuple(e) for e in entries] == [
+        ("redemption_refused", "COPY_NOT_DRAWABLE", other.code,
+         entries[0]["reference"], "开立银行账户")
+    ]  # fmt: skip
+    assert entries[0]["reference"].startswith("au-")
 
 
 async def test_a_usage_listing_refused_for_the_callers_kind_is_one_audit_row(

@@ -34,6 +34,7 @@ from services.issuer.authorisation import (
 )
 from services.issuer.document_overlay import CopyAnnotation
 from services.issuer.domain import FieldValue, LicenceRecord
+from services.issuer.printable import NOT_DRAWABLE
 from services.issuer.service.common import Auditor
 from services.issuer.service.directory import Directory
 from services.issuer.service.holder_files import HolderFiles
@@ -106,9 +107,10 @@ class RedemptionDesk:
         PERMISSION_DENIED for another counter of the department; FAILED_PRECONDITION
         for a withdrawn or expired one, or when the lineage's current version is not
         valid or outside its validity (not yet valid, no longer valid:
-        :func:`licence_refusal`); each of these is a ``redemption_refused`` entry of
-        the holder's record with its audit row (:meth:`_refuse`). A use of kind
-        ``redeemed``.
+        :func:`licence_refusal`), or when the copy cannot be drawn whole (reason
+        ``not_drawable``, naming the field and the code point); each of these is a
+        ``redemption_refused`` entry of the holder's record with its audit row
+        (:meth:`_refuse`). A use of kind ``redeemed``.
         """
         normal = normalise_code(code)
         if normal is None:  # not the shape of any code: says nothing about anyone's
@@ -148,7 +150,14 @@ class RedemptionDesk:
         # the copy's words, made once: the copy draws them and the counter says them
         until = copy_valid_until(auth, record)
         annotation = copy_annotation(dept_name, auth.purpose, until)
-        copy = await self._files.annotated_copy(record, auth, annotation)
+        try:
+            copy = await self._files.annotated_copy(record, auth, annotation)
+        except CertsealError as exc:
+            if exc.reason != NOT_DRAWABLE:
+                raise
+            # the holder learns the department tried and why it got no copy
+            await self._refuse(caller, auth, NOT_DRAWABLE, clerk=counter)
+            raise _audited(exc) from None
         await self._record_redemption(caller, auth, record, clerk=counter)
         shared = {k: record.fields[k] for k in auth.fields if k in record.fields}
         licence_type = await self._directory.licence_type(record.type_code)
