@@ -10,20 +10,24 @@ The package (a ZIP, GB/T 33190 §7):
   (:data:`certseal.licencefile.METADATA_KEYS`: identifier, type, issuer, holder
   reference, validity, version, licence code), so other systems read them without
   OCR; ``DocRoot`` ``Doc_0/Document.xml``;
-- ``Doc_0/Document.xml``: one A4 page (``PhysicalBox 0 0 210 297``, mm),
-  ``PublicRes.xml`` and ``DocumentRes.xml``;
+- ``Doc_0/Document.xml``: A4 pages (``PhysicalBox 0 0 210 297``, mm), as many as
+  the fields take: as the PDF's, they end above 196 mm (174 mm on an annotated copy)
+  on every page and a long value goes on at the top of the next (a single page let
+  a long value run off its foot, under the QR code and the seal's stamp), the QR code
+  on the last; ``PublicRes.xml`` and ``DocumentRes.xml``;
 - ``Doc_0/PublicRes.xml``: the fonts, each **embedded** (§11.1 ``FontFile``) as a
   subset of only the characters the page draws: ``Res/NotoSansSC.otf`` and, when the
   page has a character Noto Sans SC lacks (生僻字 outside the BMP), ``Res/HanaMinB.ttf``.
   A viewer needs no system font;
 - ``Doc_0/DocumentRes.xml``: the licence code's QR code, ``Res/licence_code.png``
   (``MultiMedia Type="Image" Format="PNG"``);
-- ``Doc_0/Pages/Page_0/Content.xml``: text objects (``TextObject`` with ``TextCode``
+- ``Doc_0/Pages/Page_<n>/Content.xml``, a page each: text objects (``TextObject`` with ``TextCode``
   and ``DeltaX`` advances from the embedded font's metrics, in mm) for the title, the
   holder, the visible fields, the validity, the issuing department and the
   identifier (titles shrunk, then wrapped, to their widths:
-  :mod:`services.issuer.document_fit`), the QR code's ``ImageObject`` and, on an
-  annotated copy, the statement and the purpose's field, its frame a ``PathObject``.
+  :mod:`services.issuer.document_fit`), the QR code's ``ImageObject`` and, on every
+  page of an annotated copy, the statement and the purpose's field, its frame a
+  ``PathObject``.
 
 The seal service adds ``Doc_0/Signs/…`` (GB/T 33190 §18) when it seals; its
 references cover every file above, the metadata included.
@@ -62,6 +66,7 @@ from services.issuer.document_fit import (
     fitted,
 )
 from services.issuer.document_overlay import (
+    FIELDS_BOTTOM,
     FRAME_GAP,
     FRAME_LINE,
     FRAME_PAD_X,
@@ -80,6 +85,10 @@ _NS = 'xmlns:ofd="http://www.ofdspec.org/2016"'
 _HEADER = '<?xml version="1.0" encoding="UTF-8"?>\n'
 PT_MM = 25.4 / 72  # one point in mm
 MAIN_FONT_ID, RARE_FONT_ID, QR_ID = 2, 3, 4
+#: where a page's fields end without an annotation (mm from the top: above the QR at
+#: 200 mm and the seal's stamp, as the PDF's) and where a further page's start; the
+#: pitch of a value's lines (12 pt)
+FIELDS_END, PAGE_TOP, VALUE_LINE_MM = 196.0, 20.0, 9.0
 _FIXED_TEXT = "扫码核验 .…-0123456789"
 
 
@@ -111,17 +120,27 @@ def _face(font_id: int, path: Path, points: set[int], file: str) -> _Face:
     return _Face(font_id, file, family, name, data, advances)
 
 
+class _Ids:
+    """The document's object IDs (GB/T 33190 §7.4: unique in the document), handed
+    out in turn across its pages; ``last`` is its ``MaxUnitID``."""
+
+    def __init__(self, last: int = 10):
+        self.last = last
+
+    def __call__(self) -> int:
+        self.last += 1
+        return self.last
+
+
 class _Page:
     """Writes a page's text and image objects, measuring text with the faces."""
 
-    def __init__(self, main: _Face, rare: _Face | None):
-        self.main, self.rare = main, rare
+    def __init__(self, main: _Face, rare: _Face | None, ids: _Ids, page_id: int = 1):
+        self.main, self.rare, self.ids, self.page_id = main, rare, ids, page_id
         self.objects: list[str] = []
-        self.next_id = 10
 
     def _id(self) -> int:
-        self.next_id += 1
-        return self.next_id
+        return self.ids()
 
     def _face_of(self, char: str) -> _Face:
         if ord(char) in self.main.advances or self.rare is None:
@@ -272,9 +291,9 @@ def render_licence_ofd(
     fonts: Fonts,
     produced_at: dt.datetime,
 ) -> bytes:
-    """The licence file as OFD package bytes (A4, one page), not yet sealed (see the
-    module for the layout). Leaves the area from (95, 200) mm to (145, 250) mm free
-    for the seal's stamp."""
+    """The licence file as OFD package bytes (A4, as many pages as its fields take),
+    not yet sealed (see the module for the layout). Leaves the area from (95, 200) mm
+    to (145, 250) mm of every page free for the seal's stamp."""
     rows = rows_of(content, template)
     text = "".join(
         [template.title, template.note]
@@ -292,7 +311,23 @@ def render_licence_ofd(
         if rare_points & font_code_points(fonts.rare)
         else None
     )
-    page = _Page(main, rare)
+    ids = _Ids()
+    pages = [_Page(main, rare, ids)]
+    page = pages[0]
+    # the fields end above the QR (200 mm) or above an annotated copy's lines under
+    # them (180 mm) on every page, as the PDF's (document.render_licence_pdf)
+    below = FIELDS_BOTTOM if content.annotation else FIELDS_END
+
+    def room(height: float, at: float) -> float:
+        """``at``, or the top of a new page when ``height`` mm from ``at`` would
+        pass ``below`` (a page whose fields start at its top takes any line)."""
+        nonlocal page
+        if at + height <= below or at <= PAGE_TOP:
+            return at
+        page = _Page(main, rare, ids, ids())
+        pages.append(page)
+        return PAGE_TOP
+
     size, lines = fitted(page.lines, template.title, TITLE_WIDTH, TITLE_SIZES, 1)
     y = 18.0  # the title shrunk, then wrapped, each line centred: on the page
     for line in lines:
@@ -303,34 +338,45 @@ def render_licence_ofd(
         title_size, titled = fitted(
             page.lines, title, FIELD_TITLE_WIDTH - 2, FIELD_TITLE_SIZES, 2
         )
+        title_high = len(titled) * title_size * LINE_MM_PER_PT
+        y = start = room(max(VALUE_LINE_MM, title_high), y)
+        first = page
         for number, line in enumerate(titled):
             page.text(line, 20, y + number * title_size * LINE_MM_PER_PT, title_size)
-        valued = page.lines(value, 12, 130)
-        for number, line in enumerate(valued):
-            page.text(line, 55, y + number * 9, 12)
-        y += max(len(valued) * 9, len(titled) * title_size * LINE_MM_PER_PT)
+        for line in page.lines(value, 12, 130):  # a long value goes on over pages
+            y = room(VALUE_LINE_MM, y)
+            page.text(line, 55, y, 12)
+            y += VALUE_LINE_MM
+        if page is first:
+            y = max(y, start + title_high)
     if template.note:
         for line in page.lines(template.note, 9, 170):
-            y += 6
+            y = room(12.0, y) + 6
             page.text(line, 20, y, 9)
-    if content.annotation:  # the statement, then the purpose's field (no diagonal),
-        _under(page, content.annotation)  # as the PDF's (document_overlay)
-    page.image(QR_ID, 150, 200, 40, 40)
+    for each in pages:
+        if content.annotation:  # the statement, then the purpose's field (no
+            _under(each, content.annotation)  # diagonal), as the PDF's, on each page
+    page.image(QR_ID, 150, 200, 40, 40)  # on the last page, as the PDF's
     page.text("扫码核验", 170 - page.width("扫码核验", 8) / 2, 241, 8)
     qr = io.BytesIO()
     segno.make(content.licence_code, error="m").save(qr, kind="png", scale=4)
     faces = [main, *([rare] if rare else [])]
-    page_xml = page.xml().encode()  # its layer takes the last ID: MaxUnitID below
+    pages_xml = [each.xml().encode() for each in pages]  # layers: the last IDs
     files = {
         "OFD.xml": _ofd_xml(content, template.title, produced_at).encode(),
         "Doc_0/Document.xml": (
             f"{_HEADER}<ofd:Document {_NS}><ofd:CommonData>"
-            f"<ofd:MaxUnitID>{page.next_id}</ofd:MaxUnitID>"
+            f"<ofd:MaxUnitID>{ids.last}</ofd:MaxUnitID>"
             "<ofd:PageArea><ofd:PhysicalBox>0 0 210 297</ofd:PhysicalBox>"
             "</ofd:PageArea><ofd:PublicRes>PublicRes.xml</ofd:PublicRes>"
             "<ofd:DocumentRes>DocumentRes.xml</ofd:DocumentRes></ofd:CommonData>"
-            '<ofd:Pages><ofd:Page ID="1" BaseLoc="Pages/Page_0/Content.xml"/>'
-            "</ofd:Pages></ofd:Document>"
+            "<ofd:Pages>"
+            + "".join(
+                f'<ofd:Page ID="{each.page_id}" '
+                f'BaseLoc="Pages/Page_{number}/Content.xml"/>'
+                for number, each in enumerate(pages)
+            )
+            + "</ofd:Pages></ofd:Document>"
         ).encode(),
         "Doc_0/PublicRes.xml": _public_res(faces).encode(),
         "Doc_0/DocumentRes.xml": (
@@ -339,7 +385,10 @@ def render_licence_ofd(
             "<ofd:MediaFile>licence_code.png</ofd:MediaFile></ofd:MultiMedia>"
             "</ofd:MultiMedias></ofd:Res>"
         ).encode(),
-        "Doc_0/Pages/Page_0/Content.xml": page_xml,
+        **{
+            f"Doc_0/Pages/Page_{number}/Content.xml": data
+            for number, data in enumerate(pages_xml)
+        },
         "Doc_0/Res/licence_code.png": qr.getvalue(),
         **{f"Doc_0/Res/{face.file}": face.data for face in faces},
     }

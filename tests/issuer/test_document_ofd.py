@@ -182,3 +182,86 @@ def test_an_annotated_ofd_writes_the_statement_then_the_framed_purpose(fonts):
     assert all(left < x < left + wide for x, _ in grey) and left + wide <= 190
     tops = sorted(drawn["64 64 64"])
     assert top < tops[0] and tops[-1] + 3.5 < top + high, (top, high, tops)
+
+
+def _drawn_pages(ofd: bytes) -> list[list[tuple[str, tuple[float, ...], str]]]:
+    """Each page's objects in Document.xml's order: (kind, boundary, text)."""
+    package = read_package(ofd)
+    document = open_document(package)
+    pages = []
+    for page in document.pages:
+        drawn = []
+        for element in parse_xml(package.files[page.path], page.path).iter():
+            kind = element.tag.rsplit("}", 1)[-1]
+            if kind in ("TextObject", "ImageObject", "PathObject"):
+                box = tuple(map(float, element.get("Boundary", "").split()))
+                drawn.append((kind, box, "".join(c.text or "" for c in element)))
+        pages.append(drawn)
+    return pages
+
+
+#: values of a licence's most (MAX_TEXT, 1,000 characters) that take pages
+LONG_VALUES = [
+    ("scope", "经营范围", "预包装食品销售（含冷藏冷冻食品）、散装食品销售；" * 40),
+    ("note", "备注", "Lorem ipsum dolor sit amet, 深圳市福田区 " * 30),
+    ("kind", "主体业态", "餐饮服务"),
+]
+
+
+@pytest.mark.parametrize("annotated", [False, True], ids=["file", "copy"])
+def test_a_long_value_goes_on_over_pages_never_off_one(fonts, annotated):
+    """A value longer than a page holds went on below the page's foot, under the QR
+    code and the seal's stamp, on the one page the OFD had. As the PDF's, the fields
+    now end above 196 mm (174 mm on a copy, whose lines under them are on every
+    page), a long value goes on at the top of the next page, and the QR code is on
+    the last; every object of every page is on its page, IDs unique."""
+    from services.issuer.document_overlay import CopyAnnotation
+
+    fields = [(n, t, v[:1000]) for n, t, v in LONG_VALUES]
+    content = dataclasses.replace(CONTENT, fields=fields)
+    if annotated:
+        said = CopyAnnotation("某局", "2026年12月11日", "开立银行账户")
+        content = dataclasses.replace(content, annotation=said)
+    ofd = render(fonts, content)
+    pages = _drawn_pages(ofd)
+    assert len(pages) >= 3, len(pages)
+    foot = 174.0 if annotated else 196.0
+    for drawn in pages:
+        for kind, (x, y, w, h), text in drawn:
+            assert x >= 0 and x + w <= 210 and y >= 0 and y + h <= 297, (kind, text)
+        values = [(y, h, t) for kind, (x, y, w, h), t in drawn if kind == "TextObject"
+                  and x == 55]  # fmt: skip
+        assert values and all(y + h <= foot for y, h, _ in values), values
+        if annotated:  # the statement on every page
+            statement = "".join(t for _, (x, y, _, _), t in drawn if y >= 180)
+            assert said.statement in statement.replace(" ", ""), statement
+    images = [
+        [kind for kind, _, _ in drawn if kind == "ImageObject"] for drawn in pages
+    ]
+    assert images[-1] == ["ImageObject"] and not any(images[:-1])
+    # every value whole, in order, across the pages
+    shown = "".join(
+        t for drawn in pages for kind, (x, _, _, _), t in drawn
+        if kind == "TextObject" and x == 55
+    )  # fmt: skip
+    for _, _, value in fields:
+        assert value in shown
+    assert shown.index(fields[0][2]) < shown.index(fields[1][2])
+    # OFD IDs are unique in the document and none above MaxUnitID (GB/T 33190 §7.4)
+    files = read_package(ofd).files
+    ids = [
+        int(element.get("ID"))
+        for name, data in files.items()
+        if name.endswith(".xml")
+        for element in parse_xml(data, name).iter()
+        if element.get("ID")
+    ]
+    assert len(ids) == len(set(ids))
+    most = parse_xml(files["Doc_0/Document.xml"], "doc").find(".//{*}MaxUnitID")
+    assert most is not None and max(ids) <= int(most.text or 0)
+
+
+def test_fields_that_fit_stay_on_one_page(fonts):
+    pages = _drawn_pages(render(fonts))
+    assert len(pages) == 1
+    assert [k for k, _, _ in pages[0]].count("ImageObject") == 1
