@@ -7,6 +7,8 @@ import asyncio
 import base64
 import copy
 import datetime as dt
+import io
+import re
 import secrets
 import ssl
 import zipfile
@@ -31,6 +33,7 @@ from tests.conftest import (
     issue_request,
     make_department,
     running,
+    text_field,
     verdict_everywhere,
     verifier_process,
 )
@@ -836,6 +839,45 @@ async def test_the_ofd_file_is_sealed_sm2_carries_metadata_and_says_revoked(
     assert [s.verdict for s in verified.signatures] == ["VALID"]  # seal intact
     assert verified.licence.verdict == "REVOKED", verified.licence.detail
     assert verified.licence.detail == "revoked (03)"
+
+
+async def test_a_licence_of_long_values_is_an_ofd_of_pages_sealed_whole(
+    world, seal_stub
+):
+    """A value longer than a page goes on over the OFD's pages (it ran off the one
+    page's foot): the sealed package opens with every page A4, its seal VALID and
+    intact over every page's content, and the value whole across the pages."""
+    from services.seal.ofd import open_document
+    from services.seal.ofd_package import read_package
+
+    dept, id_number = world["dept"], identifiers.random_resident_id()
+    request = issue_request(dept, name="张三", id_number=id_number)
+    long = "深圳市福田区福华一路一号大中华国际交易广场西座三十层" * 40
+    request.fields["address"].CopyFrom(text_field(long[:1000]))
+    licence = (await dept.clients.issuer.IssueLicence(request)).licence
+    reply = await world["app"].holder.GetLicenceDocument(
+        pb.GetLicenceDocumentRequest(
+            identifier=licence.identifier,
+            holder=licence_pb2.Holder(id_type="111", id_number=id_number),
+            format=pb.DOCUMENT_FORMAT_OFD,
+        )
+    )
+    document = open_document(read_package(reply.document))
+    assert len(document.pages) >= 2
+    assert {(p.width_mm, p.height_mm) for p in document.pages} == {(210.0, 297.0)}
+    verified = await seal_stub("operator:admin").VerifyOfd(
+        seal_pb.VerifyOfdRequest(ofd=reply.document)
+    )
+    assert [(s.verdict, s.intact) for s in verified.signatures] == [("VALID", True)]
+    signed = {r.file for r in verified.signatures[0].references}
+    assert {f"/{p.path}" for p in document.pages} <= signed
+    assert verified.licence.identifier == licence.identifier
+    pages = zipfile.ZipFile(io.BytesIO(reply.document))
+    text = "".join(
+        re.sub(r"<[^>]+>", "", pages.read(p.path).decode()).strip()
+        for p in document.pages
+    )
+    assert long[:1000] in text
 
 
 async def test_an_ofd_without_a_usable_official_seal_is_a_failed_precondition(
