@@ -74,10 +74,12 @@ class IssueLicenceRequest(_message.Message):
     def __init__(self, type_code: _Optional[str] = ..., holder: _Optional[_Union[_licence_pb2.Holder, _Mapping]] = ..., fields: _Optional[_Mapping[str, _licence_pb2.FieldValue]] = ..., valid_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., suite: _Optional[str] = ...) -> None: ...
 
 class IssueLicenceResponse(_message.Message):
-    __slots__ = ("licence",)
+    __slots__ = ("licence", "warnings")
     LICENCE_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
     licence: _licence_pb2.Licence
-    def __init__(self, licence: _Optional[_Union[_licence_pb2.Licence, _Mapping]] = ...) -> None: ...
+    warnings: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, licence: _Optional[_Union[_licence_pb2.Licence, _Mapping]] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class IssueLicencesRequest(_message.Message):
     __slots__ = ("items",)
@@ -96,14 +98,16 @@ class ItemError(_message.Message):
     def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ..., field: _Optional[str] = ...) -> None: ...
 
 class IssueLicencesResult(_message.Message):
-    __slots__ = ("index", "licence", "error")
+    __slots__ = ("index", "licence", "error", "warnings")
     INDEX_FIELD_NUMBER: _ClassVar[int]
     LICENCE_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
     index: int
     licence: _licence_pb2.Licence
     error: ItemError
-    def __init__(self, index: _Optional[int] = ..., licence: _Optional[_Union[_licence_pb2.Licence, _Mapping]] = ..., error: _Optional[_Union[ItemError, _Mapping]] = ...) -> None: ...
+    warnings: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, index: _Optional[int] = ..., licence: _Optional[_Union[_licence_pb2.Licence, _Mapping]] = ..., error: _Optional[_Union[ItemError, _Mapping]] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class IssueLicencesResponse(_message.Message):
     __slots__ = ("results",)
@@ -191,10 +195,12 @@ class AmendLicenceRequest(_message.Message):
     def __init__(self, identifier: _Optional[str] = ..., fields: _Optional[_Mapping[str, _licence_pb2.FieldValue]] = ..., remove_fields: _Optional[_Iterable[str]] = ..., holder_name: _Optional[str] = ..., reason: _Optional[str] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
 
 class AmendLicenceResponse(_message.Message):
-    __slots__ = ("licence",)
+    __slots__ = ("licence", "warnings")
     LICENCE_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
     licence: _licence_pb2.Licence
-    def __init__(self, licence: _Optional[_Union[_licence_pb2.Licence, _Mapping]] = ...) -> None: ...
+    warnings: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, licence: _Optional[_Union[_licence_pb2.Licence, _Mapping]] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SuspendLicenceRequest(_message.Message):
     __slots__ = ("identifier", "reason")

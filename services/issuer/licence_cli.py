@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from certseal.calls import department_identity, operator_call
@@ -126,10 +126,16 @@ def _key_suite(args: argparse.Namespace, licence: Any) -> str:
 
 
 def _print_licence(
-    licence: Any, suite: str = "", args: argparse.Namespace | None = None
+    licence: Any,
+    suite: str = "",
+    args: argparse.Namespace | None = None,
+    warnings: Sequence[str] = (),
 ) -> None:
     """A licence, one line per property; ``signed by key KID (SUITE)`` with the suite
-    given or, with ``args``, looked up."""
+    given or, with ``args``, looked up; the issuer's ``warnings`` on stderr, each
+    ``warning: <field>: <what>`` (the licence is written: exit status 0)."""
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if licence.kid and not suite and args is not None:
         suite = _key_suite(args, licence)
     print(f"identifier  {licence.identifier}")
@@ -281,7 +287,7 @@ def cmd_licence(args: argparse.Namespace) -> int:
         )
         _fields_of(args, request.fields, lambda: args.type)
         reply = _call(args, lambda s: s.IssueLicence(request))
-        _print_licence(reply.licence, request.suite, args)
+        _print_licence(reply.licence, request.suite, args, reply.warnings)
         return 0
     if command == "document":
         return licence_document(args, _call)
@@ -353,7 +359,8 @@ def cmd_licence(args: argparse.Namespace) -> int:
             reason=args.reason,
         )
         _fields_of(args, amend.fields, lambda: _type_of(args.identifier))
-        _print_licence(_call(args, lambda s: s.AmendLicence(amend)).licence, args=args)
+        amended = _call(args, lambda s: s.AmendLicence(amend))
+        _print_licence(amended.licence, args=args, warnings=amended.warnings)
         return 0
     ident, reason = args.identifier, getattr(args, "reason", "")
     calls: dict[str, Callable[[Any], Awaitable[Any]]] = {

@@ -112,7 +112,10 @@ class IssuerServicer(issuer_pb2_grpc.IssuerServicer):
         self, request: pb.IssueLicenceRequest, context: grpc.aio.ServicerContext
     ) -> pb.IssueLicenceResponse:
         record = await self._service.issue(current_caller(), issue_input(request))
-        return pb.IssueLicenceResponse(licence=licence_message(record))
+        return pb.IssueLicenceResponse(
+            licence=licence_message(record),
+            warnings=await self._service.file_warnings(record),
+        )
 
     @idempotent
     async def IssueLicences(
@@ -147,6 +150,7 @@ class IssuerServicer(issuer_pb2_grpc.IssuerServicer):
                 result.error.CopyFrom(convert.item_error(outcome, f"items[{i}]."))
             else:
                 result.licence.CopyFrom(licence_message(outcome))
+                result.warnings.extend(await self._service.file_warnings(outcome))
         return response
 
     async def GetLicence(
@@ -203,7 +207,10 @@ class IssuerServicer(issuer_pb2_grpc.IssuerServicer):
             holder_name=request.holder_name,
             reason=request.reason,
         )
-        return pb.AmendLicenceResponse(licence=licence_message(record))
+        return pb.AmendLicenceResponse(
+            licence=licence_message(record),
+            warnings=await self._service.file_warnings(record),
+        )
 
     async def _status(self, request: Any, action: Action) -> licence_pb2.Licence:
         record = await self._service.change_status(

@@ -160,6 +160,7 @@ class IssuerService:
         # licences
         self.issue = self.issuance.issue
         self.issue_many = self.issuance.issue_many
+        self.file_warnings = self.holder.undrawn_values
         self.get = self.reader.get
         self.list = self.reader.list
         self.load = self.reader.load

@@ -121,6 +121,11 @@ class HolderSide:
         )
         return [audit], [use.entry(f"use:{uuid.uuid4()}", lineage)]
 
+    async def undrawn_values(self, record: LicenceRecord) -> list[str]:
+        """:meth:`HolderFiles.undrawn_values`: what the department writing
+        ``record`` should know of its files."""
+        return await self._files.undrawn_values(record)
+
     async def record_use(self, use: LicenceUse) -> None:
         """The one place a holder-side use of a licence is recorded: its audit row and
         its usage-record entry (用证记录) in one transaction, so neither is kept

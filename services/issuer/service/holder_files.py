@@ -17,6 +17,7 @@ value and no name.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 from collections.abc import Sequence
@@ -32,6 +33,7 @@ from services.issuer.document import (
 )
 from services.issuer.document_overlay import CopyAnnotation
 from services.issuer.domain import FieldValue, LicenceRecord, LicenceType, mask_name
+from services.issuer.printable import drawable_points, undrawn_problem
 from services.issuer.service.directory import Directory
 from services.issuer.service.sealing import DocumentSealer, LicenceDocument
 from services.issuer.storage import IssuerStore
@@ -82,6 +84,35 @@ class HolderFiles:
         self._renderer = renderer
         self._platform_code = platform_code
         self._templates = templates or {}
+        #: the code points the fonts draw, read once (in a thread: about a second)
+        self._points: frozenset[int] | None = None
+
+    async def undrawn_values(self, record: LicenceRecord) -> list[str]:
+        """What the department writing ``record`` should know of its files: for the
+        holder's name and each visible text field (what the licence file draws of
+        the values a department gives, :func:`visible_fields`) holding a character
+        the fonts cannot draw, one line naming the field and that character, never
+        the value (:func:`~services.issuer.printable.undrawn_problem`); the holder
+        then gets no file nor copy (:func:`~services.issuer.printable.content_problem`).
+        Empty when licence files are off. The type is read from the directory's
+        cache; the fonts' code points once, in a thread."""
+        if self._renderer is None:
+            return []
+        if self._points is None:
+            self._points = await asyncio.to_thread(
+                drawable_points, self._renderer.fonts
+            )
+        licence_type = await self._directory.licence_type(record.type_code)
+        parts = [("holder.name", record.holder.name if record.holder else "")]
+        for name in visible_fields(licence_type):
+            if isinstance(value := record.fields.get(name), str):
+                parts.append((f"fields.{name}", value))
+        return [
+            f"{field}: {problem}: the holder gets no licence file (PDF or OFD) nor "
+            "annotated copy of this licence until the fonts draw it"
+            for field, text in parts
+            if (problem := undrawn_problem(text, self._points)) is not None
+        ]
 
     def _parts(self) -> tuple[DocumentSealer, DocumentRenderer]:
         if self._sealer is None or self._renderer is None:
