@@ -239,11 +239,18 @@ def copy_annotation(
     "2026年12月13日前有效", read as ended that morning (trial44). And the holder's
     ``purpose``, drawn apart from the statement, never inside it (atk40: a purpose
     held a validity date of its own)."""
+    return CopyAnnotation(department_name, copy_until_said(valid_until), purpose)
+
+
+def copy_until_said(valid_until: dt.datetime) -> str:
+    """``valid_until`` (aware) as the copy says it before "前有效", in China Standard
+    Time: ``2026年12月11日`` at midnight, else ``2026年12月13日16时33分``, the minute
+    it falls in (never later than ``valid_until``)."""
     local = valid_until.astimezone(BEIJING)
-    date = f"{local.year}年{local.month}月{local.day}日"
+    said = f"{local.year}年{local.month}月{local.day}日"
     if local.time() != dt.time(0):
-        date += f"{local.hour}时{local.minute:02d}分"
-    return CopyAnnotation(department_name, date, purpose)
+        said += f"{local.hour}时{local.minute:02d}分"
+    return said
 
 
 _AUTHORISATION_ID = re.compile(r"au-[0-9a-f]{16}", re.ASCII)

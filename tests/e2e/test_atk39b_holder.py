@@ -85,7 +85,9 @@ async def test_a_caller_with_a_chinese_identity_gets_the_licence_files_verdict(
 def copy_date(copy: bytes) -> dt.date:
     """The date the annotated copy's overlay says it is valid before."""
     text = pdf_text(copy).replace("\r", "").replace("\n", "")
-    found = re.search(r"(\d{4})年(\d{1,2})月(\d{1,2})日前有效", text)
+    found = re.search(
+        r"(\d{4})年(\d{1,2})月(\d{1,2})日(?:\d{1,2}时\d\d分)?前有效", text
+    )
     assert found, text
     return dt.date(*(int(g) for g in found.groups()))
 

@@ -28,7 +28,7 @@ from playwright.async_api import expect
 
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import licence_pb2
-from services.issuer.authorisation import BEIJING
+from services.issuer.authorisation import BEIJING, copy_until_said
 from services.issuer.document_overlay import PURPOSE_LABEL
 from tests.conftest import fresh_uscc, issue_request
 from tests.e2e.test_console import browser  # noqa: F401 (fixture)
@@ -267,7 +267,9 @@ async def test_a_department_the_copy_cannot_name_whole_is_refused_or_named_whole
 
 def copy_date(copy: bytes) -> dt.date:
     """The day the copy's statement says it is valid before."""
-    found = re.search(r"(\d{4})年(\d{1,2})月(\d{1,2})日前有效", page_text(copy))
+    found = re.search(
+        r"(\d{4})年(\d{1,2})月(\d{1,2})日(?:\d{1,2}时\d\d分)?前有效", page_text(copy)
+    )
     assert found, page_text(copy)
     return dt.date(*(int(g) for g in found.groups()))
 
@@ -385,7 +387,7 @@ async def test_the_counter_page_says_the_copys_words(world, browser, console, ut
     day = expires.astimezone(BEIJING).date()
     assert copy_date(copy) == day
     statement = scope.split(" · ")[-1]
-    assert statement.endswith(f"使用，{day.year}年{day.month}月{day.day}日前有效")
+    assert statement.endswith(f"使用，{copy_until_said(expires)}前有效")
     assert purpose == QUOTING_PURPOSE, (scope, purpose)
     text = nfc(page_text(copy))
     assert nfc(statement) in text, (statement, text)

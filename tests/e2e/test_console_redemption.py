@@ -26,7 +26,7 @@ from certseal.licencefile import read_licence_metadata
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import seal_pb2 as seal_pb
 from certseal.v1 import verifier_pb2
-from services.issuer.authorisation import BEIJING
+from services.issuer.authorisation import copy_until_said
 from tests.conftest import verdict_everywhere
 from tests.e2e.test_console import (  # noqa: F401 (fixture)
     browser,
@@ -131,13 +131,14 @@ async def test_a_scanned_authorisation_code_shows_scope_fields_and_the_copy(
     await expect(page.locator("#message")).to_be_hidden()
     scope = page.locator("#redemption-scope")
     department = re.escape(f"测试部门 {world['other'].code[-4:]}")
-    # the copy's statement in its words: its date the day (China time) of the earlier
-    # of the authorisation's expiry and the licence's end, no time of day
-    until = min(
-        auth.expires_at.ToDatetime(tzinfo=dt.UTC),
-        world["licence"].valid_until.ToDatetime(tzinfo=dt.UTC),
-    ).astimezone(BEIJING)
-    copy_day = f"{until.year}年{until.month}月{until.day}日"
+    # the copy's statement in its words: the earlier of the authorisation's expiry and
+    # the licence's end, China time, to the minute unless it is midnight
+    copy_day = copy_until_said(
+        min(
+            auth.expires_at.ToDatetime(tzinfo=dt.UTC),
+            world["licence"].valid_until.ToDatetime(tzinfo=dt.UTC),
+        )
+    )
     await expect(scope).to_have_text(
         re.compile(
             rf"^{re.escape(world['licence'].identifier)} · 机动车驾驶证 "
