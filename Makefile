@@ -75,8 +75,9 @@ run: setup fonts
 
 # The suite runs in TEST_WORKERS pytest-xdist processes (a test file stays in one), each
 # with its own embedded PostgreSQL and broker: the tests mostly wait on processes and
-# events, so two workers on two cores take about half the time of one.
-TEST_WORKERS ?= 2
+# events, so on two cores three workers take 1,041 s where two took 1,236 s (a fourth
+# gains nothing: 1,064 s; README, "make test").
+TEST_WORKERS ?= 3
 
 test: setup browser poppler softhsm
 	CHROMIUM=$(CHROMIUM) SOFTHSM2_MODULE=$(SOFTHSM_MODULE) $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
