@@ -21,10 +21,10 @@ The package (a ZIP, GB/T 33190 §7):
   A viewer needs no system font;
 - ``Doc_0/DocumentRes.xml``: the licence code's QR code, ``Res/licence_code.png``
   (``MultiMedia Type="Image" Format="PNG"``);
-- ``Doc_0/Pages/Page_<n>/Content.xml``, a page each: text objects (``TextObject`` with ``TextCode``
-  and ``DeltaX`` advances from the embedded font's metrics, in mm) for the title, the
-  holder, the visible fields, the validity, the issuing department and the
-  identifier (titles shrunk, then wrapped, to their widths:
+- ``Doc_0/Pages/Page_<n>/Content.xml``, a page each: text objects (``TextObject``
+  with ``TextCode`` and ``DeltaX`` advances from the embedded font's metrics, in mm)
+  for the title, the holder, the visible fields, the validity, the issuing
+  department and the identifier (titles shrunk, then wrapped, to their widths:
   :mod:`services.issuer.document_fit`), the QR code's ``ImageObject`` and, on every
   page of an annotated copy, the statement and the purpose's field, its frame a
   ``PathObject``.
