@@ -32,6 +32,7 @@ from certseal.cli_names import (
     shown_field,
     shown_names,
     subcommand_names,
+    unrecognised,
 )
 from certseal.cli_options import (
     StoreOnce,
@@ -39,7 +40,6 @@ from certseal.cli_options import (
     check_outputs,
     chosen_parser,
     near_choice,
-    unrecognised,
     whole_number,
 )
 from certseal.config import where_set
@@ -363,7 +363,7 @@ class Parser(argparse.ArgumentParser):
         self, args: Sequence[str] | None = None, namespace: Any = None
     ) -> argparse.Namespace:
         """argparse's, a word no command takes named with the command's usage
-        (:func:`~certseal.cli_options.unrecognised`), not the top level's."""
+        (:func:`~certseal.cli_names.unrecognised`), not the top level's."""
         argv = remember_argv(sys.argv[1:] if args is None else args)
         parsed, rest = self.parse_known_args(argv, namespace)
         if rest:

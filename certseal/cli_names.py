@@ -11,10 +11,11 @@ required" means. Split from :mod:`certseal.cli` by size.
 from __future__ import annotations
 
 import argparse
+import difflib
 from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
 
-from certseal.cli_options import chosen_parser, unrecognised
+from certseal.cli_options import chosen_parser
 
 #: the command line being parsed (:func:`remember_argv`), for :func:`missing_arguments`
 _ARGV: ContextVar[Sequence[str]] = ContextVar("certseal_argv", default=())
@@ -146,28 +147,95 @@ def missing_arguments(parser: argparse.ArgumentParser, message: str) -> str | No
 
 def unknown_option(parser: argparse.ArgumentParser, argv: Sequence[str]) -> str | None:
     """The first word of ``argv`` after ``parser``'s command words (``seal get`` of
-    ``certseal seal get``) that looks like an option ``parser`` does not have, as
-    typed; None when there is none. argparse says what is required before what it did
-    not take, so ``--outt x.pdf`` was said as ``--out`` missing (trial44): the typo
-    is the fault to name. An option's own spelling, a prefix of one (argparse takes
-    ``--ou`` for ``--out``), a short option with its value attached (``-ofile``), a
-    negative number and anything after ``--`` are not such words."""
+    ``certseal seal get``) and before a word choosing one of its own commands, that
+    argparse reads as an option ``parser`` does not have (:func:`reads_as_option`),
+    or that starts with a dash other than ``-`` (:func:`typed_dash`); None when
+    there is none. argparse says what is required before what it did not take, so
+    ``--outt x.pdf`` was said as ``--out`` missing (trial44): the typo is the fault to
+    name. Anything after ``--`` is no such word."""
     words = list(argv)
     at = 0
     for command in parser.prog.split()[1:]:
         if command not in words[at:]:
             return None
         at = words.index(command, at) + 1
-    known = parser._option_string_actions
+    commands = {
+        choice
+        for action in parser._actions
+        if isinstance(action, argparse._SubParsersAction)
+        for choice in action.choices
+    }
     for word in words[at:]:
-        if word == "--":
+        if word == "--" or word in commands:  # the rest is that command's (atk45 F1)
             return None
-        if not word.startswith("-") or len(word) < 2 or word[1].isdigit():
-            continue
-        name = word.split("=", 1)[0]
-        if name in known or (not name.startswith("--") and name[:2] in known):
-            continue
-        if name.startswith("--") and any(o.startswith(name) for o in known):
-            continue  # an abbreviation argparse reads (or refuses as ambiguous)
-        return word
+        if typed_dash(word) or reads_as_option(parser, word) is False:
+            return word
     return None
+
+
+def reads_as_option(parser: argparse.ArgumentParser, word: str) -> bool | None:
+    """How argparse (3.11's ``_parse_optional``) reads ``word`` for ``parser``: None
+    as a value or positional argument (no ``-`` first, ``-`` alone, a space in it
+    (``-Li Wei``, atk45 F2), a negative number such as ``-.5`` while no option looks
+    like one, atk45 F3); True as an option ``parser`` has, by its name, with ``=``
+    and a value, a prefix of one or a short one with its value attached; False as
+    an option it does not have."""
+    known = parser._option_string_actions
+    if not word or word[0] not in parser.prefix_chars or len(word) == 1:
+        return None
+    name = word.split("=", 1)[0]
+    if name in known:
+        return True
+    negative = parser._negative_number_matcher.match(word)
+    if (negative and not parser._has_negative_number_optionals) or " " in word:
+        return None
+    if name.startswith("--"):
+        return any(o.startswith(name) for o in known) or False
+    return word[:2] in known
+
+
+#: dashes a word processor or an input method types for ``-`` or ``--`` (general
+#: category Pd but the hyphen-minus, and the minus sign); one before a name is an
+#: option typed with the wrong dash (atk45 F4), which argparse takes for a value
+_DASHES = frozenset("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d")
+
+
+def typed_dash(word: str) -> bool:
+    """Whether ``word`` is an option name typed with a dash other than ``-``
+    (``—out``, ``–out``, ``‐‐out``): one or two such dashes, then a letter."""
+    body = word.lstrip("".join(_DASHES))
+    return 0 < len(word) - len(body) <= 2 and body[:1].isalpha()
+
+
+def ascii_dashes(word: str) -> str:
+    """``word`` with its leading dashes as ``-`` (one em or en dash alone as ``--``,
+    what autocorrection made of it): the option it was typed for."""
+    body = word.lstrip("".join(_DASHES))
+    dashes = len(word) - len(body)
+    if dashes == 1 and word[0] in "\u2013\u2014":
+        return "--" + body
+    return "-" * dashes + body
+
+
+def unrecognised(parser: argparse.ArgumentParser, extra: Sequence[str]) -> str:
+    """``<field>: <problem>`` for what ``parser`` (the command's) did not take,
+    ``extra``'s first word: an option it does not have (with the nearest it has, for a
+    typo: ``--purpse`` -> ``--purpose``; typed with another dash, ``—out``, the
+    option it was typed for: atk45 F4), or a word after its arguments (a licence code
+    typed unquoted is cut at its spaces, Base45 having them: quote it)."""
+    word = extra[0]
+    command = parser.prog
+    dashed = typed_dash(word)
+    if dashed or (word.startswith("-") and len(word) > 1):
+        name = word.split("=", 1)[0]
+        options = [s for a in parser._actions for s in a.option_strings]
+        asked = ascii_dashes(name) if dashed else name
+        near = difflib.get_close_matches(asked, options, n=1, cutoff=0.6)
+        hint = f"; did you mean {near[0]}?" if near else f"; '{command} -h' lists them"
+        if dashed:
+            hint = f" (it starts with U+{ord(name[0]):04X}, not '-'){hint}"
+        return f"{name.lstrip('-')}: {command} has no option {name}{hint}"
+    return (
+        f"arguments: {command} takes no more arguments, got {' '.join(extra)!r}; a "
+        "value with spaces or $ (a scanned licence code) goes in single quotes"
+    )

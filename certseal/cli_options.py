@@ -268,25 +268,6 @@ def chosen_parser(
         current = action.choices[chosen]
 
 
-def unrecognised(parser: argparse.ArgumentParser, extra: Sequence[str]) -> str:
-    """``<field>: <problem>`` for what ``parser`` (the command's) did not take,
-    ``extra``'s first word: an option it does not have (with the nearest it has, for a
-    typo: ``--purpse`` -> ``--purpose``), or a word after its arguments (a licence
-    code typed unquoted is cut at its spaces, Base45 having them: quote it)."""
-    word = extra[0]
-    command = parser.prog
-    if word.startswith("-") and len(word) > 1:
-        name = word.split("=", 1)[0]
-        options = [s for a in parser._actions for s in a.option_strings]
-        near = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
-        hint = f"; did you mean {near[0]}?" if near else f"; '{command} -h' lists them"
-        return f"{name.lstrip('-')}: {command} has no option {name}{hint}"
-    return (
-        f"arguments: {command} takes no more arguments, got {' '.join(extra)!r}; a "
-        "value with spaces or $ (a scanned licence code) goes in single quotes"
-    )
-
-
 def near_choice(message: str) -> str:
     """argparse's ``invalid choice: 'licnce' (choose from ...)`` with the nearest
     choice named first (``did you mean 'licence'?``); any other message as it is."""

@@ -1,6 +1,6 @@
 """atk45: the mistyped option named before what it left missing
-(:func:`certseal.cli_names.unknown_option`): command lines where it names the wrong
-word, or misses the typo. Each is checked without the stack: ``main`` refuses the
+(:func:`certseal.cli_names.unknown_option`): command lines where it named the wrong
+word, or missed the typo (F1-F4, fixed). Each is checked without the stack: ``main`` refuses the
 command line before any call."""
 
 from __future__ import annotations
@@ -19,13 +19,6 @@ def last_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
     return capsys.readouterr().err.splitlines()[-1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk45 F1: a group's required --as left out is said as the command's own "
-    "option missing from the group ('reason: certseal licence has no option --reason; "
-    "did you mean --as?'): unknown_option checks the subcommand's words against the "
-    "group's parser",
-)
 @pytest.mark.parametrize(
     "argv",
     [
@@ -39,12 +32,6 @@ def test_a_missing_group_option_is_said_as_missing(argv, capsys):
     assert last.startswith("error: as: is required"), last
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk45 F2: a value argparse took (it has a space: '-Li Wei') is named as an "
-    "unknown option, the holder's name quoted as the field, while --reason is what is "
-    "missing",
-)
 def test_a_value_with_a_space_after_a_dash_is_no_option(capsys):
     last = last_error(
         ["licence", "--as", DEPT, "amend", "CODE", "--holder-name", "-Li Wei"], capsys
@@ -53,11 +40,6 @@ def test_a_value_with_a_space_after_a_dash_is_no_option(capsys):
     assert "Li Wei" not in last
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk45 F3: a negative decimal argparse took as the value ('--x-mm -.5') is "
-    "named as an unknown option '-.5'; --out is what is missing",
-)
 def test_a_negative_decimal_value_is_no_option(capsys):
     last = last_error(
         ["seal", "--as", DEPT, "pdf", "S", "f.pdf", "--x-mm", "-.5"], capsys
@@ -65,12 +47,6 @@ def test_a_negative_decimal_value_is_no_option(capsys):
     assert last.startswith("error: out: is required"), last
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk45 F4: an option typed with a Unicode dash (an em dash or en dash from "
-    "a word processor: '—out o.pdf') is not named; the user is told --out is "
-    "missing, as before the change",
-)
 @pytest.mark.parametrize("dash", ["\u2014out", "\u2013out", "\u2010\u2010out"])
 def test_an_option_typed_with_a_unicode_dash_is_named(dash, capsys):
     last = last_error(
