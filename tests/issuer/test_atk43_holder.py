@@ -31,7 +31,7 @@ from certseal.rpc import Caller
 from certseal.rpcerrors import ERROR_REASON_KEY, error_from_rpc, error_metadata
 from certseal.text import display_name_problem
 from services.issuer.document_overlay import CopyAnnotation
-from services.issuer.domain import Holder
+from services.issuer.domain import Action, Holder
 from services.issuer.printable import check_printable
 from services.issuer.service.issuance import IssueInput
 from tests.issuer.test_audit42_holder_audit import (
@@ -460,7 +460,7 @@ async def test_a_copy_refused_for_a_value_says_no_value_to_the_department_or_aud
         IssueInput(
             dept.type_code,
             Holder("张三", *holder),
-            {"class": "C1", "address": address},
+            {"class": "C1", "address": "深圳市福田区"},
             valid_from=now - dt.timedelta(minutes=1),
             valid_until=now + dt.timedelta(days=30),
         ),
@@ -474,6 +474,15 @@ async def test_a_copy_refused_for_a_value_says_no_value_to_the_department_or_aud
         purpose="开立银行账户",
         fields=["address"],
         expires_at=now + dt.timedelta(days=7),
+    )
+    # authorised while the copy can be drawn (trial45: authorising a value the copy
+    # cannot draw is refused), the address amended to one it cannot after that
+    await service.new_version(
+        Caller("dept", dept.code),
+        licence.identifier,
+        Action.AMEND,
+        changes={"address": address},
+        reason="更正",
     )
     caller = Caller("dept", other.code)
     for _ in range(2):

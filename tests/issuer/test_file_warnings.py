@@ -7,9 +7,19 @@ and fields are personal data: atk43holder F6)."""
 
 from __future__ import annotations
 
+import datetime as dt
+import secrets
+
+import pytest
+
+from certseal import identifiers
+from certseal.errors import CertsealError, ErrorKind
+from certseal.rpc import Caller
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import licence_pb2
+from services.issuer.domain import Holder
 from services.issuer.licence_cli import _print_licence
+from services.issuer.service.issuance import IssueInput
 from tests.conftest import issue_request, make_department, text_field
 
 #: 𰀀, CJK Unified Ideographs Extension G (Unicode 13): a name may hold it, neither
@@ -18,7 +28,8 @@ EXT_G = "\U00030000"
 SAID = (
     "contains U+30000 CJK UNIFIED IDEOGRAPH-30000 at position 2, which the fonts of "
     "the platform's sealed licence files cannot draw: the holder gets no licence file "
-    "(PDF or OFD) nor annotated copy of this licence until the fonts draw it"
+    "(PDF or OFD) of this licence, nor an annotated copy that shows it, until the "
+    "fonts draw it"
 )
 
 
@@ -66,3 +77,67 @@ def test_the_command_says_each_warning_and_the_licence_written(capsys):
     out = capsys.readouterr()
     assert out.err == f"warning: holder.name: {SAID}\n"
     assert out.out.startswith("identifier  1.2.156.X\n")
+
+
+@pytest.mark.parametrize(
+    ("name", "address", "shared", "refused"),
+    [
+        # trial45: the holder authorised a copy of an address the copy cannot draw;
+        # the code was refused at every counter, and the holder learnt it from the
+        # refusal in the usage record
+        ("张三", f"深{EXT_G}圳", ["address"], "fields.address"),
+        ("张三", f"深{EXT_G}圳", ["class"], None),  # the address is not shared
+        # the copy masks the name: 王𰀀 is drawn 王*, 王明𰀀 王*𰀀
+        (f"王{EXT_G}", "深圳", ["class"], None),
+        (f"王明{EXT_G}", "深圳", ["class"], "holder.name"),
+    ],
+)
+async def test_a_use_whose_copy_cannot_be_drawn_is_not_authorised(
+    issuer, operator, connect, name, address, shared, refused
+):
+    dept = await make_department(operator, connect)
+    other = await make_department(operator, connect)
+    app = f"app:wallet-{secrets.token_hex(4)}"
+    await operator.admin.GrantHolderApp(
+        pb.GrantHolderAppRequest(app=app, type_code=dept.type_code)
+    )
+    now = dt.datetime.now(dt.UTC)
+    service = issuer.make_service(lambda: dt.datetime.now(dt.UTC))
+    holder = ("111", identifiers.random_resident_id())
+    licence = await service.issue(
+        Caller("dept", dept.code),
+        IssueInput(
+            dept.type_code,
+            Holder(name, *holder),
+            {"class": "C1", "address": address},
+            valid_from=now - dt.timedelta(minutes=1),
+            valid_until=now + dt.timedelta(days=30),
+        ),
+    )
+
+    async def authorise():
+        return await service.holder.authorise(
+            Caller.parse(app),
+            licence.identifier,
+            holder=holder,
+            department_code=other.code,
+            counter="",
+            purpose="开立银行账户",
+            fields=shared,
+            expires_at=now + dt.timedelta(days=7),
+        )
+
+    if refused is None:
+        auth, code, _ = await authorise()
+        assert code and auth.fields == tuple(shared)
+        return
+    with pytest.raises(CertsealError) as err:
+        await authorise()
+    assert err.value.kind is ErrorKind.FAILED_PRECONDITION
+    assert (err.value.field, err.value.reason) == (refused, "not_drawable")
+    assert "U+30000" in str(err.value) and EXT_G not in str(err.value)
+    assert "深" not in str(err.value) and "王" not in str(err.value)
+    stored = await issuer.pool.fetchval(
+        "select count(*) from licence_authorisations where lineage = $1", licence.lineage
+    )
+    assert stored == 0

@@ -195,7 +195,9 @@ class HolderSide:
         character the licence files' fonts cannot draw, a field the type
         lacks, an expiry not after now, after the licence's ``valid_until`` or over
         90 days ahead. FAILED_PRECONDITION
-        when the lineage's current version cannot be used now (licence_refusal)."""
+        when the lineage's current version cannot be used now (licence_refusal), or
+        when its copy could not be drawn (reason ``not_drawable``: the masked name or
+        a shared value holding a character the fonts cannot draw)."""
         if caller.kind != "app":
             raise denied(
                 f"{caller} may not authorise uses: holder apps only", field="as"
@@ -235,10 +237,13 @@ class HolderSide:
         if problem or expires_at is None:
             raise invalid("expires_at", problem or "is required")
         # what could not be redeemed now is not authorised: a use is within validity
-        current = await self._current(record.lineage, record.identifier, False)
+        current = await self._current(record.lineage, record.identifier, True)
         unusable = licence_refusal(current, now)
         if unusable is not None:
             raise precondition(unusable[1], field="identifier")
+        # and its copy can be drawn (trial45: the code was refused at every counter)
+        if (undrawn := await self._files.copy_problem(current, fields)) is not None:
+            raise undrawn
         # nor does the authorisation outlive the licence (atk39holder 5)
         if problem := expiry_problem(expires_at, now, current.valid_until):
             raise invalid("expires_at", problem)

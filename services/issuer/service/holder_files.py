@@ -22,7 +22,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Sequence
 
-from certseal.errors import CertsealError, ErrorKind
+from certseal.errors import CertsealError, ErrorKind, precondition
 from certseal.timestamps import Clock
 from services.issuer.authorisation import Authorisation
 from services.issuer.document import (
@@ -33,7 +33,7 @@ from services.issuer.document import (
 )
 from services.issuer.document_overlay import CopyAnnotation
 from services.issuer.domain import FieldValue, LicenceRecord, LicenceType, mask_name
-from services.issuer.printable import drawable_points, undrawn_problem
+from services.issuer.printable import NOT_DRAWABLE, drawable_points, undrawn_problem
 from services.issuer.service.directory import Directory
 from services.issuer.service.sealing import DocumentSealer, LicenceDocument
 from services.issuer.storage import IssuerStore
@@ -87,32 +87,65 @@ class HolderFiles:
         #: the code points the fonts draw, read once (in a thread: about a second)
         self._points: frozenset[int] | None = None
 
+    async def _drawable(self) -> frozenset[int]:
+        """The code points the fonts draw, read once, in a thread (about a second)."""
+        assert self._renderer is not None
+        if self._points is None:
+            self._points = await asyncio.to_thread(
+                drawable_points, self._renderer.fonts
+            )
+        return self._points
+
     async def undrawn_values(self, record: LicenceRecord) -> list[str]:
         """What the department writing ``record`` should know of its files: for the
         holder's name and each visible text field (what the licence file draws of
         the values a department gives, :func:`visible_fields`) holding a character
         the fonts cannot draw, one line naming the field and that character, never
         the value (:func:`~services.issuer.printable.undrawn_problem`); the holder
-        then gets no file nor copy (:func:`~services.issuer.printable.content_problem`).
-        Empty when licence files are off. The type is read from the directory's
-        cache; the fonts' code points once, in a thread."""
+        then gets no file, nor a copy showing it
+        (:func:`~services.issuer.printable.content_problem`). Empty when licence
+        files are off. The type is read from the directory's cache."""
         if self._renderer is None:
             return []
-        if self._points is None:
-            self._points = await asyncio.to_thread(
-                drawable_points, self._renderer.fonts
-            )
+        points = await self._drawable()
         licence_type = await self._directory.licence_type(record.type_code)
         parts = [("holder.name", record.holder.name if record.holder else "")]
         for name in visible_fields(licence_type):
             if isinstance(value := record.fields.get(name), str):
                 parts.append((f"fields.{name}", value))
         return [
-            f"{field}: {problem}: the holder gets no licence file (PDF or OFD) nor "
-            "annotated copy of this licence until the fonts draw it"
+            f"{field}: {problem}: the holder gets no licence file (PDF or OFD) of this "
+            "licence, nor an annotated copy that shows it, until the fonts draw it"
             for field, text in parts
-            if (problem := undrawn_problem(text, self._points)) is not None
+            if (problem := undrawn_problem(text, points)) is not None
         ]
+
+    async def copy_problem(
+        self, record: LicenceRecord, shared: Sequence[str]
+    ) -> CertsealError | None:
+        """FAILED_PRECONDITION (reason ``not_drawable``) naming the first of what an
+        annotated copy of ``record`` sharing ``shared`` draws of the licence (the
+        name masked, the shared fields' values) that the fonts cannot draw, with the
+        character, never the value; None when the fonts draw it all or licence files
+        are off. ``record`` is read with its holder."""
+        if self._renderer is None:
+            return None
+        points = await self._drawable()
+        name = record.holder.name if record.holder else ""
+        parts = [("holder.name", mask_name(name) if name.strip() else "")]
+        parts += [
+            (f"fields.{field}", render_value(record.fields[field]))
+            for field in shared
+            if field in record.fields
+        ]
+        for field, text in parts:
+            if (problem := undrawn_problem(text, points)) is not None:
+                return precondition(
+                    f"{problem}: no annotated copy showing it can be made",
+                    field=field,
+                    reason=NOT_DRAWABLE,
+                )
+        return None
 
     def _parts(self) -> tuple[DocumentSealer, DocumentRenderer]:
         if self._sealer is None or self._renderer is None:
