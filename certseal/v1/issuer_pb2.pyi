@@ -621,18 +621,20 @@ class GetLicenceDocumentRequest(_message.Message):
     def __init__(self, identifier: _Optional[str] = ..., holder: _Optional[_Union[_licence_pb2.Holder, _Mapping]] = ..., format: _Optional[_Union[DocumentFormat, str]] = ...) -> None: ...
 
 class GetLicenceDocumentResponse(_message.Message):
-    __slots__ = ("document", "media_type", "seal_id", "document_digest", "status")
+    __slots__ = ("document", "media_type", "seal_id", "document_digest", "status", "current_identifier")
     DOCUMENT_FIELD_NUMBER: _ClassVar[int]
     MEDIA_TYPE_FIELD_NUMBER: _ClassVar[int]
     SEAL_ID_FIELD_NUMBER: _ClassVar[int]
     DOCUMENT_DIGEST_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
     document: bytes
     media_type: str
     seal_id: str
     document_digest: str
     status: _licence_pb2.LicenceStatus
-    def __init__(self, document: _Optional[bytes] = ..., media_type: _Optional[str] = ..., seal_id: _Optional[str] = ..., document_digest: _Optional[str] = ..., status: _Optional[_Union[_licence_pb2.LicenceStatus, str]] = ...) -> None: ...
+    current_identifier: str
+    def __init__(self, document: _Optional[bytes] = ..., media_type: _Optional[str] = ..., seal_id: _Optional[str] = ..., document_digest: _Optional[str] = ..., status: _Optional[_Union[_licence_pb2.LicenceStatus, str]] = ..., current_identifier: _Optional[str] = ...) -> None: ...
 
 class Authorisation(_message.Message):
     __slots__ = ("authorisation_id", "code", "identifier", "department_code", "department_name", "counter", "purpose", "fields", "expires_at", "created_at", "revoked_at", "status")

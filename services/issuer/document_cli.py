@@ -77,7 +77,13 @@ def licence_document(
         f"{chosen.upper()} written to {shown_name(args.out)} ({len(reply.document)} bytes, "
         f"SHA-256 {reply.document_digest}), sealed with seal {reply.seal_id}"
     )
-    if reply.status and reply.status != _VALID:  # as `licence code` warns (trial2b)
+    if reply.current_identifier:  # as `licence code` warns (trial45)
+        print(
+            f"warning: {args.identifier} was superseded; its current version is "
+            f"{reply.current_identifier}, and this file verifies as superseded",
+            file=sys.stderr,
+        )
+    elif reply.status and reply.status != _VALID:  # as `licence code` warns (trial2b)
         print(
             f"warning: {args.identifier} is {status_label(reply.status)}: the file "
             "is sealed, and verifying it says the licence is not valid",

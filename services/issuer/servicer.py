@@ -347,6 +347,7 @@ class LicenceHolderServicer(issuer_pb2_grpc.LicenceHolderServicer):
             seal_id=document.seal_id,
             document_digest=document.digest,
             status=proto_status(document.status) if document.status else None,
+            current_identifier=document.current_identifier,
         )
 
     @idempotent

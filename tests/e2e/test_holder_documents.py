@@ -841,6 +841,35 @@ async def test_the_ofd_file_is_sealed_sm2_carries_metadata_and_says_revoked(
     assert verified.licence.detail == "revoked (03)"
 
 
+async def test_the_file_of_a_superseded_version_names_the_current_one(world):
+    """trial45: the holder's file of an amended licence's old version came with no
+    word of the new one (its code does: GetLicenceCodeResponse.current_identifier)."""
+    dept, id_number = world["dept"], identifiers.random_resident_id()
+    licence = (
+        await dept.clients.issuer.IssueLicence(
+            issue_request(dept, name="张三", id_number=id_number)
+        )
+    ).licence
+    amended = (
+        await dept.clients.issuer.AmendLicence(
+            pb.AmendLicenceRequest(
+                identifier=licence.identifier,
+                fields={"class": text_field("A1")},
+                reason="增驾",
+            )
+        )
+    ).licence
+    holder = licence_pb2.Holder(id_type="111", id_number=id_number)
+    for asked, current in (
+        (licence.identifier, amended.identifier),
+        (amended.identifier, ""),
+    ):
+        reply = await world["app"].holder.GetLicenceDocument(
+            pb.GetLicenceDocumentRequest(identifier=asked, holder=holder)
+        )
+        assert reply.current_identifier == current, asked
+
+
 async def test_a_licence_of_long_values_is_an_ofd_of_pages_sealed_whole(
     world, seal_stub
 ):

@@ -15,8 +15,8 @@ ID = "1.2.156.3005.2.91350100M000100Y43001.91350100M000100Y43.C90MHI5MLZCUICOG.0
 
 
 class _Stub:
-    def __init__(self, status: int):
-        self.status = status
+    def __init__(self, status: int, current: str = ""):
+        self.status, self.current = status, current
 
     def GetLicenceDocument(self, request):
         assert request.identifier == ID
@@ -26,6 +26,7 @@ class _Stub:
             seal_id="seal-1",
             document_digest="ab" * 32,
             status=self.status,
+            current_identifier=self.current,
         )
 
 
@@ -61,3 +62,15 @@ def test_the_file_of_a_licence_not_valid_warns_with_its_status(
 def test_the_file_of_a_valid_licence_says_nothing_more(capsys, tmp_path):
     code, _, err = _run(capsys, tmp_path, _Stub(1))
     assert code == 0 and err == ""
+
+
+def test_the_file_of_a_superseded_version_names_the_current_one(capsys, tmp_path):
+    """trial45: the file of an amended licence's old version was written with no word,
+    where ``licence code`` of it warns."""
+    current = ID.replace(".001.1", ".002.X")
+    code, out, err = _run(capsys, tmp_path, _Stub(1, current))
+    assert code == 0 and "PDF written to" in out
+    assert err == (
+        f"warning: {ID} was superseded; its current version is {current}, and this "
+        "file verifies as superseded\n"
+    )

@@ -156,7 +156,8 @@ class HolderSide:
         For the holder's app (naming the holder) or the issuing department
         (:meth:`Reader.readable`: NOT_FOUND, PERMISSION_DENIED). FAILED_PRECONDITION
         when the department has no usable official seal. A use of kind
-        ``downloaded``.
+        ``downloaded``. The file of a superseded version names its lineage's current
+        version (``current_identifier``).
         """
         record = await self._reader.readable(  # its one ok row: the download's
             caller, text, "licence.document", holder=holder, view=False, recorded=False
@@ -173,7 +174,11 @@ class HolderSide:
                 department_code=department_of(str(caller)),
             )
         )
-        return replace(document, status=record.status)
+        current = ""  # trial45: a superseded version's file was given without a word
+        if record.superseded_by:
+            found = await self._store.current_identifier(record.lineage)
+            current = found or record.superseded_by
+        return replace(document, status=record.status, current_identifier=current)
 
     async def authorise(
         self,

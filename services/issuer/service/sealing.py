@@ -41,6 +41,7 @@ class LicenceDocument:
     digest: str  # SHA-256 hex
     media_type: str = "application/pdf"
     status: Status | None = None  # the licence's status now, when the file is its
+    current_identifier: str = ""  # the lineage's current version, when superseded
 
 
 def platform_setup_error(exc: CertsealError, platform_code: str) -> CertsealError:
