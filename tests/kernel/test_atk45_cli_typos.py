@@ -5,6 +5,8 @@ command line before any call."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from services.cli import main
@@ -68,3 +70,23 @@ def test_an_option_typed_with_a_unicode_dash_is_named(dash, capsys):
 def test_held_a_typo_after_repeated_command_words_is_named(argv, capsys):
     last = last_error(argv, capsys)
     assert "has no option --outt; did you mean --out?" in last, last
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk45 F7: an ambiguous abbreviation is said as argparse says it, 'error: "
+    "ambiguous option: --p could match --page, --password-file', no field; '--=1' "
+    "after a command lists the top level's --help, --config, --version",
+)
+@pytest.mark.parametrize(
+    ("argv", "field"),
+    [
+        (["seal", "--as", DEPT, "pdf", "S", "f.pdf", "--p", "1"], "p"),
+        (["licence", "--as", DEPT, "list", "--id", "1"], "id"),
+        (["seal", "--as", DEPT, "pdf", "S", "f.pdf", "--=1"], r"[\w-]+"),
+    ],
+)
+def test_an_ambiguous_abbreviation_is_a_field_and_its_problem(argv, field, capsys):
+    last = last_error(argv, capsys)
+    assert re.match(f"error: {field}: ", last), last
+    assert "--config" not in last, last
