@@ -26,7 +26,7 @@ from certseal import identifiers
 from certseal.calls import dev_identity
 from certseal.cli_help import fill_help
 from certseal.cli_names import (
-    missing_arguments,
+    argparse_problem,
     readable_positionals,
     remember_argv,
     shown_field,
@@ -381,7 +381,7 @@ class Parser(argparse.ArgumentParser):
             if name in subcommand_names(self):  # licence_command, as argparse says
                 name = "command"
             self.exit(2, f"error: {name}: {near_choice(problem)}\n")
-        self.exit(2, f"error: {missing_arguments(self, message) or message}\n")
+        self.exit(2, f"error: {argparse_problem(self, message) or message}\n")
 
 
 def _version() -> str:

@@ -4,7 +4,7 @@ An error's field is a request field (``seal_id``, ``owner_code``), a namespace
 destination (``as_identity``) or argparse's own name of an argument
 (``licence_command``); the user saw none of them. :func:`shown_field` names the
 command's option or argument instead, as its usage shows it, and
-:func:`missing_arguments` says what argparse's "the following arguments are
+:func:`argparse_problem` says what argparse's "the following arguments are
 required" means. Split from :mod:`certseal.cli` by size.
 """
 
@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import re
 from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
 
 from certseal.cli_options import chosen_parser
 
-#: the command line being parsed (:func:`remember_argv`), for :func:`missing_arguments`
+#: the command line being parsed (:func:`remember_argv`), for :func:`argparse_problem`
 _ARGV: ContextVar[Sequence[str]] = ContextVar("certseal_argv", default=())
 
 
@@ -52,7 +53,7 @@ def readable_positionals(parser: argparse.ArgumentParser) -> None:
 def subcommand_names(parser: argparse.ArgumentParser) -> set[str]:
     """The names argparse gives ``parser``'s subcommand argument in its errors (its
     destination, ``licence_command``), which the commands call ``command``, as
-    README's errors and a missing subcommand (:func:`missing_arguments`) say."""
+    README's errors and a missing subcommand (:func:`argparse_problem`) say."""
     return {
         action.metavar if isinstance(action.metavar, str) else action.dest
         for action in parser._actions
@@ -119,14 +120,37 @@ def shown_field(field: str, names: dict[str, str]) -> str | None:
     return None
 
 
-def missing_arguments(parser: argparse.ArgumentParser, message: str) -> str | None:
+#: argparse's message for an abbreviation of several options
+_AMBIGUOUS = re.compile(r"ambiguous option: (\S+) could match (.+)")
+
+
+def _ambiguous(parser: argparse.ArgumentParser, word: str, options: list[str]) -> str:
+    """``<field>: <problem>`` for ``word``, an abbreviation of each of ``options``;
+    a word that names nothing (``--=1``: argparse reads every option of the top level
+    as starting with ``--``) said as such."""
+    name = word.split("=", 1)[0]
+    if not name.strip("-"):
+        return (
+            f"arguments: {word!r} names no option; an option is --name or --name=value"
+        )
+    command = parser.prog
+    shown = " or ".join(
+        [", ".join(options[:-1]), options[-1]] if options[1:] else options
+    )
+    return f"{name.lstrip('-')}: {command} has no option {name}; it could be {shown}"
+
+
+def argparse_problem(parser: argparse.ArgumentParser, message: str) -> str | None:
     """``<field>: <problem>`` for argparse's ``the following arguments are required:
     A, B`` of ``parser``: a group of commands given none (``command: licence needs a
     command: issue, amend, …``), else the first argument missing (``seal-id: is
     required``, ``out: is required``), the others after it. An option the command
     does not have on the command line (:func:`unknown_option`) is named before any of
     that: a mistyped ``--outt`` is why ``--out`` is missing. None for any other
-    message."""
+    message. An ambiguous abbreviation (``--p`` of ``--page`` and ``--password-file``)
+    is ``p: ... could be --page or --password-file`` (atk45 F7)."""
+    if ambiguous := _AMBIGUOUS.fullmatch(message):
+        return _ambiguous(parser, ambiguous[1], ambiguous[2].split(", "))
     prefix = "the following arguments are required: "
     if not message.startswith(prefix):
         return None

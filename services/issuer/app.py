@@ -27,6 +27,7 @@ from certseal.v1 import issuer_pb2, issuer_pb2_grpc, seal_pb2, seal_pb2_grpc
 from services.issuer.admin_servicer import IssuerAdminServicer, audit_refused_call
 from services.issuer.config import IssuerSettings
 from services.issuer.document import DocumentRenderer, Fonts, load_templates
+from services.issuer.document_overlay import COPY_STAMP
 from services.issuer.service import IssuerService
 from services.issuer.service.keys import Keyring
 from services.issuer.service.sealing import platform_setup_error
@@ -69,17 +70,25 @@ class GrpcDocumentSealer:
     ) -> tuple[bytes, str]:
         """The sealed PDF and the seal id; the seal service's errors come back as
         ``CertsealError`` of the same kind, a refusal of the platform's seal (an
-        annotated copy) as the platform's set-up (field ``setup``)."""
+        annotated copy) as the platform's set-up (field ``setup``). A licence file's
+        stamp goes beside the QR code, a copy's below it, clear of the copy's lines
+        under the fields (``document_overlay.COPY_STAMP``)."""
+        copy = owner_code == self._settings.platform.code
+        stamp = COPY_STAMP if copy else (110, 40)
         try:
             reply = await self._seal_stub().SealPdf(
                 seal_pb2.SealPdfRequest(
-                    owner_code=owner_code, pdf=pdf, reason=reason, x_mm=110, y_mm=40
+                    owner_code=owner_code,
+                    pdf=pdf,
+                    reason=reason,
+                    x_mm=stamp[0],
+                    y_mm=stamp[1],
                 ),
                 timeout=30,
             )
         except grpc.aio.AioRpcError as exc:
             error = _sealing_error(exc)
-            if owner_code == self._settings.platform.code:  # an annotated copy
+            if copy:  # an annotated copy
                 error = platform_setup_error(error, owner_code)
             raise error from None
         return reply.pdf, reply.seal_id

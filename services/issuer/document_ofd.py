@@ -77,6 +77,7 @@ from services.issuer.document_overlay import (
     PURPOSE_PT,
     STATEMENT_LINE_MM,
     STATEMENT_PT,
+    UNDER_WIDTHS,
     CopyAnnotation,
 )
 from services.issuer.printable import UNDRAWN_CONTROLS
@@ -259,16 +260,17 @@ def _public_res(faces: list[_Face]) -> str:
 def _under(page: _Page, said: CopyAnnotation) -> None:
     """The statement (red) from 180 mm, its next lines indented past 仅供, then the
     purpose's field: the label (red) and right of it the purpose (dark grey) in a
-    frame to the statement's right edge; 170 mm wide when that ends above the QR
-    (from 200 mm), else 125 mm, left of it, as the PDF's
-    (:func:`services.issuer.document_overlay.draw_under`)."""
+    frame to the statement's right edge, at the first of the widths that ends above
+    its foot, as the PDF's (:data:`~services.issuer.document_overlay.UNDER_WIDTHS`,
+    :func:`services.issuer.document_overlay.draw_under`)."""
     red, grey, indent = "200 0 0", "64 64 64", page.width("仅供", STATEMENT_PT)
     left = 20 + page.width(PURPOSE_LABEL, PURPOSE_PT) + LABEL_GAP
-    for right in (190.0, 145.0):
+    for width, foot in UNDER_WIDTHS:
+        right = 20 + width
         statement = page.lines(said.statement[2:], STATEMENT_PT, right - 20 - indent)
         lines = page.lines(said.purpose, PURPOSE_PT, right - left - 2 * FRAME_PAD_X)
         height = len(lines) * PURPOSE_LINE_MM + 2 * FRAME_PAD_Y
-        if 180 + len(statement) * STATEMENT_LINE_MM + FRAME_GAP + height <= 199:
+        if 180 + len(statement) * STATEMENT_LINE_MM + FRAME_GAP + height < foot:
             break
     y = 180.0
     for number, line in enumerate(statement):

@@ -74,6 +74,19 @@ PURPOSE_PT, PURPOSE_RGB = 10.0, (64, 64, 64)
 #: on every page of a copy the fields end above FIELDS_BOTTOM (mm): the lines under
 #: them start at UNDER_TOP on each page (the diagonal lies across the fields)
 FIELDS_BOTTOM, UNDER_TOP = 174.0, 180.0
+#: the licence code's QR from (150, 200) mm (from the page's top left), its caption
+#: to 246 mm; and the copy's stamp, the platform's seal, below them at the page's
+#: lower right: the issuer asks the seal service for its lower left corner at
+#: COPY_STAMP mm from the page's lower left (services/issuer/app.py), so a 42 mm
+#: seal covers 148-190 mm across, 249-291 mm down. Every line under the fields is
+#: left of 145 mm below the QR's top (UNDER_WIDTHS): none is ever under the stamp
+#: (atk45 F5: at (110, 40) mm, the 125 mm lines of a long department's name ran
+#: under it, and the holder's purpose under the platform's seal)
+QR_TOP, COPY_STAMP = 200.0, (148.0, 6.0)
+#: the widths the lines under the fields are tried at (from x 20 mm) and the foot each
+#: must end above: across the page above the QR code, else left of the QR and the
+#: stamp to the page's foot
+UNDER_WIDTHS = ((170.0, QR_TOP), (125.0, 297.0))
 
 
 @dataclass(frozen=True)
@@ -217,11 +230,12 @@ def draw_under(pdf: FPDF, annotation: CopyAnnotation, y: float) -> None:
     (:func:`hanging_lines`), and below it the purpose's field: the label
     (:data:`PURPOSE_LABEL`, red) and, right of it, a frame (dark grey) to the
     width's right edge holding the purpose (:data:`PURPOSE_PT`, dark grey, wrapped
-    inside it), from ``y`` mm down: 170 mm wide when that ends above the licence
-    code's QR (drawn from (150, 200) mm), else 125 mm wide, left of it."""
-    layout = under_layout(pdf, annotation, 170)
-    if y + layout.height > 199:
-        layout = under_layout(pdf, annotation, 125)
+    inside it), from ``y`` mm down, at the first of :data:`UNDER_WIDTHS` at which it
+    ends above that width's foot: never under the QR code nor the copy's stamp."""
+    for width, foot in UNDER_WIDTHS:
+        layout = under_layout(pdf, annotation, width)
+        if y + layout.height < foot:
+            break
     pdf.set_font_size(STATEMENT_PT)
     pdf.set_text_color(*STATEMENT_RGB)
     for indent, text in layout.statement:

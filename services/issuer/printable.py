@@ -127,8 +127,10 @@ def drawn_parts(
         ("issuer_name", content.issuer_name),
         ("identifier", content.identifier),
     ]
-    for name, title, value in content.fields:
-        parts += [(f"fields.{name}.title", title), (f"fields.{name}", value)]
+    drawn = set(template.field_order or (name for name, _, _ in content.fields))
+    for name, title, value in content.fields:  # those the template lays out (atk45 F9)
+        if name in drawn:
+            parts += [(f"fields.{name}.title", title), (f"fields.{name}", value)]
     if content.annotation is not None:
         parts += [
             ("department_name", content.annotation.department),
@@ -146,15 +148,21 @@ def content_problem(
     content: LicenceDocumentContent, template: DocumentTemplate, fonts: FontPaths
 ) -> CertsealError | None:
     """FAILED_PRECONDITION naming the first field of what a file of ``content``
-    draws (:func:`drawn_parts`) that ``fonts`` cannot draw whole (reason
-    :data:`NOT_DRAWABLE`), or None: a file that cannot be drawn whole is not sealed."""
+    draws (:func:`drawn_parts`) that ``fonts`` cannot draw whole, or None: a file
+    that cannot be drawn whole is not sealed. Reason :data:`NOT_DRAWABLE` when it is
+    the licence's (the holder's name, a field's value), none when it is the
+    platform's (a template, a type's title, a department's name: the licence is not
+    at fault, atk45 F6)."""
     points = drawable_points(fonts)
     for field, text in drawn_parts(content, template):
         problem = undrawn_problem(text, points)
         if problem is not None:
+            of_licence = field == "holder.name" or (
+                field.startswith("fields.") and not field.endswith(".title")
+            )
             return precondition(
                 f"{problem}: the file is not drawn nor sealed without it",
                 field=field,
-                reason=NOT_DRAWABLE,
+                reason=NOT_DRAWABLE if of_licence else None,
             )
     return None

@@ -76,12 +76,6 @@ async def test_premise_a_drawn_field_is_warned_of(fonts):
     assert [w.split(":")[0] for w in said] == ["fields.class"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk45 F8: a field the operator's template leaves out of the file is "
-    "warned of ('the holder gets no licence file'): undrawn_values reads the type's "
-    "visible fields, not the template the file is drawn by",
-)
 async def test_a_field_the_template_leaves_out_is_no_warning(fonts):
     licence = record(**{"class": "C1", "address": f"深{EXT_G}圳"})
     content = dataclasses.replace(
@@ -97,12 +91,6 @@ async def test_a_field_the_template_leaves_out_is_no_warning(fonts):
     assert await files(fonts).undrawn_values(licence) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk45 F9: the holder's file is refused (FAILED_PRECONDITION "
-    "fields.address, not_drawable) for a field its template never draws: "
-    "printable.drawn_parts reads every field of the content, not the template's rows",
-)
 def test_a_field_the_template_leaves_out_does_not_refuse_the_file(fonts):
     content = dataclasses.replace(
         CONTENT, fields=[("class", "类别", "C1"), ("address", "住所", f"深{EXT_G}圳")]
@@ -111,12 +99,6 @@ def test_a_field_the_template_leaves_out_does_not_refuse_the_file(fonts):
     assert problem is None, problem
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk45 F10: a holder's name whose undrawable character the copy masks "
-    "('王𰀀明' drawn '王*明') is warned of as leaving the holder 'no licence file "
-    "(PDF or OFD) nor annotated copy'; the copies are drawn",
-)
 async def test_a_masked_character_is_not_said_to_stop_the_copies(fonts):
     name = f"王{EXT_G}明"
     copy = dataclasses.replace(CONTENT, holder_name=mask_name(name), fields=[])

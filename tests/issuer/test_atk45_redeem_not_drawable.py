@@ -33,14 +33,6 @@ class _NoSeal:
         raise AssertionError("nothing is sealed")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk45 F6: a copy refused for the redeeming department's own name (an "
-    "undrawable character, onboarded while files were off) is a COPY_NOT_DRAWABLE "
-    "entry of the holder's record, 'the licence holds a character it cannot draw', "
-    "and the counter tells the holder to have the issuer check the licence: nothing "
-    "of the licence is at fault",
-)
 async def test_a_copy_refused_for_the_department_s_name_blames_no_licence(
     issuer, operator, connect
 ):

@@ -25,12 +25,15 @@ from tests.conftest import issue_request, make_department, text_field
 #: 𰀀, CJK Unified Ideographs Extension G (Unicode 13): a name may hold it, neither
 #: Noto Sans SC nor HanaMinB draws it
 EXT_G = "\U00030000"
-SAID = (
+CANNOT = (
     "contains U+30000 CJK UNIFIED IDEOGRAPH-30000 at position 2, which the fonts of "
     "the platform's sealed licence files cannot draw: the holder gets no licence file "
-    "(PDF or OFD) of this licence, nor an annotated copy that shows it, until the "
-    "fonts draw it"
+    "(PDF or OFD) of this licence"
 )
+#: a field's: no copy that shows it either
+SAID = f"{CANNOT}, nor an annotated copy that shows it, until the fonts draw it"
+#: the name's, which a copy masks (王𰀀明 is drawn 王*明: atk45 F10)
+NAME_SAID = f"{CANNOT} until the fonts draw it"
 
 
 def undrawable(dept) -> pb.IssueLicenceRequest:
@@ -45,7 +48,10 @@ async def test_a_value_the_files_cannot_draw_is_a_warning_naming_field_and_chara
     dept = await make_department(operator, connect)
     reply = await dept.clients.issuer.IssueLicence(undrawable(dept))
     assert reply.licence.identifier  # written: it verifies as any other
-    assert list(reply.warnings) == [f"holder.name: {SAID}", f"fields.address: {SAID}"]
+    assert list(reply.warnings) == [
+        f"holder.name: {NAME_SAID}",
+        f"fields.address: {SAID}",
+    ]
     for warning in reply.warnings:  # the character's code point, never the value
         assert EXT_G not in warning and "王" not in warning and "深" not in warning
     # one the files draw: no warning
@@ -73,9 +79,9 @@ async def test_a_value_the_files_cannot_draw_is_a_warning_naming_field_and_chara
 
 def test_the_command_says_each_warning_and_the_licence_written(capsys):
     licence = licence_pb2.Licence(identifier="1.2.156.X")
-    _print_licence(licence, "es256", None, [f"holder.name: {SAID}"])
+    _print_licence(licence, "es256", None, [f"holder.name: {NAME_SAID}"])
     out = capsys.readouterr()
-    assert out.err == f"warning: holder.name: {SAID}\n"
+    assert out.err == f"warning: holder.name: {NAME_SAID}\n"
     assert out.out.startswith("identifier  1.2.156.X\n")
 
 
@@ -138,6 +144,7 @@ async def test_a_use_whose_copy_cannot_be_drawn_is_not_authorised(
     assert "U+30000" in str(err.value) and EXT_G not in str(err.value)
     assert "深" not in str(err.value) and "王" not in str(err.value)
     stored = await issuer.pool.fetchval(
-        "select count(*) from licence_authorisations where lineage = $1", licence.lineage
+        "select count(*) from licence_authorisations where lineage = $1",
+        licence.lineage,
     )
     assert stored == 0

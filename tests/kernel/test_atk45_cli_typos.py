@@ -72,12 +72,6 @@ def test_held_a_typo_after_repeated_command_words_is_named(argv, capsys):
     assert "has no option --outt; did you mean --out?" in last, last
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk45 F7: an ambiguous abbreviation is said as argparse says it, 'error: "
-    "ambiguous option: --p could match --page, --password-file', no field; '--=1' "
-    "after a command lists the top level's --help, --config, --version",
-)
 @pytest.mark.parametrize(
     ("argv", "field"),
     [

@@ -96,38 +96,55 @@ class HolderFiles:
             )
         return self._points
 
+    async def _drawn(self, record: LicenceRecord, names: Sequence[str]) -> list[str]:
+        """Those of ``names`` a file of ``record`` draws: the operator's template
+        may leave fields out (``field_order``, as :func:`rows_of` lays them out:
+        atk45 F8, F9)."""
+        licence_type = await self._directory.licence_type(record.type_code)
+        template = template_for(self._templates, record.type_code, licence_type.name)
+        drawn = set(template.field_order or names)
+        return [name for name in names if name in drawn and name in record.fields]
+
     async def undrawn_values(self, record: LicenceRecord) -> list[str]:
         """What the department writing ``record`` should know of its files: for the
-        holder's name and each visible text field (what the licence file draws of
-        the values a department gives, :func:`visible_fields`) holding a character
-        the fonts cannot draw, one line naming the field and that character, never
-        the value (:func:`~services.issuer.printable.undrawn_problem`); the holder
-        then gets no file, nor a copy showing it
-        (:func:`~services.issuer.printable.content_problem`). Empty when licence
-        files are off. The type is read from the directory's cache."""
+        holder's name and each text field the licence file draws (visible, and in
+        the type's template: :meth:`_drawn`) holding a character the fonts cannot
+        draw, one line naming the field and that character, never the value
+        (:func:`~services.issuer.printable.undrawn_problem`): the holder then gets
+        no file (:func:`~services.issuer.printable.content_problem`), nor a copy
+        showing the field, or the name when its masked form still holds it (atk45
+        F10). Empty when licence files are off. The type is read from the
+        directory's cache."""
         if self._renderer is None:
             return []
         points = await self._drawable()
         licence_type = await self._directory.licence_type(record.type_code)
-        parts = [("holder.name", record.holder.name if record.holder else "")]
-        for name in visible_fields(licence_type):
-            if isinstance(value := record.fields.get(name), str):
-                parts.append((f"fields.{name}", value))
-        return [
-            f"{field}: {problem}: the holder gets no licence file (PDF or OFD) of this "
-            "licence, nor an annotated copy that shows it, until the fonts draw it"
-            for field, text in parts
-            if (problem := undrawn_problem(text, points)) is not None
-        ]
+        name = record.holder.name if record.holder else ""
+        no_file = "the holder gets no licence file (PDF or OFD) of this licence"
+        said = []
+        if problem := undrawn_problem(name, points):
+            copies = undrawn_problem(mask_name(name), points) if name.strip() else None
+            also = ", nor an annotated copy," if copies else ""
+            said.append(
+                f"holder.name: {problem}: {no_file}{also} until the fonts draw it"
+            )
+        for field in await self._drawn(record, visible_fields(licence_type)):
+            value = record.fields[field]
+            if isinstance(value, str) and (problem := undrawn_problem(value, points)):
+                said.append(
+                    f"fields.{field}: {problem}: {no_file}, nor an annotated copy "
+                    "that shows it, until the fonts draw it"
+                )
+        return said
 
     async def copy_problem(
         self, record: LicenceRecord, shared: Sequence[str]
     ) -> CertsealError | None:
         """FAILED_PRECONDITION (reason ``not_drawable``) naming the first of what an
         annotated copy of ``record`` sharing ``shared`` draws of the licence (the
-        name masked, the shared fields' values) that the fonts cannot draw, with the
-        character, never the value; None when the fonts draw it all or licence files
-        are off. ``record`` is read with its holder."""
+        name masked, the shared fields' values the template draws) that the fonts
+        cannot draw, with the character, never the value; None when the fonts draw
+        it all or licence files are off. ``record`` is read with its holder."""
         if self._renderer is None:
             return None
         points = await self._drawable()
@@ -135,8 +152,7 @@ class HolderFiles:
         parts = [("holder.name", mask_name(name) if name.strip() else "")]
         parts += [
             (f"fields.{field}", render_value(record.fields[field]))
-            for field in shared
-            if field in record.fields
+            for field in await self._drawn(record, shared)
         ]
         for field, text in parts:
             if (problem := undrawn_problem(text, points)) is not None:
