@@ -149,10 +149,12 @@ def content_problem(
 ) -> CertsealError | None:
     """FAILED_PRECONDITION naming the first field of what a file of ``content``
     draws (:func:`drawn_parts`) that ``fonts`` cannot draw whole, or None: a file
-    that cannot be drawn whole is not sealed. Reason :data:`NOT_DRAWABLE` when it is
-    the licence's (the holder's name, a field's value), none when it is the
-    platform's (a template, a type's title, a department's name: the licence is not
-    at fault, atk45 F6)."""
+    that cannot be drawn whole is not sealed. When it is the licence's (the holder's
+    name, a field's value): reason :data:`NOT_DRAWABLE` and the field as the
+    licence's, ``licence.holder.name``, ``licence.fields.address`` (what the licence
+    holds, no option of the command that asked: trial45); none and the field as it
+    is when it is the platform's (a template, a type's title, a department's name:
+    the licence is not at fault, atk45 F6)."""
     points = drawable_points(fonts)
     for field, text in drawn_parts(content, template):
         problem = undrawn_problem(text, points)
@@ -162,7 +164,7 @@ def content_problem(
             )
             return precondition(
                 f"{problem}: the file is not drawn nor sealed without it",
-                field=field,
+                field=f"licence.{field}" if of_licence else field,
                 reason=NOT_DRAWABLE if of_licence else None,
             )
     return None

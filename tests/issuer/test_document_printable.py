@@ -83,7 +83,7 @@ def test_a_file_refused_for_a_personal_value_quotes_none_of_it(fonts, field):
     problem = content_problem(
         content, DocumentTemplate.default_for(content.type_name), fonts
     )
-    assert problem is not None and problem.field == field, problem
+    assert problem is not None and problem.field == f"licence.{field}", problem
     said = str(problem)
     composed = unicodedata.normalize("NFC", value)
     assert value not in said and composed not in said, said
@@ -103,8 +103,8 @@ async def test_without_fonts_nothing_is_checked_where_text_is_taken():
 @pytest.mark.parametrize(
     "change, field",
     [
-        ({"holder_name": "王\uf90a"}, "holder.name"),
-        ({"fields": [("place", "经营场所", "ئىشلەتكۈچى")]}, "fields.place"),
+        ({"holder_name": "王\uf90a"}, "licence.holder.name"),
+        ({"fields": [("place", "经营场所", "ئىشلەتكۈچى")]}, "licence.fields.place"),
         ({"fields": [("place", "经营\U00030000", "深圳")]}, "fields.place.title"),
         (
             {"annotation": CopyAnnotation("深圳\uf90a融局", "2026年1月1日", "开户")},

@@ -91,11 +91,11 @@ def test_the_command_says_each_warning_and_the_licence_written(capsys):
         # trial45: the holder authorised a copy of an address the copy cannot draw;
         # the code was refused at every counter, and the holder learnt it from the
         # refusal in the usage record
-        ("张三", f"深{EXT_G}圳", ["address"], "fields.address"),
+        ("张三", f"深{EXT_G}圳", ["address"], "licence.fields.address"),
         ("张三", f"深{EXT_G}圳", ["class"], None),  # the address is not shared
         # the copy masks the name: 王𰀀 is drawn 王*, 王明𰀀 王*𰀀
         (f"王{EXT_G}", "深圳", ["class"], None),
-        (f"王明{EXT_G}", "深圳", ["class"], "holder.name"),
+        (f"王明{EXT_G}", "深圳", ["class"], "licence.holder.name"),
     ],
 )
 async def test_a_use_whose_copy_cannot_be_drawn_is_not_authorised(

@@ -142,16 +142,17 @@ class HolderFiles:
     ) -> CertsealError | None:
         """FAILED_PRECONDITION (reason ``not_drawable``) naming the first of what an
         annotated copy of ``record`` sharing ``shared`` draws of the licence (the
-        name masked, the shared fields' values the template draws) that the fonts
-        cannot draw, with the character, never the value; None when the fonts draw
+        name masked, the shared fields' values the template draws: field
+        ``licence.holder.name``, ``licence.fields.<name>``) that the fonts cannot
+        draw, with the character, never the value; None when the fonts draw
         it all or licence files are off. ``record`` is read with its holder."""
         if self._renderer is None:
             return None
         points = await self._drawable()
         name = record.holder.name if record.holder else ""
-        parts = [("holder.name", mask_name(name) if name.strip() else "")]
+        parts = [("licence.holder.name", mask_name(name) if name.strip() else "")]
         parts += [
-            (f"fields.{field}", render_value(record.fields[field]))
+            (f"licence.fields.{field}", render_value(record.fields[field]))
             for field in await self._drawn(record, shared)
         ]
         for field, text in parts:
