@@ -27,11 +27,11 @@ from certseal.calls import dev_identity
 from certseal.cli_help import fill_help
 from certseal.cli_names import (
     argparse_problem,
+    argument_problem,
     readable_positionals,
     remember_argv,
     shown_field,
     shown_names,
-    subcommand_names,
     unrecognised,
 )
 from certseal.cli_options import (
@@ -39,7 +39,6 @@ from certseal.cli_options import (
     aware_time,
     check_outputs,
     chosen_parser,
-    near_choice,
     whole_number,
 )
 from certseal.config import where_set
@@ -378,9 +377,7 @@ class Parser(argparse.ArgumentParser):
         field, sep, problem = message.partition(": ")
         if sep and field.startswith("argument "):
             name = field.removeprefix("argument ").split("/")[0].lstrip("-")
-            if name in subcommand_names(self):  # licence_command, as argparse says
-                name = "command"
-            self.exit(2, f"error: {name}: {near_choice(problem)}\n")
+            self.exit(2, f"error: {argument_problem(self, name, problem)}\n")
         self.exit(2, f"error: {argparse_problem(self, message) or message}\n")
 
 

@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
 
-from certseal.cli_options import chosen_parser
+from certseal.cli_options import chosen_parser, near_choice
 
 #: the command line being parsed (:func:`remember_argv`), for :func:`argparse_problem`
 _ARGV: ContextVar[Sequence[str]] = ContextVar("certseal_argv", default=())
@@ -263,3 +263,18 @@ def unrecognised(parser: argparse.ArgumentParser, extra: Sequence[str]) -> str:
         f"arguments: {command} takes no more arguments, got {' '.join(extra)!r}; a "
         "value with spaces or $ (a scanned licence code) goes in single quotes"
     )
+
+
+def argument_problem(parser: argparse.ArgumentParser, name: str, problem: str) -> str:
+    """``<field>: <problem>`` for argparse's ``argument <name>: <problem>`` of
+    ``parser``: its command argument (``licence_command``) named ``command``, with
+    the nearest command for a typo (:func:`~certseal.cli_options.near_choice`); but
+    a command word that is the value of an option mistyped before it (``licence --ass
+    <code> get``, ``certseal --confg x.toml audit verify``: argparse took the value
+    for the command) names that option (trial45)."""
+    if name in subcommand_names(parser):
+        typo = unknown_option(parser, _ARGV.get())
+        if problem.startswith("invalid choice") and typo is not None:
+            return unrecognised(parser, [typo])
+        name = "command"
+    return f"{name}: {near_choice(problem)}"

@@ -84,3 +84,23 @@ def test_an_ambiguous_abbreviation_is_a_field_and_its_problem(argv, field, capsy
     last = last_error(argv, capsys)
     assert re.match(f"error: {field}: ", last), last
     assert "--config" not in last, last
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        # trial45: an option mistyped before the command word; argparse took its
+        # value for the command ("invalid choice: '91350100M000100Y43'")
+        (["licence", "--ass", DEPT, "get", "X"], "error: ass: certseal licence has no "
+         "option --ass; did you mean --as?"),
+        (["holder", "--ass", "wallet", "file", "X"], "error: ass: certseal holder has "
+         "no option --ass; did you mean --as?"),
+        (["--confg", "x.toml", "audit", "verify"], "error: confg: certseal has no "
+         "option --confg; did you mean --config?"),
+        # a mistyped command is still said as one
+        (["licence", "--as", DEPT, "gett", "X"], "error: command: invalid choice: "
+         "'gett'"),
+    ],
+)  # fmt: skip
+def test_an_option_mistyped_before_the_command_is_named(argv, said, capsys):
+    assert last_error(argv, capsys).startswith(said)
