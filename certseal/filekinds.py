@@ -88,8 +88,23 @@ OUTPUT_KINDS: dict[str, Callable[[bytes], bool]] = {
     ),
     CHECKPOINT: lambda data: _CHECKPOINT_LINES.match(data[:1024]) is not None,
 }
-#: the kind a file's extension names, for the kinds a reader opens by it
-_EXTENSIONS = {".pdf": PDF, ".ofd": OFD}
+#: the kind a file's extension names: the kinds a reader opens by it, and kinds no
+#: command writes whose names no one gives a PDF, an OFD or a PNG (trial45: a PDF
+#: written as x.docx, a PNG as x.jpg). Text (.txt, .json) and .zip are left out: a
+#: checkpoint is text, an OFD a ZIP.
+_EXTENSIONS = {
+    ".pdf": PDF,
+    ".ofd": OFD,
+    ".png": PNG,
+    **dict.fromkeys(
+        (".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp", ".heic"),
+        "an image of another format",
+    ),
+    **dict.fromkeys(
+        (".doc", ".docx", ".xls", ".xlsx", ".ppt", ".pptx", ".odt", ".ods", ".wps"),
+        "an office document",
+    ),
+}
 
 #: the start of a checkpoint (origin, tree size, root hash) as the note parser
 #: reads one, its origin any text
@@ -110,8 +125,9 @@ def kind_of(data: bytes) -> str | None:
 
 
 def named_kind(name: str | Path) -> str | None:
-    """The kind (:data:`PDF`, :data:`OFD`) the extension of ``name`` names, as a
-    reader opening it by its name takes it; None for any other name."""
+    """The kind (:data:`PDF`, :data:`OFD`, :data:`PNG`, an image of another format,
+    an office document) the extension of ``name`` names, as a reader opening it by
+    its name takes it; None for any other name."""
     return _EXTENSIONS.get(Path(name).suffix.lower())
 
 

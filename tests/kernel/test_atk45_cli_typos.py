@@ -104,3 +104,38 @@ def test_an_ambiguous_abbreviation_is_a_field_and_its_problem(argv, field, capsy
 )  # fmt: skip
 def test_an_option_mistyped_before_the_command_is_named(argv, said, capsys):
     assert last_error(argv, capsys).startswith(said)
+
+
+@pytest.mark.parametrize(
+    ("name", "kinds", "named"),
+    [
+        # trial45: a PDF was written as x.docx, a PNG as x.jpg, without a word
+        ("x.docx", ("a PDF",), "an office document"),
+        ("x.WPS", ("a PDF", "an OFD package (ZIP)"), "an office document"),
+        ("x.jpg", ("a PNG image",), "an image of another format"),
+        ("x.heic", ("a PNG image",), "an image of another format"),
+    ],
+)
+def test_an_output_named_as_another_kind_is_refused(tmp_path, name, kinds, named):
+    from certseal.cli_options import check_output
+    from certseal.errors import CertsealError
+
+    with pytest.raises(CertsealError) as refused:
+        check_output(str(tmp_path / name), "out", kinds)
+    assert refused.value.field == "out"
+    assert f"names {named} but the command writes {kinds[0]}" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "kinds"),
+    [
+        ("x.png", ("a PNG image",)),
+        ("checkpoint.txt", ("a signed checkpoint",)),  # a checkpoint is text
+        ("licence.zip", ("an OFD package (ZIP)",)),  # an OFD is a ZIP
+        ("licence", ("a PDF",)),
+    ],
+)
+def test_an_output_named_as_its_kind_or_no_kind_is_taken(tmp_path, name, kinds):
+    from certseal.cli_options import check_output
+
+    assert check_output(str(tmp_path / name), "out", kinds).name == name
