@@ -123,8 +123,8 @@ def no_such_page(page: int, count: int, document: str) -> str:
     """Why ``page`` (0-based, as ``--page`` and the requests count) is not a page of
     ``document`` (``the PDF``, ``the OFD``) of ``count`` pages: the pages it has, in
     the same count (a 5-page OFD's ``--page 5``: ``is 5; the OFD has pages 0 to
-    4``), so the number a user would fix it to is plain."""
+    4``; a one-page PDF's ``--page 1``: ``is 1; the PDF has one page, page 0``), so the number a user would fix it to is plain."""
     if count <= 0:
         return f"is {page}; {document} has no pages"
-    have = "page 0" if count == 1 else f"pages 0 to {count - 1}"
+    have = "one page, page 0" if count == 1 else f"pages 0 to {count - 1}"
     return f"is {page}; {document} has {have}"

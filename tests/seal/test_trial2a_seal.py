@@ -24,7 +24,7 @@ from tests.seal.test_field_pdfs import keys, seal, seal_ca  # noqa: F401
     [
         (5, 5, "is 5; the OFD has pages 0 to 4"),
         (2, 7, "is 7; the OFD has pages 0 to 1"),
-        (1, 1, "is 1; the OFD has page 0"),
+        (1, 1, "is 1; the OFD has one page, page 0"),
     ],
 )
 def test_a_page_past_an_ofd_s_last_says_the_pages_from_0(pages, page, said):
@@ -47,7 +47,7 @@ def test_a_document_without_pages_says_so():
 async def test_a_page_past_a_pdf_s_last_says_the_pages_from_0(seal_ca, keys):  # noqa: F811
     with pytest.raises(CertsealError) as err:
         await seal(seal_ca, keys, page_pdf(Tree()), placement=Placement(page=1))
-    assert (err.value.field, err.value.message) == ("page", "is 1; the PDF has page 0")
+    assert (err.value.field, err.value.message) == ("page", "is 1; the PDF has one page, page 0")
 
 
 @pytest.mark.parametrize(
