@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import datetime as dt
-import secrets
 import unicodedata
 
 import grpc
@@ -24,16 +22,15 @@ import pypdfium2
 import pypdfium2.raw as pdfium_c
 import pytest
 
-from certseal import identifiers
 from certseal.errors import CertsealError, ErrorKind
 from certseal.identifiers import is_account_name
 from certseal.rpc import Caller
 from certseal.rpcerrors import ERROR_REASON_KEY, error_from_rpc, error_metadata
 from certseal.text import display_name_problem
 from services.issuer.document_overlay import CopyAnnotation
-from services.issuer.domain import Action, Holder
+from services.issuer.domain import Action
 from services.issuer.printable import check_printable
-from services.issuer.service.issuance import IssueInput
+from tests.issuer.holder_world import make_holder_world
 from tests.issuer.test_audit42_holder_audit import (
     authorise_request,
     new_rows,
@@ -428,53 +425,13 @@ async def test_a_clerk_of_another_shape_is_one_audit_row_and_no_entry(
 # -- personal data in a refusal -------------------------------------------------------
 
 
-class _NoSeal:
-    """A sealer that is never reached: the copy is refused before it is drawn."""
-
-    async def seal_pdf(self, *args, **kwargs):  # pragma: no cover
-        raise AssertionError("nothing is sealed")
-
-
 async def test_a_copy_refused_for_a_value_says_no_value_to_the_department_or_audit(
     issuer, operator, connect
 ):
-    from tests.conftest import make_department
-
-    dept = await make_department(operator, connect)
-    other = await make_department(operator, connect)
-    from certseal.v1 import issuer_pb2 as pb
-
-    app = f"app:wallet-{secrets.token_hex(4)}"
-    await operator.admin.GrantHolderApp(
-        pb.GrantHolderAppRequest(app=app, type_code=dept.type_code)
-    )
-    now = dt.datetime.now(dt.UTC)
-    service = issuer.make_service(lambda: dt.datetime.now(dt.UTC))
-    if service.holder._files._renderer is None:
-        pytest.skip("licence files are off (no rare-character font)")
-    service.holder._files._sealer = _NoSeal()
-    holder = ("111", identifiers.random_resident_id())
+    w = await make_holder_world(issuer, operator, connect)
+    service, dept, other, licence = w.service, w.dept, w.other, w.licence
     address = "Mu\u0308llerstraße 17, 深圳市福田区"  # NFD: as some keyboards type it
-    licence = await service.issue(
-        Caller("dept", dept.code),
-        IssueInput(
-            dept.type_code,
-            Holder("张三", *holder),
-            {"class": "C1", "address": "深圳市福田区"},
-            valid_from=now - dt.timedelta(minutes=1),
-            valid_until=now + dt.timedelta(days=30),
-        ),
-    )
-    _, code, _ = await service.holder.authorise(
-        Caller.parse(app),
-        licence.identifier,
-        holder=holder,
-        department_code=other.code,
-        counter="",
-        purpose="开立银行账户",
-        fields=["address"],
-        expires_at=now + dt.timedelta(days=7),
-    )
+    code = await w.authorise(["address"])
     # authorised while the copy can be drawn (trial45: authorising a value the copy
     # cannot draw is refused), the address amended to one it cannot after that
     await service.new_version(
@@ -487,8 +444,7 @@ async def test_a_copy_refused_for_a_value_says_no_value_to_the_department_or_aud
     caller = Caller("dept", other.code)
     for _ in range(2):
         with pytest.raises(CertsealError) as err:
-            async with service.attempt(caller, "authorisation.redeem", "-"):
-                await service.holder.redeem(caller, code, counter="")
+            await w.redeem(code)
     said = str(err.value)
     assert err.value.kind is ErrorKind.FAILED_PRECONDITION
     assert err.value.reason == "not_drawable"

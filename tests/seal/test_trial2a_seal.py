@@ -47,7 +47,10 @@ def test_a_document_without_pages_says_so():
 async def test_a_page_past_a_pdf_s_last_says_the_pages_from_0(seal_ca, keys):  # noqa: F811
     with pytest.raises(CertsealError) as err:
         await seal(seal_ca, keys, page_pdf(Tree()), placement=Placement(page=1))
-    assert (err.value.field, err.value.message) == ("page", "is 1; the PDF has one page, page 0")
+    assert (err.value.field, err.value.message) == (
+        "page",
+        "is 1; the PDF has one page, page 0",
+    )
 
 
 @pytest.mark.parametrize(
