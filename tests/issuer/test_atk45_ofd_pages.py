@@ -14,9 +14,14 @@ import dataclasses
 import pytest
 
 from services.seal.ofd import open_document
-from services.seal.ofd_package import parse_xml, read_package
+from services.seal.ofd_package import read_package
 from tests.issuer.test_document import CONTENT
-from tests.issuer.test_document_ofd import _drawn_pages, fonts, render  # noqa: F401
+from tests.issuer.test_document_ofd import (  # noqa: F401 (fixture)
+    _drawn_pages,
+    assert_ids_unique,
+    fonts,
+    render,
+)
 
 
 def _overlaps(box, left, top, right, bottom) -> bool:
@@ -43,17 +48,7 @@ def check(ofd: bytes, fields) -> list:
     at = 0
     for _, _, value in fields:
         at = shown.index(value, at) + len(value)  # whole, in order
-    files = read_package(ofd).files
-    ids = [
-        int(element.get("ID"))
-        for name, data in files.items()
-        if name.endswith(".xml")
-        for element in parse_xml(data, name).iter()
-        if element.get("ID")
-    ]
-    assert len(ids) == len(set(ids))
-    most = parse_xml(files["Doc_0/Document.xml"], "doc").find(".//{*}MaxUnitID")
-    assert most is not None and max(ids) <= int(most.text or 0)
+    assert_ids_unique(ofd)
     return pages
 
 

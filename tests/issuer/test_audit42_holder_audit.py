@@ -13,19 +13,15 @@ identifier, the id type and the id number, the number masked); a withdrawal's
 reason keeps the purpose's character rule; an over-long purpose says its length."""
 
 import datetime as dt
-import secrets
 
 import grpc
 import pytest
 
 from certseal import identifiers
-from certseal.rpc import Caller
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import issuer_pb2_grpc, licence_pb2
-from services.issuer.domain import Holder
-from services.issuer.service.issuance import IssueInput
 from services.issuer.service.reading import masked_number
-from tests.conftest import make_department
+from tests.issuer.holder_world import make_holder_world
 
 PURPOSE = "开立银行账户"
 
@@ -34,25 +30,8 @@ PURPOSE = "开立银行账户"
 async def world(issuer, operator, connect):
     """A licence valid now, its holder's app granted the type (its LicenceHolder
     and Issuer stubs), and the department to authorise (its Redemption stub)."""
-    dept = await make_department(operator, connect)
-    other = await make_department(operator, connect)
-    app = f"app:wallet-{secrets.token_hex(4)}"
-    await operator.admin.GrantHolderApp(
-        pb.GrantHolderAppRequest(app=app, type_code=dept.type_code)
-    )
-    now = dt.datetime.now(dt.UTC)
-    service = issuer.make_service(lambda: dt.datetime.now(dt.UTC))
-    holder = ("111", identifiers.random_resident_id())
-    licence = await service.issue(
-        Caller("dept", dept.code),
-        IssueInput(
-            dept.type_code,
-            Holder("张三", *holder),
-            {"class": "C1", "address": "深圳"},
-            valid_from=now - dt.timedelta(minutes=1),
-            valid_until=now + dt.timedelta(days=30),
-        ),
-    )
+    made = await make_holder_world(issuer, operator, connect, address="深圳")
+    app, other, holder, licence = made.app, made.other, made.holder, made.licence
     channel = connect(app).channel
     return {
         "app": app,

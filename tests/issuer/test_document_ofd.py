@@ -247,7 +247,11 @@ def test_a_long_value_goes_on_over_pages_never_off_one(fonts, annotated):
     for _, _, value in fields:
         assert value in shown
     assert shown.index(fields[0][2]) < shown.index(fields[1][2])
-    # OFD IDs are unique in the document and none above MaxUnitID (GB/T 33190 §7.4)
+    assert_ids_unique(ofd)
+
+
+def assert_ids_unique(ofd: bytes) -> None:
+    """OFD IDs are unique in the document, none above MaxUnitID (GB/T 33190 §7.4)."""
     files = read_package(ofd).files
     ids = [
         int(element.get("ID"))
