@@ -28,6 +28,7 @@ from certseal.cli_help import fill_help
 from certseal.cli_names import (
     argparse_problem,
     argument_problem,
+    owner_of,
     readable_positionals,
     remember_argv,
     shown_field,
@@ -38,7 +39,6 @@ from certseal.cli_options import (
     StoreOnce,
     aware_time,
     check_outputs,
-    chosen_parser,
     whole_number,
 )
 from certseal.config import where_set
@@ -365,8 +365,8 @@ class Parser(argparse.ArgumentParser):
         (:func:`~certseal.cli_names.unrecognised`), not the top level's."""
         argv = remember_argv(sys.argv[1:] if args is None else args)
         parsed, rest = self.parse_known_args(argv, namespace)
-        if rest:
-            command = chosen_parser(self, argv, parsed)
+        if rest:  # named with the parser whose words it came among (atk46 F4)
+            command = owner_of(self, argv, parsed, rest[0])
             command.print_usage(sys.stderr)
             self.exit(2, f"error: {unrecognised(command, rest)}\n")
         return parsed

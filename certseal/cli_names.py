@@ -121,18 +121,17 @@ def shown_field(field: str, names: dict[str, str]) -> str | None:
 
 
 #: argparse's message for an abbreviation of several options
-_AMBIGUOUS = re.compile(r"ambiguous option: (\S+) could match (.+)")
+_AMBIGUOUS = re.compile(r"ambiguous option: (.+) could match (-\S+(?:, -\S+)*)", re.S)
 
 
 def _ambiguous(parser: argparse.ArgumentParser, word: str, options: list[str]) -> str:
-    """``<field>: <problem>`` for ``word``, an abbreviation of each of ``options``;
-    a word that names nothing (``--=1``: argparse reads every option of the top level
-    as starting with ``--``) said as such."""
+    """``<field>: <problem>`` for ``word``, an abbreviation of each of ``options``,
+    never quoting what follows its ``=`` (an id number, a name: atk46 F3); a word
+    that names nothing (``--=1``: argparse reads every option of the top level as
+    starting with ``--``) said as such."""
     name = word.split("=", 1)[0]
     if not name.strip("-"):
-        return (
-            f"arguments: {word!r} names no option; an option is --name or --name=value"
-        )
+        return f"arguments: '{name}=…' names no option; an option is --name=value"
     command = parser.prog
     shown = " or ".join(
         [", ".join(options[:-1]), options[-1]] if options[1:] else options
@@ -169,32 +168,42 @@ def argparse_problem(parser: argparse.ArgumentParser, message: str) -> str | Non
     return f"{first}: is required{more}; '{parser.prog} -h' shows its usage"
 
 
-def unknown_option(parser: argparse.ArgumentParser, argv: Sequence[str]) -> str | None:
+def unknown_option(
+    parser: argparse.ArgumentParser, argv: Sequence[str], before: str | None = None
+) -> str | None:
     """The first word of ``argv`` after ``parser``'s command words (``seal get`` of
-    ``certseal seal get``) and before a word choosing one of its own commands, that
-    argparse reads as an option ``parser`` does not have (:func:`reads_as_option`),
-    or that starts with a dash other than ``-`` (:func:`typed_dash`); None when
-    there is none. argparse says what is required before what it did not take, so
-    ``--outt x.pdf`` was said as ``--out`` missing (trial44): the typo is the fault to
-    name. Anything after ``--`` is no such word."""
+    ``certseal seal get``), and before ``before`` (a word argparse took for a command)
+    or a word choosing one of ``parser``'s own commands, that argparse reads as an
+    option ``parser`` does not have (:func:`reads_as_option`), or that is one typed
+    with another dash (:func:`typed_dash`); None when there is none. argparse says
+    what is required before what it did not take, so ``--outt x.pdf`` was said as
+    ``--out`` missing (trial44): the typo is the fault to name. Anything after
+    ``--`` is no such word; nor is anything after the word argparse could not take as
+    a command (atk46 F1: ``licence --as <code> gett X --out o.pdf`` is ``gett``'s
+    fault, not ``--out``'s)."""
     words = list(argv)
     at = 0
     for command in parser.prog.split()[1:]:
         if command not in words[at:]:
             return None
         at = words.index(command, at) + 1
-    commands = {
-        choice
-        for action in parser._actions
-        if isinstance(action, argparse._SubParsersAction)
-        for choice in action.choices
-    }
+    ends = {"--", *_commands(parser), *([before] if before is not None else [])}
     for word in words[at:]:
-        if word == "--" or word in commands:  # the rest is that command's (atk45 F1)
+        if word in ends:  # the rest is a command's (atk45 F1)
             return None
-        if typed_dash(word) or reads_as_option(parser, word) is False:
+        if typed_dash(parser, word) or reads_as_option(parser, word) is False:
             return word
     return None
+
+
+def _commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """``parser``'s own commands by their words."""
+    return {
+        choice: sub
+        for action in parser._actions
+        if isinstance(action, argparse._SubParsersAction)
+        for choice, sub in action.choices.items()
+    }
 
 
 def reads_as_option(parser: argparse.ArgumentParser, word: str) -> bool | None:
@@ -221,20 +230,35 @@ def reads_as_option(parser: argparse.ArgumentParser, word: str) -> bool | None:
 #: dashes a word processor or an input method types for ``-`` or ``--`` (general
 #: category Pd but the hyphen-minus, and the minus sign); one before a name is an
 #: option typed with the wrong dash (atk45 F4), which argparse takes for a value
-_DASHES = frozenset("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d")
+_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"
+#: what an option's name is after its dashes (and before ``=``)
+_OPTION_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
 
 
-def typed_dash(word: str) -> bool:
-    """Whether ``word`` is an option name typed with a dash other than ``-``
-    (``—out``, ``–out``, ``‐‐out``): one or two such dashes, then a letter."""
-    body = word.lstrip("".join(_DASHES))
-    return 0 < len(word) - len(body) <= 2 and body[:1].isalpha()
+def typed_dash(parser: argparse.ArgumentParser, word: str) -> bool:
+    """Whether ``word`` is an option of ``parser`` typed with a dash other than ``-``
+    (``—out``, ``–out``, ``‐‐out``): one or two such dashes, an option's name (ASCII
+    letters, digits and ``-``, then ``=`` and a value or nothing, no space), near one
+    ``parser`` has. A value that merely starts with such a dash (``—Li Wei``,
+    ``—draft.pdf``, ``—开立账户``) is none (atk46 F2): argparse took it as a value."""
+    body = word.lstrip(_DASHES)
+    name = body.split("=", 1)[0]
+    if not 0 < len(word) - len(body) <= 2 or " " in word:
+        return False
+    if not _OPTION_NAME.fullmatch(name):
+        return False
+    asked = ascii_dashes(word.split("=", 1)[0])
+    return bool(difflib.get_close_matches(asked, _options(parser), n=1, cutoff=0.6))
+
+
+def _options(parser: argparse.ArgumentParser) -> list[str]:
+    return [s for a in parser._actions for s in a.option_strings]
 
 
 def ascii_dashes(word: str) -> str:
     """``word`` with its leading dashes as ``-`` (one em or en dash alone as ``--``,
     what autocorrection made of it): the option it was typed for."""
-    body = word.lstrip("".join(_DASHES))
+    body = word.lstrip(_DASHES)
     dashes = len(word) - len(body)
     if dashes == 1 and word[0] in "\u2013\u2014":
         return "--" + body
@@ -243,18 +267,27 @@ def ascii_dashes(word: str) -> str:
 
 def unrecognised(parser: argparse.ArgumentParser, extra: Sequence[str]) -> str:
     """``<field>: <problem>`` for what ``parser`` (the command's) did not take,
-    ``extra``'s first word: an option it does not have (with the nearest it has, for a
-    typo: ``--purpse`` -> ``--purpose``; typed with another dash, ``—out``, the
-    option it was typed for: atk45 F4), or a word after its arguments (a licence code
+    ``extra``'s first word: an option it does not have (typed with another dash,
+    ``—out``, the option it was typed for: atk45 F4; one of a command of ``parser``,
+    typed before that command's word, where it goes: atk46 F14; else the nearest it
+    has, for a typo: ``--purpse`` -> ``--purpose``), or a word after its arguments,
+    a value by argparse's reading too (``-Li Wei``, ``-5``: atk46 F13; a licence code
     typed unquoted is cut at its spaces, Base45 having them: quote it)."""
     word = extra[0]
     command = parser.prog
-    dashed = typed_dash(word)
-    if dashed or (word.startswith("-") and len(word) > 1):
+    dashed = typed_dash(parser, word)
+    if dashed or reads_as_option(parser, word) is not None:
         name = word.split("=", 1)[0]
-        options = [s for a in parser._actions for s in a.option_strings]
         asked = ascii_dashes(name) if dashed else name
-        near = difflib.get_close_matches(asked, options, n=1, cutoff=0.6)
+        owners = [w for w, sub in _commands(parser).items() if asked in _options(sub)]
+        if owners:
+            typed = [w for w in _ARGV.get() if w in owners]
+            where = typed[0] if typed else owners[0]
+            return (
+                f"{asked.lstrip('-')}: {asked} is an option of '{command} {where}', "
+                f"not of '{command}': give it after {where!r}"
+            )
+        near = difflib.get_close_matches(asked, _options(parser), n=1, cutoff=0.6)
         hint = f"; did you mean {near[0]}?" if near else f"; '{command} -h' lists them"
         if dashed:
             hint = f" (it starts with U+{ord(name[0]):04X}, not '-'){hint}"
@@ -265,6 +298,10 @@ def unrecognised(parser: argparse.ArgumentParser, extra: Sequence[str]) -> str:
     )
 
 
+#: argparse's "invalid choice" of a command word, the word
+_INVALID_CHOICE = re.compile(r"invalid choice: '(.*)' \(choose from ")
+
+
 def argument_problem(parser: argparse.ArgumentParser, name: str, problem: str) -> str:
     """``<field>: <problem>`` for argparse's ``argument <name>: <problem>`` of
     ``parser``: its command argument (``licence_command``) named ``command``, with
@@ -273,8 +310,32 @@ def argument_problem(parser: argparse.ArgumentParser, name: str, problem: str) -
     <code> get``, ``certseal --confg x.toml audit verify``: argparse took the value
     for the command) names that option (trial45)."""
     if name in subcommand_names(parser):
-        typo = unknown_option(parser, _ARGV.get())
-        if problem.startswith("invalid choice") and typo is not None:
-            return unrecognised(parser, [typo])
+        invalid = _INVALID_CHOICE.match(problem)
+        if invalid:
+            typo = unknown_option(parser, _ARGV.get(), before=invalid[1])
+            if typo is not None:
+                return unrecognised(parser, [typo])
         name = "command"
     return f"{name}: {near_choice(problem)}"
+
+
+def owner_of(
+    parser: argparse.ArgumentParser,
+    argv: Sequence[str],
+    args: argparse.Namespace,
+    word: str,
+) -> argparse.ArgumentParser:
+    """Of the parsers from the top to the command's (:func:`_chain`), the one whose
+    words ``word`` came among: the deepest whose command word is before it
+    (``--confg=x.toml audit verify``: the top level's, whose ``--config`` is the
+    nearest; atk46 F4)."""
+    words = list(argv)
+    at = words.index(word) if word in words else len(words)
+    owner, seen = parser, 0
+    for current in list(_chain(parser, argv, args))[1:]:
+        command = current.prog.split()[-1]
+        if command not in words[seen:at]:
+            break
+        seen = words.index(command, seen) + 1
+        owner = current
+    return owner

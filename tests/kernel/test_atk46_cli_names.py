@@ -24,12 +24,6 @@ def last_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
     return capsys.readouterr().err.splitlines()[-1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk46 F1: a mistyped command word followed by the command's own options "
-    "is said as the group lacking that option (unknown_option scans past the "
-    "invalid command), not as the invalid command argparse names",
-)
 @pytest.mark.parametrize(
     ("argv", "typed"),
     [
@@ -46,12 +40,6 @@ def test_a_mistyped_command_is_named_though_its_options_follow(argv, typed, caps
     assert last.startswith(f"error: command: invalid choice: '{typed}'"), last
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk46 F2: a value starting with an en or em dash (a holder's name, a "
-    "purpose, a file name) that argparse took as the value is named as a mistyped "
-    "option, quoted as the field, in place of what is really missing",
-)
 @pytest.mark.parametrize(
     ("argv", "value", "missing"),
     [
@@ -73,12 +61,6 @@ def test_a_value_starting_with_a_unicode_dash_is_no_option(
     assert last.startswith(f"error: {missing}: is required"), last
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk46 F3: an ambiguous abbreviation whose '=value' holds a space is "
-    "argparse's raw message: no 'field: problem', and the value (an id number, a "
-    "name) quoted whole",
-)
 @pytest.mark.parametrize(
     ("argv", "value"),
     [
@@ -95,13 +77,6 @@ def test_an_ambiguous_abbreviation_with_a_spaced_value_is_a_field(argv, value, c
     assert value not in last, last
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk46 F4: a top-level option mistyped as --name=value is said against "
-    "the command run ('certseal audit verify has no option --confg'), with no "
-    "hint; typed '--confg x.toml' it is 'certseal has no option --confg; did you "
-    "mean --config?'",
-)
 def test_a_top_level_typo_with_its_value_attached_is_named_as_the_top_levels(capsys):
     spaced = last_error(["--confg", "x.toml", "audit", "verify"], capsys)
     attached = last_error(["--confg=x.toml", "audit", "verify"], capsys)
@@ -137,13 +112,6 @@ def test_held_argparse_readings(argv, said, capsys):
     assert ID_NUMBER not in last and "Li Wei" not in last, last
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk46 F13: a word left over that argparse read as a value (a space in "
-    "it, a negative number, a Unicode dash before a name with a space) is said by "
-    "unrecognised as an option the command lacks, the value quoted as the field; "
-    "argparse says 'unrecognized arguments'",
-)
 @pytest.mark.parametrize(
     "extra", ["-Li Wei", "-5", "\u2014Li Wei"], ids=["space", "negative", "em-dash"]
 )
@@ -152,12 +120,6 @@ def test_a_leftover_value_is_no_option(extra, capsys):
     assert last.startswith("error: arguments: "), last
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk46 F14: an option of the command typed before the command word "
-    "(argparse took its value for the command) is answered 'did you mean --as?', "
-    "the group's one option, not that it goes after the command word",
-)
 @pytest.mark.parametrize(
     ("argv", "command"),
     [
