@@ -296,9 +296,14 @@ class OutputFile(StoreOnce):
     #: the namespace attribute listing the options given: (destination, kinds)
     GIVEN = "_output_files"
 
-    def __init__(self, *args: Any, kinds: Sequence[str] = (), **kwargs: Any):
+    def __init__(
+        self, *args: Any, kinds: Sequence[str] = (), writes: str = "", **kwargs: Any
+    ):
         super().__init__(*args, **kwargs)
-        self.kinds = tuple(kinds)
+        #: what the command writes when it is none of :data:`OUTPUT_KINDS` (a trust
+        #: bundle): a name of any of them is refused (atk46 F7), the file's content
+        #: is the command's to tell
+        self.kinds, self.writes = tuple(kinds), writes
 
     def __call__(
         self,
@@ -309,31 +314,34 @@ class OutputFile(StoreOnce):
     ) -> None:
         super().__call__(parser, namespace, values, option_string)
         given = namespace.__dict__.setdefault(self.GIVEN, [])
-        given.append((self.dest, self.kinds))
+        given.append((self.dest, self.kinds, self.writes))
 
 
 def check_outputs(args: argparse.Namespace) -> None:
     """:func:`check_output` for every :class:`OutputFile` option ``args`` holds."""
-    for dest, kinds in args.__dict__.get(OutputFile.GIVEN, ()):
-        check_output(getattr(args, dest), dest.replace("_", "-"), kinds)
+    for dest, kinds, writes in args.__dict__.get(OutputFile.GIVEN, ()):
+        check_output(getattr(args, dest), dest.replace("_", "-"), kinds, writes)
 
 
-def check_output(text: str, option: str, kinds: Sequence[str] = ()) -> Path:
+def check_output(
+    text: str, option: str, kinds: Sequence[str] = (), writes: str = ""
+) -> Path:
     """The path a command will write (:func:`write_output`), checked: its folder
     exists, is a folder and takes a new file (tried: a scratch file is made there
     and removed, so a read-only mount, an ACL or a root-owned folder are told as
     they are), the path is no folder, device or FIFO (a rename would replace it),
     and a file already there is empty or one of ``kinds`` (:data:`OUTPUT_KINDS`;
     none given: any), and a name whose extension names a kind (``x.ofd``) names one
-    of ``kinds`` (trial 2a: ``seal pdf … --out x.ofd`` wrote a PDF there). A symbolic link is followed: what is checked is the file
+    of ``kinds`` (none of them when the command ``writes`` a kind of its own) (trial 2a: ``seal pdf … --out x.ofd`` wrote a PDF there). A symbolic link is followed: what is checked is the file
     written (:func:`_written`). INVALID_ARGUMENT naming ``option`` otherwise."""
     if not text:
         raise invalid(option, "is empty: give a FILE")
     named = named_kind(text)
-    if kinds and named is not None and named not in kinds:
+    if (kinds or writes) and named is not None and named not in kinds:
         raise invalid(
             option,
-            f"{shown_name(text)} names {called(named)} but the command writes {kinds[0]}",
+            f"{shown_name(text)} names {called(named)} but the command writes "
+            f"{kinds[0] if kinds else writes}",
         )
     try:
         path = _written(text)

@@ -88,23 +88,30 @@ OUTPUT_KINDS: dict[str, Callable[[bytes], bool]] = {
     ),
     CHECKPOINT: lambda data: _CHECKPOINT_LINES.match(data[:1024]) is not None,
 }
-#: the kind a file's extension names: the kinds a reader opens by it, and kinds no
-#: command writes whose names no one gives a PDF, an OFD or a PNG (trial45: a PDF
-#: written as x.docx, a PNG as x.jpg). Text (.txt, .json) and .zip are left out: a
-#: checkpoint is text, an OFD a ZIP.
+#: the kind a file's extension names: the kinds the commands write and read by it,
+#: and kinds no command writes whose names no one gives what a command does write
+#: (trial45: a PDF written as x.docx, a PNG as x.jpg; atk46 F5, F6: as x.pem, qr.der,
+#: x.zip, x.jfif, x.rtf ...). Text (.txt, .json) is left out: a checkpoint is text.
 _EXTENSIONS = {
     ".pdf": PDF,
     ".ofd": OFD,
+    ".zip": OFD,  # an OFD package is a ZIP: a PDF named .zip is refused
     ".png": PNG,
+    ".der": SIGNATURE,
+    ".sig": SIGNATURE,
+    **dict.fromkeys((".pem", ".crt", ".cer"), "a PEM certificate"),
+    **dict.fromkeys((".p7s", ".p7b", ".p7m", ".p12", ".pfx"), "a PKCS file"),
     **dict.fromkeys(
-        (".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp", ".heic"),
+        (".jpg", ".jpeg", ".jfif", ".gif", ".bmp", ".tif", ".tiff", ".webp", ".heic",
+         ".heif", ".avif", ".svg", ".ico"),
         "an image of another format",
     ),
     **dict.fromkeys(
-        (".doc", ".docx", ".xls", ".xlsx", ".ppt", ".pptx", ".odt", ".ods", ".wps"),
+        (".doc", ".docx", ".docm", ".dotx", ".xls", ".xlsx", ".xlsm", ".ppt", ".pptx",
+         ".pptm", ".odt", ".ods", ".odp", ".rtf", ".wps", ".et", ".dps"),
         "an office document",
     ),
-}
+}  # fmt: skip
 
 #: the start of a checkpoint (origin, tree size, root hash) as the note parser
 #: reads one, its origin any text

@@ -463,6 +463,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     fetch.add_argument(
         "--out",
         action=OutputFile,
+        writes="a certseal trust bundle",
         required=True,
         help="the bundle file: updated when it holds one, made when missing or "
         "empty; any other file is refused, never replaced",

@@ -15,12 +15,6 @@ from services.cli import build_parser
 PEM = "a PEM certificate"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk46 F5: the kinds the platform itself writes (a PEM certificate, a DER "
-    "signature) and a ZIP have no extension of their own: a PDF written as "
-    "sealed.pem, a PNG as qr.der, a certificate as maker.p7s are taken",
-)
 @pytest.mark.parametrize(
     ("name", "kinds"),
     [
@@ -40,12 +34,6 @@ def test_an_output_named_as_a_kind_the_platform_writes_is_refused(
     assert refused.value.field == "out"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk46 F6: images and office documents of other common extensions are "
-    "taken where .jpg and .docx are refused (.jfif, .avif, .heif, .svg, .docm, "
-    ".xlsm, .rtf, WPS's .et and .dps, .odp)",
-)
 @pytest.mark.parametrize(
     "name",
     ["x.jfif", "x.avif", "x.heif", "x.svg", "x.docm", "x.xlsm", "x.rtf", "x.et",
@@ -56,11 +44,6 @@ def test_other_images_and_office_documents_are_refused(tmp_path, name):
         check_output(str(tmp_path / name), "out", (PDF, OFD))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk46 F7: 'bundle fetch --out' has no kinds, so a trust bundle is "
-    "written as bundle.pdf, bundle.png or bundle.docx without a word",
-)
 @pytest.mark.parametrize("name", ["bundle.pdf", "bundle.png", "bundle.docx"])
 def test_a_bundle_named_as_another_kind_is_refused(tmp_path, name):
     args = build_parser().parse_args(["bundle", "fetch", "--out", str(tmp_path / name)])
