@@ -159,8 +159,10 @@ def content_problem(
     for field, text in drawn_parts(content, template):
         problem = undrawn_problem(text, points)
         if problem is not None:
+            # a field's value is fields.<name>, its title fields.<name>.title; a
+            # field's name has no dot, so a field named "title" is a value (atk46 F8)
             of_licence = field == "holder.name" or (
-                field.startswith("fields.") and not field.endswith(".title")
+                field.startswith("fields.") and field.count(".") == 1
             )
             return precondition(
                 f"{problem}: the file is not drawn nor sealed without it",

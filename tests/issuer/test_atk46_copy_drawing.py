@@ -28,13 +28,6 @@ UNDRAWN = "王\uf90a明"
 WIDE = "\u2e3b"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk46 F8: a licence field named 'title' (a type may name one so: "
-    "[a-z][a-z0-9_]*) is taken for a field's title, the platform's text: its "
-    "undrawable value is refused as 'fields.title' with no not_drawable reason, "
-    "not as the licence's licence.fields.title",
-)
 @pytest.mark.parametrize("name", ["title"])
 def test_a_field_named_title_is_the_licence_s(fonts, name):
     content = dataclasses.replace(CONTENT, fields=[(name, "职称", UNDRAWN)])

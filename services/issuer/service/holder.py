@@ -39,6 +39,7 @@ from services.issuer.authorisation import (
     asked_authorisation,
     check_counter,
     code_digest,
+    copy_annotation,
     expiry_problem,
     licence_refusal,
     new_authorisation_id,
@@ -156,8 +157,9 @@ class HolderSide:
         For the holder's app (naming the holder) or the issuing department
         (:meth:`Reader.readable`: NOT_FOUND, PERMISSION_DENIED). FAILED_PRECONDITION
         when the department has no usable official seal. A use of kind
-        ``downloaded``. The file of a superseded version names its lineage's current
-        version (``current_identifier``).
+        ``downloaded``. The file of a superseded or transferred version names the
+        version that now stands for it (``current_identifier``: its lineage's
+        current, through transfers).
         """
         record = await self._reader.readable(  # its one ok row: the download's
             caller, text, "licence.document", holder=holder, view=False, recorded=False
@@ -174,10 +176,10 @@ class HolderSide:
                 department_code=department_of(str(caller)),
             )
         )
-        current = ""  # trial45: a superseded version's file was given without a word
-        if record.superseded_by:
-            found = await self._store.current_identifier(record.lineage)
-            current = found or record.superseded_by
+        # trial45: a superseded version's file was given without a word; atk46 F12:
+        # a lineage transferred out goes on in the receiving department's licence
+        found = await self._store.holder_current(record.holder_ref, record.identifier)
+        current = "" if found == record.identifier else found
         return replace(document, status=record.status, current_identifier=current)
 
     async def authorise(
@@ -235,9 +237,16 @@ class HolderSide:
         shown = set(visible_fields(licence_type))
         if not fields or len(fields) > MAX_FIELDS:
             raise invalid("fields", f"name 1 to {MAX_FIELDS} fields to share")
+        laid_out = self._files.laid_out(licence_type)
         for name in fields:
             if name not in shown:
                 raise invalid("fields", f"{name!r} is not a field the holder can share")
+            if laid_out is not None and name not in laid_out:  # atk46 F11
+                raise invalid(
+                    "fields",
+                    f"{name!r} is not drawn on this licence type's files: no copy "
+                    "could show it",
+                )
         problem = expiry_problem(expires_at, now)
         if problem or expires_at is None:
             raise invalid("expires_at", problem or "is required")
@@ -246,8 +255,13 @@ class HolderSide:
         unusable = licence_refusal(current, now)
         if unusable is not None:
             raise precondition(unusable[1], field="identifier")
-        # and its copy can be drawn (trial45: the code was refused at every counter)
-        if (undrawn := await self._files.copy_problem(current, fields)) is not None:
+        # and its copy can be drawn, the department's name too (trial45, atk46 F10:
+        # the code was refused at every counter)
+        until = min(expires_at, current.valid_until)
+        said = copy_annotation(dept.name, purpose, until)
+        if undrawn := await self._files.copy_problem(current, fields, said):
+            if undrawn.field == "department_name":  # the request's name of it
+                raise precondition(undrawn.message, field="department_code")
             raise undrawn
         # nor does the authorisation outlive the licence (atk39holder 5)
         if problem := expiry_problem(expires_at, now, current.valid_until):

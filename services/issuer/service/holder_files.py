@@ -22,7 +22,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Sequence
 
-from certseal.errors import CertsealError, ErrorKind, precondition
+from certseal.errors import CertsealError, ErrorKind
 from certseal.timestamps import Clock
 from services.issuer.authorisation import Authorisation
 from services.issuer.document import (
@@ -33,7 +33,11 @@ from services.issuer.document import (
 )
 from services.issuer.document_overlay import CopyAnnotation
 from services.issuer.domain import FieldValue, LicenceRecord, LicenceType, mask_name
-from services.issuer.printable import NOT_DRAWABLE, drawable_points, undrawn_problem
+from services.issuer.printable import (
+    content_problem,
+    drawable_points,
+    undrawn_problem,
+)
 from services.issuer.service.directory import Directory
 from services.issuer.service.sealing import DocumentSealer, LicenceDocument
 from services.issuer.storage import IssuerStore
@@ -96,6 +100,14 @@ class HolderFiles:
             )
         return self._points
 
+    def laid_out(self, licence_type: LicenceType) -> frozenset[str] | None:
+        """The fields the operator's template of ``licence_type`` lays out
+        (``field_order``), or None when it lays out every visible one."""
+        template = template_for(
+            self._templates, licence_type.type_code, licence_type.name
+        )
+        return frozenset(template.field_order) if template.field_order else None
+
     async def _drawn(self, record: LicenceRecord, names: Sequence[str]) -> list[str]:
         """Those of ``names`` a file of ``record`` draws: the operator's template
         may leave fields out (``field_order``, as :func:`rows_of` lays them out:
@@ -138,31 +150,22 @@ class HolderFiles:
         return said
 
     async def copy_problem(
-        self, record: LicenceRecord, shared: Sequence[str]
+        self, record: LicenceRecord, shared: Sequence[str], annotation: CopyAnnotation
     ) -> CertsealError | None:
-        """FAILED_PRECONDITION (reason ``not_drawable``) naming the first of what an
-        annotated copy of ``record`` sharing ``shared`` draws of the licence (the
-        name masked, the shared fields' values the template draws: field
-        ``licence.holder.name``, ``licence.fields.<name>``) that the fonts cannot
-        draw, with the character, never the value; None when the fonts draw
-        it all or licence files are off. ``record`` is read with its holder."""
+        """The refusal an annotated copy of ``record`` sharing ``shared`` with
+        ``annotation`` would meet when redeemed, or None: FAILED_PRECONDITION naming
+        the first of all it draws that the fonts cannot draw
+        (:func:`~services.issuer.printable.content_problem`: reason ``not_drawable``
+        and ``licence.holder.name`` or ``licence.fields.<name>`` when it is the
+        licence's, the masked name or a shared value; the platform's text as it
+        is, the department's name, a title: atk46 F10), with the character, never
+        the value. None when licence files are off. ``record`` is read with its
+        holder."""
         if self._renderer is None:
             return None
-        points = await self._drawable()
-        name = record.holder.name if record.holder else ""
-        parts = [("licence.holder.name", mask_name(name) if name.strip() else "")]
-        parts += [
-            (f"licence.fields.{field}", render_value(record.fields[field]))
-            for field in await self._drawn(record, shared)
-        ]
-        for field, text in parts:
-            if (problem := undrawn_problem(text, points)) is not None:
-                return precondition(
-                    f"{problem}: no annotated copy showing it can be made",
-                    field=field,
-                    reason=NOT_DRAWABLE,
-                )
-        return None
+        await self._drawable()  # the fonts' maps read once, in a thread
+        content, template = await self._content(record, shared, annotation)
+        return content_problem(content, template, self._renderer.fonts)
 
     def _parts(self) -> tuple[DocumentSealer, DocumentRenderer]:
         if self._sealer is None or self._renderer is None:
@@ -173,18 +176,15 @@ class HolderFiles:
             )
         return self._sealer, self._renderer
 
-    async def _render(
+    async def _content(
         self,
         record: LicenceRecord,
-        *,
         shared: Sequence[str] | None = None,
         annotation: CopyAnnotation | None = None,
-        ofd: bool = False,
-    ) -> bytes:
-        """The unsealed file of ``record``: the licence file, or with ``shared`` (an
-        authorisation's fields) the annotated copy's content, those fields only and
-        the name masked."""
-        _, renderer = self._parts()
+    ) -> tuple[LicenceDocumentContent, DocumentTemplate]:
+        """What a file of ``record`` draws and the template it is laid out by: the
+        licence file, or with ``shared`` (an authorisation's fields) the annotated
+        copy's content, those fields only and the name masked."""
         licence_type = await self._directory.licence_type(record.type_code)
         issuer = await self._directory.department(record.issuer_code)
         stored = await self._store.get_licence(record.identifier)
@@ -219,6 +219,19 @@ class HolderFiles:
             annotation=annotation,
         )
         template = template_for(self._templates, record.type_code, licence_type.name)
+        return content, template
+
+    async def _render(
+        self,
+        record: LicenceRecord,
+        *,
+        shared: Sequence[str] | None = None,
+        annotation: CopyAnnotation | None = None,
+        ofd: bool = False,
+    ) -> bytes:
+        """The unsealed file of ``record`` (:meth:`_content`)."""
+        _, renderer = self._parts()
+        content, template = await self._content(record, shared, annotation)
         return await renderer.render(
             content, template=template, produced_at=self._clock(), ofd=ofd
         )

@@ -184,6 +184,35 @@ class LicenceStore:
         )
         return value
 
+    async def holder_current(self, holder_ref: str, identifier: str) -> str:
+        """The version that now stands for ``identifier`` (the holder ``holder_ref``'s):
+        its lineage's current version, followed through transfers (the receiving
+        department's licence ``replaces`` the transferred-out one, found by the
+        holder's index ``licences_holder``) to the current version of the last;
+        ``identifier`` itself when nothing stands for it."""
+        found = identifier
+        for _ in range(64):  # a lineage transferred on and on, bounded all the same
+            row = await self.pool.fetchrow(
+                """select l.current_identifier,
+                          (select n.lineage from licences n
+                            where n.holder_ref = $1 and n.replaces = l.current_identifier
+                            limit 1) as moved
+                     from licences v join lineages l on l.lineage = v.lineage
+                    where v.identifier = $2""",
+                holder_ref,
+                found,
+            )
+            if row is None:
+                return found
+            found = row["current_identifier"] or found
+            if row["moved"] is None:
+                return found
+            moved = await self.current_identifier(row["moved"])
+            if moved is None:
+                return found
+            found = moved
+        return found
+
     async def list_licences(
         self,
         *,
