@@ -77,8 +77,8 @@ from services.issuer.document_overlay import (
     PURPOSE_PT,
     STATEMENT_LINE_MM,
     STATEMENT_PT,
-    UNDER_WIDTHS,
     CopyAnnotation,
+    under_tries,
 )
 from services.issuer.printable import UNDRAWN_CONTROLS
 
@@ -260,30 +260,33 @@ def _public_res(faces: list[_Face]) -> str:
 def _under(page: _Page, said: CopyAnnotation) -> None:
     """The statement (red) from 180 mm, its next lines indented past 仅供, then the
     purpose's field: the label (red) and right of it the purpose (dark grey) in a
-    frame to the statement's right edge, at the first of the widths that ends above
-    its foot, as the PDF's (:data:`~services.issuer.document_overlay.UNDER_WIDTHS`,
+    frame to the statement's right edge, at the first width and size that ends above
+    its foot, as the PDF's (:func:`~services.issuer.document_overlay.under_tries`,
     :func:`services.issuer.document_overlay.draw_under`)."""
-    red, grey, indent = "200 0 0", "64 64 64", page.width("仅供", STATEMENT_PT)
-    left = 20 + page.width(PURPOSE_LABEL, PURPOSE_PT) + LABEL_GAP
-    for width, foot in UNDER_WIDTHS:
+    red, grey = "200 0 0", "64 64 64"
+    for width, foot, scale in under_tries():
+        statement_pt, purpose_pt = STATEMENT_PT * scale, PURPOSE_PT * scale
+        statement_mm, purpose_mm = STATEMENT_LINE_MM * scale, PURPOSE_LINE_MM * scale
+        indent = page.width("仅供", statement_pt)
+        left = 20 + page.width(PURPOSE_LABEL, purpose_pt) + LABEL_GAP
         right = 20 + width
-        statement = page.lines(said.statement[2:], STATEMENT_PT, right - 20 - indent)
-        lines = page.lines(said.purpose, PURPOSE_PT, right - left - 2 * FRAME_PAD_X)
-        height = len(lines) * PURPOSE_LINE_MM + 2 * FRAME_PAD_Y
-        if 180 + len(statement) * STATEMENT_LINE_MM + FRAME_GAP + height < foot:
+        statement = page.lines(said.statement[2:], statement_pt, right - 20 - indent)
+        lines = page.lines(said.purpose, purpose_pt, right - left - 2 * FRAME_PAD_X)
+        height = len(lines) * purpose_mm + 2 * FRAME_PAD_Y
+        if 180 + len(statement) * statement_mm + FRAME_GAP + height < foot:
             break
     y = 180.0
     for number, line in enumerate(statement):
         shown, x = ("仅供" + line, 20.0) if not number else (line, 20 + indent)
-        page.text(shown, x, y, STATEMENT_PT, colour=red)
-        y += STATEMENT_LINE_MM
+        page.text(shown, x, y, statement_pt, colour=red)
+        y += statement_mm
     y += FRAME_GAP
-    page.text(PURPOSE_LABEL, 20, y + FRAME_PAD_Y, PURPOSE_PT, colour=red)
+    page.text(PURPOSE_LABEL, 20, y + FRAME_PAD_Y, purpose_pt, colour=red)
     page.frame(left, y, right - left, height, grey)
     y += FRAME_PAD_Y
     for line in lines:
-        page.text(line, left + FRAME_PAD_X, y, PURPOSE_PT, colour=grey)
-        y += PURPOSE_LINE_MM
+        page.text(line, left + FRAME_PAD_X, y, purpose_pt, colour=grey)
+        y += purpose_mm
 
 
 def render_licence_ofd(

@@ -85,8 +85,22 @@ FIELDS_BOTTOM, UNDER_TOP = 174.0, 180.0
 QR_TOP, COPY_STAMP = 200.0, (148.0, 6.0)
 #: the widths the lines under the fields are tried at (from x 20 mm) and the foot each
 #: must end above: across the page above the QR code, else left of the QR and the
-#: stamp to the page's foot
-UNDER_WIDTHS = ((170.0, QR_TOP), (125.0, 297.0))
+#: stamp to the page's margin
+UNDER_WIDTHS = ((170.0, QR_TOP), (125.0, 287.0))
+#: the sizes, of STATEMENT_PT and PURPOSE_PT and their lines' heights, the lines
+#: are tried at left of the QR when they do not end above the margin at full size
+#: (atk46 F9: 200 characters of U+2E3B THREE-EM DASH, a department's name the
+#: directory takes, ran the holder's purpose off the page)
+UNDER_SCALES = (1.0, 0.85, 0.7, 0.55)
+
+
+def under_tries() -> list[tuple[float, float, float]]:
+    """(width mm, foot mm, scale) in the order the lines under the fields are tried:
+    each width at full size, then the last at each smaller scale."""
+    width, foot = UNDER_WIDTHS[-1]
+    return [(w, f, 1.0) for w, f in UNDER_WIDTHS] + [
+        (width, foot, scale) for scale in UNDER_SCALES[1:]
+    ]
 
 
 @dataclass(frozen=True)
@@ -190,6 +204,7 @@ class UnderLayout:
     statement: list[tuple[float, str]]
     label_width: float
     purpose: list[str]
+    scale: float = 1.0  # of the fonts' sizes and the lines' heights (UNDER_SCALES)
 
     @property
     def frame(self) -> tuple[float, float]:
@@ -199,30 +214,33 @@ class UnderLayout:
 
     @property
     def frame_height(self) -> float:
-        return len(self.purpose) * PURPOSE_LINE_MM + 2 * FRAME_PAD_Y
+        return len(self.purpose) * PURPOSE_LINE_MM * self.scale + 2 * FRAME_PAD_Y
 
     @property
     def height(self) -> float:
-        statement = len(self.statement) * STATEMENT_LINE_MM
+        statement = len(self.statement) * STATEMENT_LINE_MM * self.scale
         return statement + FRAME_GAP + self.frame_height
 
 
-def under_layout(pdf: FPDF, annotation: CopyAnnotation, width: float) -> UnderLayout:
-    """The lines under the fields at ``width`` mm (in the current font): the
-    statement's, its next lines indented past 仅供, then the purpose's, wrapped
-    inside its frame, right of :data:`PURPOSE_LABEL`, to the width's right edge."""
+def under_layout(
+    pdf: FPDF, annotation: CopyAnnotation, width: float, scale: float = 1.0
+) -> UnderLayout:
+    """The lines under the fields at ``width`` mm and ``scale`` (in the current
+    font): the statement's, its next lines indented past 仅供, then the purpose's,
+    wrapped inside its frame, right of :data:`PURPOSE_LABEL`, to the width's right
+    edge."""
     from fpdf.enums import MethodReturnValue
 
-    pdf.set_font_size(STATEMENT_PT)
+    pdf.set_font_size(STATEMENT_PT * scale)
     statement = hanging_lines(pdf, "仅供", annotation.statement[2:], width)
-    pdf.set_font_size(PURPOSE_PT)
+    pdf.set_font_size(PURPOSE_PT * scale)
     label = pdf.get_string_width(PURPOSE_LABEL)
-    layout = UnderLayout(width, statement, label, [])
+    layout = UnderLayout(width, statement, label, [], scale)
     inside = layout.frame[1] - 2 * FRAME_PAD_X + 2 * pdf.c_margin
     lines = pdf.multi_cell(
         inside, 6, annotation.purpose, dry_run=True, output=MethodReturnValue.LINES
     )
-    return UnderLayout(width, statement, label, cast("list[str]", lines))
+    return UnderLayout(width, statement, label, cast("list[str]", lines), scale)
 
 
 def draw_under(pdf: FPDF, annotation: CopyAnnotation, y: float) -> None:
@@ -230,22 +248,27 @@ def draw_under(pdf: FPDF, annotation: CopyAnnotation, y: float) -> None:
     (:func:`hanging_lines`), and below it the purpose's field: the label
     (:data:`PURPOSE_LABEL`, red) and, right of it, a frame (dark grey) to the
     width's right edge holding the purpose (:data:`PURPOSE_PT`, dark grey, wrapped
-    inside it), from ``y`` mm down, at the first of :data:`UNDER_WIDTHS` at which it
-    ends above that width's foot: never under the QR code nor the copy's stamp."""
-    for width, foot in UNDER_WIDTHS:
-        layout = under_layout(pdf, annotation, width)
+    inside it), from ``y`` mm down, at the first of :func:`under_tries` at which it
+    ends above that width's foot: never under the QR code nor the copy's stamp, nor
+    off the page."""
+    for width, foot, scale in under_tries():
+        layout = under_layout(pdf, annotation, width, scale)
         if y + layout.height < foot:
             break
-    pdf.set_font_size(STATEMENT_PT)
+    statement_mm, purpose_mm = (
+        STATEMENT_LINE_MM * layout.scale,
+        PURPOSE_LINE_MM * layout.scale,
+    )
+    pdf.set_font_size(STATEMENT_PT * layout.scale)
     pdf.set_text_color(*STATEMENT_RGB)
     for indent, text in layout.statement:
         pdf.set_xy(20 + indent, y)
-        pdf.cell(pdf.get_string_width(text) + 2 * pdf.c_margin, STATEMENT_LINE_MM, text)
-        y += STATEMENT_LINE_MM
+        pdf.cell(pdf.get_string_width(text) + 2 * pdf.c_margin, statement_mm, text)
+        y += statement_mm
     y += FRAME_GAP
-    pdf.set_font_size(PURPOSE_PT)
+    pdf.set_font_size(PURPOSE_PT * layout.scale)
     pdf.set_xy(20, y + FRAME_PAD_Y)
-    pdf.cell(layout.label_width + 2 * pdf.c_margin, PURPOSE_LINE_MM, PURPOSE_LABEL)
+    pdf.cell(layout.label_width + 2 * pdf.c_margin, purpose_mm, PURPOSE_LABEL)
     left, wide = layout.frame
     with pdf.local_context(draw_color=PURPOSE_RGB, line_width=FRAME_LINE):
         pdf.rect(20 + left, y, wide, layout.frame_height)
@@ -253,8 +276,8 @@ def draw_under(pdf: FPDF, annotation: CopyAnnotation, y: float) -> None:
     y += FRAME_PAD_Y
     for text in layout.purpose:
         pdf.set_xy(20 + left + FRAME_PAD_X - pdf.c_margin, y)
-        pdf.cell(pdf.get_string_width(text) + 2 * pdf.c_margin, PURPOSE_LINE_MM, text)
-        y += PURPOSE_LINE_MM
+        pdf.cell(pdf.get_string_width(text) + 2 * pdf.c_margin, purpose_mm, text)
+        y += purpose_mm
 
 
 def annotate_page(pdf: FPDF, annotation: CopyAnnotation) -> None:

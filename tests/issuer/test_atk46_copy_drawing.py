@@ -59,13 +59,6 @@ def off_the_page(seen) -> str:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk46 F9: draw_under falls back to 125 mm and stops there: a department "
-    "name of wide characters (185+ of U+2E3B, within the 200 the directory takes) "
-    "with a long purpose runs the statement and the purpose's frame off the "
-    "page's foot; nothing is under the stamp, but the holder's purpose is cut",
-)
 @pytest.mark.parametrize(
     ("department", "purpose"),
     [(WIDE * 200, WIDE * 64), (WIDE * 185, LONGEST_PURPOSE)],
