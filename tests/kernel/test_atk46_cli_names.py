@@ -9,19 +9,12 @@ import re
 
 import pytest
 
-from services.cli import main
+from tests.kernel.test_atk45_cli_typos import last_error
 
 DEPT = "91350100M000100Y43"
 ID_NUMBER = "110101199003074258"
 #: ``error: <field>: <problem>``, the field one word of the usage's names
 SHAPE = re.compile(r"error: [a-z][a-z0-9-]*(\[\d+\])?: \S")
-
-
-def last_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
-    with pytest.raises(SystemExit) as exit_:
-        main(argv)
-    assert exit_.value.code == 2
-    return capsys.readouterr().err.splitlines()[-1]
 
 
 @pytest.mark.parametrize(
