@@ -182,11 +182,11 @@ def unknown_option(
     a command (atk46 F1: ``licence --as <code> gett X --out o.pdf`` is ``gett``'s
     fault, not ``--out``'s)."""
     words = list(argv)
-    at = 0
-    for command in parser.prog.split()[1:]:
-        if command not in words[at:]:
-            return None
-        at = words.index(command, at) + 1
+    commands = parser.prog.split()[1:]
+    past = _past_each(words, commands)
+    if len(past) < len(commands):
+        return None
+    at = past[-1] if past else 0
     ends = {"--", *_commands(parser), *([before] if before is not None else [])}
     for word in words[at:]:
         if word in ends:  # the rest is a command's (atk45 F1)
@@ -194,6 +194,18 @@ def unknown_option(
         if typed_dash(parser, word) or reads_as_option(parser, word) is False:
             return word
     return None
+
+
+def _past_each(words: Sequence[str], commands: Sequence[str]) -> list[int]:
+    """Where ``words`` go on past each of ``commands`` in turn (the index after it),
+    as far as they hold them in that order."""
+    past, at = [], 0
+    for command in commands:
+        if command not in words[at:]:
+            break
+        at = words.index(command, at) + 1
+        past.append(at)
+    return past
 
 
 def _commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
@@ -241,18 +253,20 @@ def typed_dash(parser: argparse.ArgumentParser, word: str) -> bool:
     letters, digits and ``-``, then ``=`` and a value or nothing, no space), near one
     ``parser`` has. A value that merely starts with such a dash (``—Li Wei``,
     ``—draft.pdf``, ``—开立账户``) is none (atk46 F2): argparse took it as a value."""
-    body = word.lstrip(_DASHES)
-    name = body.split("=", 1)[0]
-    if not 0 < len(word) - len(body) <= 2 or " " in word:
+    name = word.split("=", 1)[0]
+    body = name.lstrip(_DASHES)
+    if not 0 < len(name) - len(body) <= 2 or " " in word:
         return False
-    if not _OPTION_NAME.fullmatch(name):
+    if not _OPTION_NAME.fullmatch(body):
         return False
-    asked = ascii_dashes(word.split("=", 1)[0])
-    return bool(difflib.get_close_matches(asked, _options(parser), n=1, cutoff=0.6))
+    return bool(_nearest(parser, ascii_dashes(name)))
 
 
-def _options(parser: argparse.ArgumentParser) -> list[str]:
-    return [s for a in parser._actions for s in a.option_strings]
+def _nearest(parser: argparse.ArgumentParser, name: str) -> list[str]:
+    """The option of ``parser`` nearest ``name``, for a typo (none or one)."""
+    return difflib.get_close_matches(
+        name, list(parser._option_string_actions), n=1, cutoff=0.6
+    )
 
 
 def ascii_dashes(word: str) -> str:
@@ -279,7 +293,11 @@ def unrecognised(parser: argparse.ArgumentParser, extra: Sequence[str]) -> str:
     if dashed or reads_as_option(parser, word) is not None:
         name = word.split("=", 1)[0]
         asked = ascii_dashes(name) if dashed else name
-        owners = [w for w, sub in _commands(parser).items() if asked in _options(sub)]
+        owners = [
+            w
+            for w, sub in _commands(parser).items()
+            if asked in sub._option_string_actions
+        ]
         if owners:
             typed = [w for w in _ARGV.get() if w in owners]
             where = typed[0] if typed else owners[0]
@@ -287,7 +305,7 @@ def unrecognised(parser: argparse.ArgumentParser, extra: Sequence[str]) -> str:
                 f"{asked.lstrip('-')}: {asked} is an option of '{command} {where}', "
                 f"not of '{command}': give it after {where!r}"
             )
-        near = difflib.get_close_matches(asked, _options(parser), n=1, cutoff=0.6)
+        near = _nearest(parser, asked)
         hint = f"; did you mean {near[0]}?" if near else f"; '{command} -h' lists them"
         if dashed:
             hint = f" (it starts with U+{ord(name[0]):04X}, not '-'){hint}"
@@ -330,12 +348,7 @@ def owner_of(
     (``--confg=x.toml audit verify``: the top level's, whose ``--config`` is the
     nearest; atk46 F4)."""
     words = list(argv)
-    at = words.index(word) if word in words else len(words)
-    owner, seen = parser, 0
-    for current in list(_chain(parser, argv, args))[1:]:
-        command = current.prog.split()[-1]
-        if command not in words[seen:at]:
-            break
-        seen = words.index(command, seen) + 1
-        owner = current
-    return owner
+    before = words[: words.index(word)] if word in words else words
+    chain = list(_chain(parser, argv, args))
+    past = _past_each(before, [current.prog.split()[-1] for current in chain[1:]])
+    return chain[len(past)]

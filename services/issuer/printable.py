@@ -119,18 +119,23 @@ def drawn_parts(
     content: LicenceDocumentContent, template: DocumentTemplate
 ) -> list[tuple[str, str]]:
     """What a file of ``content`` laid out by ``template`` draws, as (field, text)
-    pairs: the field a refusal names and the text drawn."""
+    pairs: the field a refusal names and the text drawn; what the licence holds (the
+    holder's name, a field's value) named as the licence's, ``licence.holder.name``,
+    ``licence.fields.<name>`` (a field's title is the type's: ``fields.<name>.title``)."""
     parts = [
         ("template.title", template.title),
         ("template.note", template.note),
-        ("holder.name", content.holder_name),
+        ("licence.holder.name", content.holder_name),
         ("issuer_name", content.issuer_name),
         ("identifier", content.identifier),
     ]
     drawn = set(template.field_order or (name for name, _, _ in content.fields))
     for name, title, value in content.fields:  # those the template lays out (atk45 F9)
         if name in drawn:
-            parts += [(f"fields.{name}.title", title), (f"fields.{name}", value)]
+            parts += [
+                (f"fields.{name}.title", title),
+                (f"licence.fields.{name}", value),
+            ]
     if content.annotation is not None:
         parts += [
             ("department_name", content.annotation.department),
@@ -149,24 +154,18 @@ def content_problem(
 ) -> CertsealError | None:
     """FAILED_PRECONDITION naming the first field of what a file of ``content``
     draws (:func:`drawn_parts`) that ``fonts`` cannot draw whole, or None: a file
-    that cannot be drawn whole is not sealed. When it is the licence's (the holder's
-    name, a field's value): reason :data:`NOT_DRAWABLE` and the field as the
-    licence's, ``licence.holder.name``, ``licence.fields.address`` (what the licence
-    holds, no option of the command that asked: trial45); none and the field as it
-    is when it is the platform's (a template, a type's title, a department's name:
-    the licence is not at fault, atk45 F6)."""
+    that cannot be drawn whole is not sealed. Reason :data:`NOT_DRAWABLE` when it is
+    the licence's (``licence.holder.name``, ``licence.fields.address``: what the
+    licence holds, no option of the command that asked, trial45); none when it is
+    the platform's (a template, a type's title, a department's name: the licence is
+    not at fault, atk45 F6)."""
     points = drawable_points(fonts)
     for field, text in drawn_parts(content, template):
         problem = undrawn_problem(text, points)
         if problem is not None:
-            # a field's value is fields.<name>, its title fields.<name>.title; a
-            # field's name has no dot, so a field named "title" is a value (atk46 F8)
-            of_licence = field == "holder.name" or (
-                field.startswith("fields.") and field.count(".") == 1
-            )
             return precondition(
                 f"{problem}: the file is not drawn nor sealed without it",
-                field=f"licence.{field}" if of_licence else field,
-                reason=NOT_DRAWABLE if of_licence else None,
+                field=field,
+                reason=NOT_DRAWABLE if field.startswith("licence.") else None,
             )
     return None

@@ -108,19 +108,10 @@ class HolderFiles:
         )
         return frozenset(template.field_order) if template.field_order else None
 
-    async def _drawn(self, record: LicenceRecord, names: Sequence[str]) -> list[str]:
-        """Those of ``names`` a file of ``record`` draws: the operator's template
-        may leave fields out (``field_order``, as :func:`rows_of` lays them out:
-        atk45 F8, F9)."""
-        licence_type = await self._directory.licence_type(record.type_code)
-        template = template_for(self._templates, record.type_code, licence_type.name)
-        drawn = set(template.field_order or names)
-        return [name for name in names if name in drawn and name in record.fields]
-
     async def undrawn_values(self, record: LicenceRecord) -> list[str]:
         """What the department writing ``record`` should know of its files: for the
         holder's name and each text field the licence file draws (visible, and in
-        the type's template: :meth:`_drawn`) holding a character the fonts cannot
+        the type's template: :meth:`laid_out`) holding a character the fonts cannot
         draw, one line naming the field and that character, never the value
         (:func:`~services.issuer.printable.undrawn_problem`): the holder then gets
         no file (:func:`~services.issuer.printable.content_problem`), nor a copy
@@ -140,8 +131,11 @@ class HolderFiles:
             said.append(
                 f"holder.name: {problem}: {no_file}{also} until the fonts draw it"
             )
-        for field in await self._drawn(record, visible_fields(licence_type)):
-            value = record.fields[field]
+        laid_out = self.laid_out(licence_type)
+        for field in visible_fields(licence_type):
+            value = record.fields.get(field)
+            if laid_out is not None and field not in laid_out:
+                continue  # the file never draws it (atk45 F8)
             if isinstance(value, str) and (problem := undrawn_problem(value, points)):
                 said.append(
                     f"fields.{field}: {problem}: {no_file}, nor an annotated copy "
