@@ -43,6 +43,7 @@ from certseal.cli_options import (
 )
 from certseal.config import where_set
 from certseal.errors import CertsealError, ErrorKind
+from certseal.interrupt import interrupted
 from certseal.text import one_line, shown_name
 
 #: where ``make run`` keeps its data and configuration
@@ -474,7 +475,7 @@ def run_command(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
         print(one_line(f"error: {field}: {exc.message}{where}"), file=sys.stderr)
         return 2 if exc.kind is ErrorKind.INVALID_ARGUMENT else 1
     except KeyboardInterrupt:
-        return 130
+        return interrupted()
     except BrokenPipeError:
         # the reader went away (head, grep -q): the command's own outcome (a verdict
         # that is not VALID) is unknown, so never 0; 141 is a shell's status for a

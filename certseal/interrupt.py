@@ -36,9 +36,10 @@ def interrupt_ends_the_start() -> None:
 
 
 class _Interrupted:
-    """Whether a SIGINT came while the command loaded (see below)."""
+    """Whether this process is the command (``program``), a SIGINT came while it
+    loaded (``seen``), and the command has ended on a Ctrl-C (``ended``)."""
 
-    seen = False
+    program = seen = ended = False
 
 
 def runs_as(module: str, *, script: str) -> bool:
@@ -75,6 +76,7 @@ def interrupt_exits_quietly(program: bool) -> None:
       and the command would go on; ``sys.unraisablehook`` ends those too."""
     if not program:
         return
+    _Interrupted.program = True
     previous = sys.excepthook
     previous_unraisable = sys.unraisablehook
 
@@ -88,6 +90,8 @@ def interrupt_exits_quietly(program: bool) -> None:
         previous(kind, value, traceback)
 
     def unraisable(report: sys.UnraisableHookArgs) -> None:
+        if _Interrupted.ended:  # what the interrupted call left, cleared (below)
+            return
         if issubclass(report.exc_type, KeyboardInterrupt):
             _exit_130()
         previous_unraisable(report)
@@ -109,6 +113,21 @@ def loading_ended() -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)  # set by the main thread
     if _Interrupted.seen:
         raise KeyboardInterrupt
+
+
+def interrupted() -> int:
+    """130, the exit status of a command a Ctrl-C ended; call where the command
+    catches the KeyboardInterrupt. In the command's own process, what Python then
+    reports as it clears the interrupted call away is not printed: an event loop
+    the Ctrl-C cut while it was being made fails in its ``__del__`` ("Exception
+    ignored in ... no attribute '_thread_id'"), and the coroutine it was to run is
+    "never awaited" (CI, 2026-12-06). The user asked the command to stop; it has."""
+    if _Interrupted.program:
+        import warnings  # loaded by Python's start: no import happens here
+
+        _Interrupted.ended = True
+        warnings.simplefilter("ignore")
+    return 130
 
 
 def _loading_interrupted(signum: int, frame: FrameType | None) -> None:

@@ -10,7 +10,12 @@ This is one of the two composition roots (with :mod:`services.config`): each ser
 from __future__ import annotations
 
 # first: a Ctrl-C while the modules below load exits 130, no traceback
-from certseal.interrupt import interrupt_exits_quietly, loading_ended, runs_as
+from certseal.interrupt import (
+    interrupt_exits_quietly,
+    interrupted,
+    loading_ended,
+    runs_as,
+)
 
 # (only when this process is the command: python -m services[.cli], the script)
 interrupt_exits_quietly(runs_as("services.cli", script="certseal"))
@@ -57,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run_command(build_parser(), argv)
     except KeyboardInterrupt:
-        return 130
+        return interrupted()
 
 
 if __name__ == "__main__":

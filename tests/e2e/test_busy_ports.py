@@ -98,7 +98,9 @@ async def test_the_test_harness_moves_a_verifier_off_a_port_taken_before_it_bind
             await verifier.wait_serving()
         finally:
             await verifier.stop()
-    assert (verifier.rebinds, verifier.port != first) == (1, True)
+    # at least once: the next free_port() can be taken too while the suite's other
+    # workers start theirs (CI, 2026-12-06: twice)
+    assert verifier.rebinds >= 1 and verifier.port != first, verifier.rebinds
     log = (tmp_path / f"{verifier.group}.log").read_text(errors="replace")
     assert f"error: verifier.listen: 127.0.0.1:{first} is already in use" in log
 

@@ -47,9 +47,11 @@ from tests.conftest import (
     make_department,
     onboarded,
     run_certseal,
+    verdict_everywhere,
 )
 
 PARTITIONS = 4
+REVOKED = verifier_pb2.VERDICT_REVOKED
 
 
 async def _new_broker(home: Path, cfg: Any) -> DevStack:
@@ -399,6 +401,9 @@ async def test_a_new_broker_is_rebuilt_from_postgresql(stack, config, tmp_path):
         # -- a newer change, then a second run: the existing group is unchanged -------
         await existing.start()
         await existing.wait_serving()
+        code = await department.issuer.GetLicenceCode(
+            pb.GetLicenceCodeRequest(identifier=licences[4].identifier)
+        )
         await department.issuer.RevokeLicence(
             pb.RevokeLicenceRequest(
                 identifier=licences[4].identifier,
@@ -407,6 +412,10 @@ async def test_a_new_broker_is_rebuilt_from_postgresql(stack, config, tmp_path):
             )
         )
         await _until(lambda: _all_published(conn))
+        # the group's own high_water is as old as its last fetch, so "caught up" alone
+        # could pass before it fetched the revocation (CI, 2026-12-06): its verdict
+        # says the revocation is applied
+        await verdict_everywhere({"old": existing.stub}, code.text, REVOKED, 60)
         await _until(lambda: _caught_up(existing))
         await existing.stop()
         before = _table(existing, "licence-index"), _table(existing, "trust-list")

@@ -36,7 +36,11 @@ def phone_photo(text: str, kind: str = "JPEG") -> bytes:
     if kind == "JPEG":
         _scene(True, text).save(out, "JPEG", quality=85)
     else:
-        _scene(False, text).save(out, format="HEIF", quality=50)
+        # x265 at its fastest preset: still the HEVC-in-HEIF an iPhone writes, made
+        # in a fifth of the default's time (8.8 s for 12 MP)
+        _scene(False, text).save(
+            out, format="HEIF", quality=50, enc_params={"preset": "ultrafast"}
+        )
     return out.getvalue()
 
 
