@@ -315,39 +315,48 @@ class ServiceProcess:
         """SERVING only while PostgreSQL answers and the broker has our topics. Why
         not is logged when it starts or changes, and again every
         :data:`NOT_READY_REPEAT_S` while it lasts (not at every check: four
-        processes of ``certseal run`` said an empty "not ready:" every 2 s, nu21)."""
+        processes of ``certseal run`` said an empty "not ready:" every 2 s, nu21).
+
+        One admin client serves the checks while they pass, a new one after one
+        failed: a client a check made a connection (a TLS handshake) every 2 s."""
         needed = {t.name for t in default_topics(self.config.kafka.topic_partitions)}
         serving: bool | None = None
         said, said_at = "", 0.0
-        while not self._stop.is_set():
-            why = ""
-            try:
-                async with asyncio.timeout(3):
-                    await ping(self.pool)
-                    admin = self.kafka.admin()
-                    try:
-                        await admin.start()
+        admin: Any = None
+        try:
+            while not self._stop.is_set():
+                why = ""
+                try:
+                    async with asyncio.timeout(3):
+                        await ping(self.pool)
+                        if admin is None:
+                            admin = self.kafka.admin()
+                            await admin.start()
                         missing = needed - set(await admin.list_topics())
-                    finally:
-                        await admin.close()  # also when its start failed
-                if missing:
-                    why = f"the broker lacks topics {sorted(missing)}"
-            except TimeoutError:
-                why = "PostgreSQL or the broker did not answer within 3 s"
-            except Exception as exc:
-                why = str(exc) or type(exc).__name__
-            now = time.monotonic()
-            if why and (why != said or now - said_at >= NOT_READY_REPEAT_S):
-                log.warning("%s not ready: %s", self.name, why)
-                said_at = now
-            elif not why and said:
-                log.warning("%s ready again", self.name)
-            said = why
-            if (not why) != serving:
-                await self.health.set_serving(not why)
-                serving = not why
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), 2.0)
+                    if missing:
+                        why = f"the broker lacks topics {sorted(missing)}"
+                except TimeoutError:
+                    why = "PostgreSQL or the broker did not answer within 3 s"
+                except Exception as exc:
+                    why = str(exc) or type(exc).__name__
+                if why and admin is not None:
+                    await _close_quietly(admin)
+                    admin = None
+                now = time.monotonic()
+                if why and (why != said or now - said_at >= NOT_READY_REPEAT_S):
+                    log.warning("%s not ready: %s", self.name, why)
+                    said_at = now
+                elif not why and said:
+                    log.warning("%s ready again", self.name)
+                said = why
+                if (not why) != serving:
+                    await self.health.set_serving(not why)
+                    serving = not why
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), 2.0)
+        finally:
+            if admin is not None:
+                await _close_quietly(admin)
 
     async def stop(self, grace: float = 5.0) -> None:
         """Stop accepting RPCs, finish in-flight ones, stop the workers, let the
@@ -481,3 +490,11 @@ def run_main(
     failed = asyncio.run(run())
     if failed is not None:
         leave(prog, failed, cfg, args.config)
+
+
+async def _close_quietly(admin: Any) -> None:
+    """Close a Kafka admin client (also one whose start failed), within 3 s, whatever
+    it raises: it is being given up."""
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(3):
+            await admin.close()

@@ -46,16 +46,22 @@ def load(operator: str, version: str) -> dict[tuple[str, str], dict[str, Any]]:
     return found
 
 
+_SCHEMA_MAPS = ("properties", "patternProperties")
+
+
 def _strict(schema: Any) -> Any:
     """The CRD schema as JSON Schema, refusing unknown fields."""
     if isinstance(schema, list):
         return [_strict(s) for s in schema]
     if not isinstance(schema, dict):
         return schema
-    out = {k: _strict(v) for k, v in schema.items() if not k.startswith("x-kubernetes")}
-    for key in ("properties", "patternProperties"):
-        if key in schema:
-            out[key] = {k: _strict(v) for k, v in schema[key].items()}
+    # a map of properties holds schemas by name, not keywords: each is made strict
+    # once (walked as a schema too, every level of nesting doubled the work)
+    out = {
+        k: ({n: _strict(s) for n, s in v.items()} if k in _SCHEMA_MAPS else _strict(v))
+        for k, v in schema.items()
+        if not k.startswith("x-kubernetes")
+    }
     if schema.get("x-kubernetes-int-or-string"):
         out.pop("type", None)
         out["anyOf"] = [*out.get("anyOf", []), {"type": "integer"}, {"type": "string"}]
