@@ -17,18 +17,20 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import grpc
 
 from certseal import logs
 from certseal.calls import channel
 from certseal.cli import DEFAULT_HOME, LOCAL_OVERLAY
+from certseal.devstack import AlreadyRunning, RunLock
 from certseal.devstack_pg import process_alive
 from certseal.errors import invalid
 from certseal.events import default_topics
 from certseal.secretfiles import dsn_has_password, redact_dsn
 from services.config import Config
+from services.devstack import DevStack
 from services.run_keeper import (
     RUN_TAG,
     Keeper,
@@ -57,9 +59,6 @@ from services.run_platform import platform_seal_line
 from services.run_processes import kill_session, say, shut_down, start_service
 from services.run_walk import walk_through
 
-if TYPE_CHECKING:  # the stack's modules load only for `certseal run` (below)
-    from services.devstack import DevStack
-
 #: how long a killed run's services have to stop before they are killed, as at Ctrl-C
 KEEPER_GRACE_S = 15.0
 
@@ -74,8 +73,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     run left are ended (:func:`~services.run_keeper.end_leftovers`) before anything
     starts.
     """
-    from certseal.devstack import AlreadyRunning, RunLock
-
     if args.broker_port is None:
         args.broker_port = broker_port_from_environment()
     home = Path(args.home)
@@ -115,8 +112,6 @@ def _run(args: argparse.Namespace, home: Path) -> int:
         print(problem, file=sys.stderr)
         return 2
     logs.configure("INFO")
-    from services.devstack import DevStack
-
     stack = DevStack(home, broker_port=args.broker_port)
     stack.config.verifier.data_dir = str(home.resolve() / "verifier")
     stack.config.verifier.group = "dept-demo"
