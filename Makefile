@@ -81,9 +81,10 @@ run: setup fonts bytecode
 	$(VENV)/bin/certseal run $(if $(BROKER_PORT),--broker-port $(BROKER_PORT))
 
 # The suite runs in TEST_WORKERS pytest-xdist processes (a test file stays in one), each
-# with its own embedded PostgreSQL and broker: the tests mostly wait on processes and
-# events, so on two cores three workers take 1,041 s where two took 1,236 s (a fourth
-# gains nothing: 1,064 s; README, "make test").
+# with its own embedded PostgreSQL and broker. Two workers left the cores idle while
+# tests waited on processes and events; three keep both busy (vmstat: about 10 % idle),
+# so on two cores three took 1,041 s where two took 1,236 s and a fourth gains nothing
+# (1,064 s; README, "make test").
 TEST_WORKERS ?= 3
 
 test: setup bytecode browser poppler softhsm
