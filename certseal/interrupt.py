@@ -90,10 +90,15 @@ def interrupt_exits_quietly(program: bool) -> None:
         previous(kind, value, traceback)
 
     def unraisable(report: sys.UnraisableHookArgs) -> None:
-        if _Interrupted.ended:  # what the interrupted call left, cleared (below)
-            return
+        # a Ctrl-C first, also after the command ended on one: a second one, as the
+        # exit's flush waits on a pipe no one reads, ends the wait (atk47 F1)
         if issubclass(report.exc_type, KeyboardInterrupt):
             _exit_130()
+        if _Interrupted.ended:  # what the interrupted call left, cleared (below)
+            if report.object is sys.stdout or report.object is sys.stderr:
+                _exit_130()  # the exit's flush failed: the same Ctrl-C ended the
+                # reader (EPIPE); Python would exit 120 (atk47 F2)
+            return
         previous_unraisable(report)
 
     sys.excepthook = hook
