@@ -70,6 +70,15 @@ def read_regular_file(
     :func:`certseal.sizes.over_limit` does; ``limit_text`` states the limit in it
     (default: ``limit`` in MiB, KiB or bytes).
     """
+    return read_regular_file_status(path, field, limit, limit_text=limit_text)[0]
+
+
+def read_regular_file_status(
+    path: str | Path, field: str, limit: int, *, limit_text: str = ""
+) -> tuple[bytes, os.stat_result]:
+    """:func:`read_regular_file`, and the status of the file read (its descriptor's,
+    as opened: the file a path switched meanwhile led to, not the one a ``stat``
+    of the path saw before)."""
     fd, status = _open_regular(path, field)
     try:
         chunks: list[bytes] = []
@@ -88,7 +97,7 @@ def read_regular_file(
     if len(data) > limit:
         size = max(status.st_size, len(data))
         raise invalid(field, over_limit(size, limit, limit_text=limit_text))
-    return data
+    return data, status
 
 
 def read_input_file(

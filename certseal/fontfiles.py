@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 
 from certseal.errors import invalid
-from certseal.files import read_regular_file
+from certseal.files import read_regular_file_status
 
 MAX_FONT_BYTES = 256 * 1024 * 1024
 """The largest font file read: HanaMinB, the largest font in use, is 30 MiB."""
@@ -37,23 +37,30 @@ def check_font_file(path: str | Path, field: str) -> frozenset[int]:
     unchanged since (the same device, inode, size, modification and change times)
     is not read again: a process starting several services (the tests) read the
     same 30 MiB font for each, about 0.3 s of CPU a time."""
-    key: tuple[object, ...] | None = None  # none: said below, as the read finds it
-    with contextlib.suppress(OSError, ValueError):
-        status = os.stat(path)
-        key = (os.fspath(path), status.st_dev, status.st_ino, status.st_size)
-        key += (status.st_mtime_ns, status.st_ctime_ns)
-    if key is not None and key in _CHECKED:
-        return _CHECKED[key]
-    points = _mapped(path, field)
-    if key is not None and len(_CHECKED) < 64:
-        _CHECKED[key] = points
+    with contextlib.suppress(OSError, ValueError):  # not found: said by the read
+        checked = _CHECKED.get(_identity(path, os.stat(path)))
+        if checked is not None:
+            return checked
+    # filed under the file read (its descriptor's status), not the one the stat
+    # above saw: a link switched between the two does not stand for the other
+    # (atk47 F3)
+    points, status = _mapped(path, field)
+    if len(_CHECKED) < 64:
+        _CHECKED[_identity(path, status)] = points
     return points
 
 
-def _mapped(path: str | Path, field: str) -> frozenset[int]:
+def _identity(path: str | Path, status: os.stat_result) -> tuple[object, ...]:
+    """Which file ``path`` led to, and as it was: ``status`` from a stat or the
+    descriptor read."""
+    file = (status.st_dev, status.st_ino, status.st_size)
+    return (os.fspath(path), *file, status.st_mtime_ns, status.st_ctime_ns)
+
+
+def _mapped(path: str | Path, field: str) -> tuple[frozenset[int], os.stat_result]:
     from fontTools import ttLib  # a large import: only where a font is named
 
-    data = read_regular_file(
+    data, status = read_regular_file_status(
         path, field, MAX_FONT_BYTES, limit_text=f"{MAX_FONT_BYTES >> 20} MiB"
     )
     try:
@@ -66,4 +73,4 @@ def _mapped(path: str | Path, field: str) -> frozenset[int]:
         ) from None
     if not cmap:
         raise invalid(field, f"{path} is a font that maps no character")
-    return frozenset(cmap)
+    return frozenset(cmap), status
