@@ -31,6 +31,7 @@ from certseal.cli_names import (
     owner_of,
     readable_positionals,
     remember_argv,
+    run_chosen,
     shown_field,
     shown_names,
     unrecognised,
@@ -456,7 +457,7 @@ def run_command(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
     args = parser.parse_args(argv)
     try:
         check_outputs(args)  # a file it cannot write, said before anything is done
-        return int(args.func(args))
+        return int(run_chosen(args))  # GBK text refused, naming it
     except CertsealError as exc:
         # every service error names its field (tests/kernel/test_floor_plan.py); one
         # that does not is still printed as <field>: <problem>, about the command. A

@@ -15,8 +15,10 @@ import difflib
 import re
 from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
+from typing import Any
 
 from certseal.cli_options import chosen_parser, near_choice
+from certseal.errors import CertsealError, invalid
 
 #: the command line being parsed (:func:`remember_argv`), for :func:`argparse_problem`
 _ARGV: ContextVar[Sequence[str]] = ContextVar("certseal_argv", default=())
@@ -352,3 +354,40 @@ def owner_of(
     chain = list(_chain(parser, argv, args))
     past = _past_each(before, [current.prog.split()[-1] for current in chain[1:]])
     return chain[len(past)]
+
+
+#: a lone surrogate: a byte of the command line that is not UTF-8 (``surrogateescape``)
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
+
+
+def run_chosen(args: argparse.Namespace) -> Any:
+    """The chosen command's ``args.func(args)``; a request that could not encode a
+    value the terminal sent as GBK is refused naming it (:func:`not_utf8`)."""
+    try:
+        return args.func(args)
+    except UnicodeEncodeError as exc:
+        raise not_utf8(args, exc) from None
+
+
+def not_utf8(args: argparse.Namespace, exc: UnicodeEncodeError) -> CertsealError:
+    """INVALID_ARGUMENT naming the option or argument whose text the terminal sent in
+    another encoding than UTF-8 (a GBK session's 张三: Python keeps such bytes as lone
+    surrogates, which no request can carry, and ``exc`` is a request failing to
+    encode one); the value itself is never quoted (a holder's name). ``exc`` is
+    raised again when no value holds such a byte: a fault of the command's own. A
+    file's name in another encoding is no fault: it is opened as given."""
+    found = [
+        (dest, value)
+        for dest, given in vars(args).items()
+        for value in (given if isinstance(given, list | tuple) else [given])
+        if isinstance(value, str) and _NOT_UTF8.search(value)
+    ]
+    if not found:
+        raise exc
+    failed = str(exc.object)  # the text the request could not encode
+    dest = min(found, key=lambda item: failed not in item[1])[0]
+    return invalid(
+        dest,
+        "is not UTF-8 text: the terminal sent it in another encoding (such as GBK); "
+        "set the terminal to UTF-8 and type it again",
+    )
