@@ -9,7 +9,6 @@ Ctrl-C has (block-buffered: standard output is a pipe)."""
 
 from __future__ import annotations
 
-import fcntl
 import os
 import signal
 import subprocess
@@ -20,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from certseal.devpki import DevCA
+from tests.kernel.test_atk36_interrupts import _full_pipe
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -80,18 +80,6 @@ def _in_the_call(config: Path, stdout: int) -> subprocess.Popen:
     _until(lambda: _syscall(child.pid)[:1] in ([s] for s in _EPOLL), child, "call")
     time.sleep(0.2)
     return child
-
-
-def _full_pipe() -> tuple[int, int]:
-    read, write = os.pipe()
-    fcntl.fcntl(write, fcntl.F_SETFL, os.O_NONBLOCK)
-    try:
-        while True:
-            os.write(write, b"x" * 4096)
-    except BlockingIOError:
-        pass
-    fcntl.fcntl(write, fcntl.F_SETFL, 0)
-    return read, write
 
 
 def test_a_second_ctrl_c_while_the_exit_waits_on_a_full_pipe_exits_130(config):
