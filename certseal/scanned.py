@@ -374,8 +374,10 @@ def inflate(compressed: bytes) -> bytes:
         inflater = zlib.decompressobj()
         message = inflater.decompress(compressed, MAX_CODE_MESSAGE_BYTES)
     except zlib.error as exc:
-        raise MalformedCode(
-            CodeStage.ZLIB, f"not zlib ({exc}); if it was scanned, scan it again"
+        raise MalformedCode(  # plain words first, zlib's for the integrator after
+            CodeStage.ZLIB,
+            f"the code is damaged: a character is mistyped or was misread (zlib: "
+            f"{exc}); scan it again, or type it again with care",
         ) from None
     if inflater.unconsumed_tail or (
         not inflater.eof and len(message) >= MAX_CODE_MESSAGE_BYTES

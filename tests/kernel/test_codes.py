@@ -179,3 +179,22 @@ def test_sign1_framing_is_cbor_preferred_encoding(length):
     if length <= 1000:
         parsed = cose.parse_sign1(framed)
         assert (parsed.payload, parsed.signature) == (payload, signature)
+
+
+def test_a_code_with_one_character_mistyped_is_said_in_plain_words():
+    """trial47: one character changed in a licence code's Base45 was said as zlib's
+    "not zlib (Error -3 while decompressing data: invalid distance too far back)"."""
+    text = base45.b45encode(zlib.compress(b"\xa1" * 40 + bytes(range(200)), 9)).decode()
+    said = []
+    for at in range(len(text)):
+        typo = text[:at] + ("A" if text[at] != "A" else "B") + text[at + 1 :]
+        with pytest.raises(codes.MalformedCode) as err:
+            codes.decode_code("LC1:" + typo)
+        if err.value.stage is codes.CodeStage.ZLIB and "zlib: " in err.value.message:
+            said.append(err.value.message)
+    assert said, "no one-character change was refused by zlib itself"
+    assert all(
+        m.startswith("the code is damaged: a character is mistyped or was misread")
+        and m.endswith("); scan it again, or type it again with care")
+        for m in said
+    ), said
