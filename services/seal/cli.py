@@ -238,7 +238,7 @@ def cmd_seal(args: argparse.Namespace) -> int:
         _refuse_placed(args, "field", "the stamp goes into the named field")
         request = pb.SealPdfRequest(
             seal_id=args.seal_id,
-            pdf=read_as(args.file, "file", PDF, sealing=True),
+            pdf=read_as(args.file, "file", PDF, sealing=args.seal_id),
             page=args.page,
             x_mm=args.x_mm,
             y_mm=args.y_mm,
@@ -253,7 +253,7 @@ def cmd_seal(args: argparse.Namespace) -> int:
         _refuse_placed(args, "keyword", "the stamp goes over the keyword's text")
         request = pb.SealOfdRequest(
             seal_id=args.seal_id,
-            ofd=read_as(args.file, "file", OFD, sealing=True),
+            ofd=read_as(args.file, "file", OFD, sealing=args.seal_id),
             page=args.page,
             x_mm=args.x_mm,
             y_mm=args.y_mm,

@@ -16,6 +16,8 @@ OUT.ofd`` were named by the service's ``pdf`` and ``ofd`` fields and misdescribe
 
 from __future__ import annotations
 
+import os
+
 from certseal.bounds import DOCUMENT_FILE_LIMIT, MAX_DOCUMENT_FILE_BYTES
 from certseal.errors import invalid
 from certseal.filekinds import OFD, PDF, SIGNATURE, kind_of, refuse_other_kind
@@ -50,11 +52,19 @@ def read_document(name: str, field: str) -> bytes:
     )
 
 
-def read_as(name: str, field: str, kind: str, *, sealing: bool = False) -> bytes:
+def read_as(name: str, field: str, kind: str, *, sealing: str = "") -> bytes:
     """The file ``name`` (within the document bound), unless it is plainly not
     ``kind`` (:func:`certseal.filekinds.what_it_is`): then INVALID_ARGUMENT
     (``field``) saying what it is and, of a kind the seal commands take, the
-    command that takes it (that seals it, ``sealing``)."""
+    command that takes it (that seals it, when ``sealing``: the seal id given). A
+    file not found where the seal id given is a file is said as swapped arguments
+    (trial47: ``seal pdf IN.pdf SEAL-ID`` said the seal id could not be read)."""
+    if sealing and not os.path.lexists(name) and os.path.isfile(sealing):
+        raise invalid(
+            field,
+            f"{shown_name(name)} is not found, and the seal id given, "
+            f"{shown_name(sealing)}, is a file (arguments swapped? {_SEALS[kind]})",
+        )
     data = read_document(name, field)
     takes = {k: f" ({c} takes it)" for k, c in _VERIFIES.items()}
     if sealing:
