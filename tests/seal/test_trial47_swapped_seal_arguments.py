@@ -7,18 +7,15 @@ from __future__ import annotations
 
 import pytest
 
-from services.cli import main
+from tests.e2e.test_trial35_codes_file_kind import run as run_cli
 
 SEAL = "91350100M000100Y436KW9RA56DN"
 PDF = b"%PDF-1.7\n1 0 obj<<>>endobj\n%%EOF\n"
 
 
 def run(capsys, *argv: str) -> tuple[int, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as stopped:
-        code = int(stopped.code or 0)
-    return code, capsys.readouterr().err.strip().splitlines()[-1]
+    code, err = run_cli(capsys, *argv)
+    return code, err.strip().splitlines()[-1]
 
 
 @pytest.mark.parametrize(("command", "name"), [("pdf", "IN.pdf"), ("ofd", "IN.ofd")])
