@@ -20,6 +20,7 @@ import pytest
 
 from certseal.devpki import DevCA
 from tests.kernel.test_atk36_interrupts import _full_pipe
+from tests.kernel.test_cli_edges import write_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,14 +41,7 @@ _EPOLL = {"232", "281", "441", "22"}
 @pytest.fixture(scope="module")
 def config(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("atk47-interrupts")
-    ca = DevCA(folder / "ca")
-    op = ca.identity("operator:ops")
-    path = folder / "cli.toml"
-    path.write_text(
-        f'[tls]\nca_file = "{ca.ca_file}"\n[cli]\n'
-        f'cert_file = "{op.cert_file}"\nkey_file = "{op.key_file}"\n'
-    )
-    return path
+    return write_config(folder, DevCA(folder / "ca"))
 
 
 def _syscall(pid: int) -> list[str]:
