@@ -20,8 +20,14 @@ The rules are in
 3. Two requests with one key at once: the second insert of the key waits for the
    first transaction, finds the key taken, rolls its own change back and answers as
    a retry would.
-4. When the handler fails, the held transaction commits as it would have without a
-   key (a refusal's audit row is kept) and no answer is stored: a retry runs again.
+4. When the handler refuses the request (a CertsealError other than UNAVAILABLE or
+   ABORTED), the held transaction commits as it would have without a key (a
+   refusal's audit row is kept) and no answer is stored: a retry runs again. When it
+   fails otherwise (a transient failure, answered "safe to retry with the same
+   idempotency key", or one nobody expected), the held transaction is rolled back: a
+   change made before the failure (an amendment, then a failed read for its answer's
+   warnings) was committed without its answer, and every retry with the key made it
+   again (tests/issuer/test_interrupted_changes.py).
 
 Keys are purged ``retention`` after their first use by :class:`IdempotencyPurger`.
 """
@@ -42,7 +48,7 @@ from typing import Any, cast
 import asyncpg
 
 from certseal.audit import HeldRefusals
-from certseal.errors import CertsealError
+from certseal.errors import CertsealError, ErrorKind
 from certseal.idempotency import Claim
 from certseal.protectors import AnswerProtector
 from certseal.storage.worker import NotifiedWorker
@@ -83,6 +89,15 @@ async def finish_kept(timeout_s: float | None = None) -> None:
 #: it (``[idempotency] allow_fault_hooks``; a process refuses to start with the
 #: variable set otherwise). docs/operations.md, "Retries and idempotency keys".
 FAULT_ENV = "CERTSEAL_TEST_FAULT"
+
+
+def _refusal(exc: BaseException) -> bool:
+    """Whether a handler raising ``exc`` refused its request (what it wrote, a
+    refusal's audit row, is kept), rather than failed in a way a retry may cure."""
+    return isinstance(exc, CertsealError) and exc.kind not in (
+        ErrorKind.UNAVAILABLE,
+        ErrorKind.ABORTED,
+    )
 
 
 @dataclass
@@ -294,21 +309,22 @@ class IdempotencyStore:
     async def scope(self, claim: Claim) -> AsyncIterator[_Scope]:
         """Run a handler for ``claim``; :meth:`answer` stores and commits its answer.
 
-        When the handler raises, or ends without :meth:`answer`, the held transaction
-        commits as it would have without a key (no answer stored); it is rolled back
-        when the handler is cancelled.
+        When the handler refuses (raises a CertsealError other than UNAVAILABLE or
+        ABORTED), or ends without :meth:`answer`, the held transaction commits as it
+        would have without a key (no answer stored); it is rolled back when the
+        handler fails otherwise or is cancelled: a retry will run it again.
         """
         scope = _Scope(claim, self)
         token = _SCOPE.set(scope)
         try:
             yield scope
         except BaseException as exc:
-            if isinstance(exc, Exception):
+            if _refusal(exc):
                 try:
                     await scope.commit_held()
                 except Exception:  # the connection is gone: nothing was committed
                     await scope.rollback_held()
-            else:  # cancelled: the client is gone, a retry will run it again
+            else:  # failed, or cancelled (the client gone): a retry runs it again
                 await scope.rollback_held()
             raise
         else:  # no answer to store (an error answered, not raised): as without a key
