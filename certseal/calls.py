@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,12 +28,13 @@ def channel(cfg: Any, target: str, identity: tuple[str, str] | None = None) -> A
 
     Every command's calls go through here, so here they get the published retry
     policy (:data:`certseal.retries.RETRY_SERVICE_CONFIG`: UNAVAILABLE and ABORTED
-    retried with exponential backoff) and an idempotency key generated for this
-    command invocation (:class:`certseal.retries.IdempotencyKeys`, one per call,
-    repeated by the call's retries): a mutation retried after a lost answer is done
-    once.
+    retried with exponential backoff) and the command's idempotency keys
+    (:class:`certseal.cli_keys.CommandKeys`, one per change, repeated by the call's
+    retries and by the command run again with its ``--idempotency-key``): a change
+    retried after a lost answer is made once.
     """
-    from certseal.retries import IdempotencyKeys, retrying_options
+    from certseal.cli_keys import command_keys
+    from certseal.retries import retrying_options
     from certseal.rpc import secure_channel
 
     cert, key = identity or (cfg.cli.cert_file, cfg.cli.key_file)
@@ -47,7 +47,7 @@ def channel(cfg: Any, target: str, identity: tuple[str, str] | None = None) -> A
         cert,
         key,
         fields=("tls.ca_file", *own),
-        interceptors=[IdempotencyKeys(f"cli-{uuid.uuid4().hex}")],
+        interceptors=[command_keys()],
         **retrying_options(),
     )
 

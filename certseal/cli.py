@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
-import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any, NoReturn, TypeVar
 from certseal import identifiers
 from certseal.calls import dev_identity
 from certseal.cli_help import fill_help
+from certseal.cli_keys import add_key_options, command, say_unsettled
 from certseal.cli_names import (
     argparse_problem,
     argument_problem,
@@ -44,7 +44,7 @@ from certseal.cli_options import (
 )
 from certseal.config import where_set
 from certseal.errors import CertsealError, ErrorKind
-from certseal.interrupt import interrupted
+from certseal.interrupt import interrupted, reader_gone
 from certseal.text import one_line, shown_name
 
 #: where ``make run`` keeps its data and configuration
@@ -398,9 +398,12 @@ def build_parser(
     description: str,
     load_config: Callable[[Sequence[Path]], Any],
     groups: Sequence[Register],
+    changing: Sequence[str] = (),
 ) -> argparse.ArgumentParser:
     """The ``certseal`` parser: ``--config`` (repeatable, layered), the kernel's
-    commands and each of ``groups``; ``load_config`` decodes the layered files."""
+    commands and each of ``groups``; ``load_config`` decodes the layered files.
+    ``changing`` names the commands that make changes (``"licence issue"``), each
+    given ``--idempotency-key`` (:func:`certseal.cli_keys.add_key_options`)."""
     parser: argparse.ArgumentParser = Parser(prog="certseal", description=description)
     parser.add_argument(
         "--config",
@@ -414,6 +417,7 @@ def build_parser(
     register(sub)
     for group in groups:
         group(sub)
+    add_key_options(parser, changing)
     readable_positionals(parser)
     fill_help(parser)
     return parser
@@ -455,45 +459,42 @@ def run_command(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
     """Run the chosen command; errors print as ``error: <field>: <problem>`` with exit
     status 2 for bad input and 1 otherwise, never a traceback."""
     args = parser.parse_args(argv)
-    try:
-        check_outputs(args)  # a file it cannot write, said before anything is done
-        return int(run_chosen(args))  # GBK text refused, naming it
-    except CertsealError as exc:
-        # every service error names its field (tests/kernel/test_floor_plan.py); one
-        # that does not is still printed as <field>: <problem>, about the command. A
-        # field that is an option's (x_mm of --x-mm) is named as the option is typed
-        field = exc.field or args.command
-        argv = list(sys.argv[1:] if argv is None else argv)
-        shown = shown_field(field, shown_names(parser, argv, args))
-        if shown is not None:
-            field = shown
-        elif field in _option_dests(parser):
-            field = field.replace("_", "-")
-        where = ""  # of several --config files, the one giving a setting at fault
-        if "." in field:
-            with contextlib.suppress(Exception):
-                where = _where_given(args, field)
-        print(one_line(f"error: {field}: {exc.message}{where}"), file=sys.stderr)
-        return 2 if exc.kind is ErrorKind.INVALID_ARGUMENT else 1
-    except KeyboardInterrupt:
-        return interrupted()
-    except BrokenPipeError:
-        # the reader went away (head, grep -q): the command's own outcome (a verdict
-        # that is not VALID) is unknown, so never 0; 141 is a shell's status for a
-        # writer SIGPIPE ended. Python's own flush at exit would fail again: discard
-        with contextlib.suppress(OSError):
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            os.close(devnull)
-        return 141
-    except OSError as exc:
-        # a file named on the command line (missing, a folder, not readable) is bad
-        # input: name it, exit 2, no raw "[Errno 2]"
-        if exc.filename is not None:
-            problem = exc.strerror.lower() if exc.strerror else "cannot be read"
-            print(f"error: {shown_name(exc.filename)}: {problem}", file=sys.stderr)
-            return 2
-        print(
-            one_line(f"error: {args.command}: {exc.strerror or exc}"), file=sys.stderr
-        )
-        return 1
+    with command(getattr(args, "idempotency_key", None)) as keys:
+        try:
+            check_outputs(args)  # a file it cannot write, said before anything is done
+            return int(run_chosen(args))  # GBK text refused, naming it
+        except CertsealError as exc:
+            # every service error names its field (tests/kernel/test_floor_plan.py); one
+            # that does not is still printed as <field>: <problem>, about the command. A
+            # field that is an option's (x_mm of --x-mm) is named as the option is typed
+            field = exc.field or args.command
+            argv = list(sys.argv[1:] if argv is None else argv)
+            shown = shown_field(field, shown_names(parser, argv, args))
+            if shown is not None:
+                field = shown
+            elif field in _option_dests(parser):
+                field = field.replace("_", "-")
+            where = ""  # of several --config files, the one giving a setting at fault
+            if "." in field:
+                with contextlib.suppress(Exception):
+                    where = _where_given(args, field)
+            print(one_line(f"error: {field}: {exc.message}{where}"), file=sys.stderr)
+            say_unsettled(keys, args, interrupted=False)
+            return 2 if exc.kind is ErrorKind.INVALID_ARGUMENT else 1
+        except KeyboardInterrupt:
+            say_unsettled(keys, args, interrupted=True)
+            return interrupted()
+        except BrokenPipeError:
+            return reader_gone()
+        except OSError as exc:
+            # a file named on the command line (missing, a folder, not readable) is bad
+            # input: name it, exit 2, no raw "[Errno 2]"
+            if exc.filename is not None:
+                problem = exc.strerror.lower() if exc.strerror else "cannot be read"
+                print(f"error: {shown_name(exc.filename)}: {problem}", file=sys.stderr)
+                return 2
+            print(
+                one_line(f"error: {args.command}: {exc.strerror or exc}"),
+                file=sys.stderr,
+            )
+            return 1

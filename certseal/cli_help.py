@@ -27,8 +27,6 @@ BY_COMMAND = {
     ("licence issue", "id_type"): "the holder's identity document type code "
     "(default 111, 居民身份证)",
     ("licence issue", "id_number"): "the holder's identity document number",
-    ("licence issue", "idempotency_key"): "a key of your own: the same key again "
-    "returns the first issuance instead of issuing twice",
     ("licence amend", "holder_name"): "the holder's new name (default: unchanged)",
     ("licence transfer", "to"): "the receiving department's USCC (a listed issuer "
     "of the type)",

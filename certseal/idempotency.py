@@ -39,6 +39,31 @@ MAX_KEY_LENGTH = 128
 #: what a transient failure's message tells the client
 RETRY_SAFE = "safe to retry with the same idempotency key"
 
+#: every RPC that honours an idempotency key (its servicer method is marked
+#: :func:`idempotent`), by full gRPC method name: what a client keys and, when a call of
+#: one gets no answer, says it may have been done (:mod:`certseal.cli_keys`); a test
+#: keeps it equal to the servers' marks (tests/kernel/test_cli_keys.py)
+KEYED_METHODS = frozenset(
+    f"/certseal.v1.{service}/{method}"
+    for service, methods in {
+        "Issuer": (
+            "IssueLicence IssueLicences AmendLicence RenewLicence TransferLicence "
+            "SuspendLicence UnsuspendLicence RevokeLicence CancelLicence"
+        ),
+        "LicenceHolder": "AuthoriseUse",
+        "IssuerAdmin": (
+            "OnboardDepartment SetDepartmentRoles RegisterLicenceType "
+            "SetLicenceTypeIssuers CreateSigningKey RotateSigningKey RetireSigningKey "
+            "RevokeSigningKey GrantHolderApp RevokeHolderApp"
+        ),
+        "EventFeedAdmin": (
+            "SetEntitlement RemoveEntitlement RegisterWebhook ReplayParkedDeliveries"
+        ),
+        "Seal": "RegisterSeal RevokeSeal SealDocument SealPdf SealOfd",
+    }.items()
+    for method in methods.split()
+)
+
 _MARK = "__certseal_idempotent__"
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -135,6 +135,18 @@ def interrupted() -> int:
     return 130
 
 
+def reader_gone() -> int:
+    """141, the exit status of a command whose standard output's reader went away
+    (``| head``, ``| grep -q``): the command's own outcome (a verdict that is not
+    VALID) is unknown, so never 0; 141 is a shell's status for a writer SIGPIPE
+    ended. Python's own flush at exit would fail again, so the output is discarded."""
+    with contextlib.suppress(OSError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    return 141
+
+
 def _loading_interrupted(signum: int, frame: FrameType | None) -> None:
     _Interrupted.seen = True
     signal.default_int_handler(signum, frame)

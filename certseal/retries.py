@@ -4,22 +4,19 @@ Server side: :func:`transient_error` decides which failures are transient, which
 interceptor (``certseal.rpc``) answers UNAVAILABLE or ABORTED with a message saying a
 retry with the same idempotency key is safe; anything else unexpected stays INTERNAL.
 Client side: :data:`RETRY_SERVICE_CONFIG`, the gRPC service config with the retry
-policy the CLI's channels apply (docs/operations.md, "Retries and idempotency keys"),
-and :class:`IdempotencyKeys`, which gives every call of a channel its key.
+policy the CLI's channels apply (docs/operations.md, "Retries and idempotency keys");
+the keys a command's changes carry are :mod:`certseal.cli_keys`.
 """
 
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Callable
 from typing import Any
 
 import grpc
 
 from certseal.errors import CertsealError, ErrorKind
-from certseal.idempotency import FIELD as IDEMPOTENCY_FIELD
-from certseal.idempotency import METADATA_KEY, RETRY_SAFE
+from certseal.idempotency import RETRY_SAFE
 from certseal.storage.transient import transient_kind
 
 #: The gRPC service config clients use (docs/operations.md, "Retries and idempotency
@@ -48,41 +45,6 @@ def retrying_options() -> dict[str, Any]:
         "grpc.enable_retries": 1,
         "grpc.service_config": json.dumps(RETRY_SERVICE_CONFIG),
     }
-
-
-class IdempotencyKeys(grpc.aio.UnaryUnaryClientInterceptor):
-    """Adds an idempotency key to every unary call of a channel: ``<prefix>-<n>`` for
-    the channel's n-th call, so a retry of that call (by gRPC's retry policy, which
-    resends the same metadata) repeats its key, and no two calls share one. The
-    server ignores the key of a read."""
-
-    def __init__(self, prefix: str | None = None):
-        self.prefix = prefix or uuid.uuid4().hex
-        self._calls = 0
-
-    async def intercept_unary_unary(
-        self,
-        continuation: Callable[[grpc.aio.ClientCallDetails, Any], Any],
-        client_call_details: grpc.aio.ClientCallDetails,
-        request: Any,
-    ) -> Any:
-        """Add the next key unless the call already carries one (in its metadata, or
-        in the request's ``idempotency_key`` field, which is then sent as well)."""
-        metadata = list(client_call_details.metadata or ())
-        if not any(k == METADATA_KEY for k, _ in metadata):
-            key = getattr(request, IDEMPOTENCY_FIELD, "")
-            if not isinstance(key, str) or not key:
-                self._calls += 1
-                key = f"{self.prefix}-{self._calls}"
-            metadata.append((METADATA_KEY, key))
-        details = grpc.aio.ClientCallDetails(
-            client_call_details.method,
-            client_call_details.timeout,
-            grpc.aio.Metadata(*metadata),
-            client_call_details.credentials,
-            client_call_details.wait_for_ready,
-        )
-        return await continuation(details, request)
 
 
 def transient_error(exc: BaseException) -> CertsealError | None:

@@ -36,6 +36,23 @@ from services.verifier import cli as verifier_cli
 loading_ended()  # SIGINT is Python's own again; the command's handling follows
 
 DESCRIPTION = "certseal: electronic licences and seals (operator and developer CLI)"
+#: the commands whose calls make changes that honour idempotency keys
+#: (certseal.idempotency.KEYED_METHODS): each takes ``--idempotency-key``, and says
+#: it when stopped before a change's answer (certseal.cli_keys)
+CHANGING = tuple(
+    f"{group} {verb}"
+    for group, verbs in (
+        ("department", "add roles"),
+        ("type", "add issuers"),
+        ("key", "create rotate retire revoke"),
+        ("holder-app", "grant revoke"),
+        ("licence", "issue amend renew transfer suspend unsuspend revoke cancel"),
+        ("holder", "authorise"),
+        ("feed", "entitle revoke webhook replay"),
+        ("seal", "register revoke document pdf ofd"),
+    )
+    for verb in verbs.split()
+)
 
 
 def build_parser():  # type: ignore[no-untyped-def]
@@ -53,6 +70,7 @@ def build_parser():  # type: ignore[no-untyped-def]
             console_cli.register,
             tlog_cli.register,
         ],
+        CHANGING,
     )
 
 

@@ -357,12 +357,11 @@ class EventWatcher:
         await self._consumer.stop()
 
 
-async def run_certseal(
-    config: Config, folder, *args: str, within: float = 120.0, **cli: str
-) -> tuple[int, str]:
-    """Run the ``certseal`` CLI as a process with ``[cli]`` overrides (e.g. a
-    ``verifier_target``); its exit code and output. AssertionError with its output
-    if it has not exited within ``within`` seconds (it is killed)."""
+async def start_certseal(
+    config: Config, folder, *args: str, **cli: str
+) -> asyncio.subprocess.Process:
+    """Start the ``certseal`` CLI as a process with ``[cli]`` overrides (e.g. a
+    ``verifier_target``), its standard error joined to its output (a pipe)."""
     import copy
     import sys
 
@@ -373,7 +372,7 @@ async def run_certseal(
         setattr(cfg.cli, name, value)
     config_file = folder / f"cli-{secrets.token_hex(3)}.toml"
     config_file.write_text(dump_config(cfg))
-    process = await asyncio.create_subprocess_exec(
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "services",
@@ -383,6 +382,15 @@ async def run_certseal(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
+
+
+async def run_certseal(
+    config: Config, folder, *args: str, within: float = 120.0, **cli: str
+) -> tuple[int, str]:
+    """Run the ``certseal`` CLI as a process (:func:`start_certseal`); its exit code
+    and output. AssertionError with its output if it has not exited within
+    ``within`` seconds (it is killed)."""
+    process = await start_certseal(config, folder, *args, **cli)
     try:
         async with asyncio.timeout(within):
             out, _ = await process.communicate()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import secrets
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -271,15 +270,6 @@ def _fields_of(
         set_fields(fields, pairs, _declared_types(args, code), code)
 
 
-def interrupted_issue(key: str) -> str:
-    """What a Ctrl-C during ``licence issue``'s call leaves said: repeated with its
-    ``key``, the command issues at most once (trial47: a retry issued twice)."""
-    return (
-        "interrupted: the licence may have been issued; to be sure it is issued once, "
-        f"run the same command again with --idempotency-key {key}"
-    )
-
-
 def cmd_licence(args: argparse.Namespace) -> int:
     """Department operations on licences (with the department's dev identity)."""
     from certseal.v1 import issuer_pb2 as pb
@@ -287,22 +277,17 @@ def cmd_licence(args: argparse.Namespace) -> int:
 
     command = args.licence_command
     if command == "issue":
-        # a key always: an issuance a Ctrl-C left unknown is repeated to happen once
-        key = args.idempotency_key or f"cli-{secrets.token_hex(12)}"
+        # its key is the command's (certseal.cli_keys): an issuance a Ctrl-C left
+        # unknown is repeated with it to happen once
         request = pb.IssueLicenceRequest(
             type_code=args.type,
-            idempotency_key=key,
             suite=args.suite or "",
             holder=licence_pb2.Holder(
                 name=args.holder_name, id_type=args.id_type, id_number=args.id_number
             ),
         )
         _fields_of(args, request.fields, lambda: args.type)
-        try:
-            reply = _call(args, lambda s: s.IssueLicence(request))
-        except KeyboardInterrupt:
-            print(interrupted_issue(key), file=sys.stderr)
-            raise
+        reply = _call(args, lambda s: s.IssueLicence(request))
         _print_licence(reply.licence, request.suite, args, reply.warnings)
         return 0
     if command == "document":
@@ -448,7 +433,6 @@ def register_licence(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     issue.add_argument("--id-type", default="111")
     issue.add_argument("--id-number", required=True)
     issue.add_argument("--field", action="append", help="NAME=VALUE, repeatable")
-    issue.add_argument("--idempotency-key")
     issue.add_argument(
         "--suite",
         help="sign with the department's active key of this suite (sm2, es256, "

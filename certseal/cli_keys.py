@@ -1,0 +1,200 @@
+"""The idempotency keys of one ``certseal`` command, and what it says when a change it
+asked for has no known outcome.
+
+trial47: a Ctrl-C during ``licence issue``'s call exited without a word while the
+issuer had issued the licence, and the clerk's second try issued another. The same
+holds for every command that changes something (amend, renew, a signing key made or
+rotated, a document sealed, a use authorised).
+
+Every channel a command opens (:func:`certseal.calls.channel`) shares the command's
+:class:`CommandKeys`: the command's first call of a method that honours idempotency
+keys (:data:`certseal.idempotency.KEYED_METHODS`) carries the command's key, its n-th
+such call ``<key>-<n>``; a read carries none (a service ignores a read's key). So the
+same command run again with ``--idempotency-key <key>`` makes its changes with the same
+keys, in the same order, and each is made once: the service answers a key it knows
+with its first answer (certseal.idempotency). A command that stops with such a call
+sent and not answered (Ctrl-C, a deadline, a connection lost, a transient failure the
+service asks to retry with the same key) says the key (:func:`unsettled_words`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import contextvars
+import sys
+import uuid
+from collections.abc import Callable, Collection, Iterator
+from typing import Any
+
+import grpc
+
+from certseal.errors import CertsealError
+from certseal.idempotency import FIELD, KEYED_METHODS, METADATA_KEY, check_key
+
+#: the longest key a user gives, in characters: room for ``-<n>`` within the
+#: service's 128 (:data:`certseal.idempotency.MAX_KEY_LENGTH`)
+MAX_GIVEN_LENGTH = 120
+#: a call that ends with one of these has no known outcome, or the service asks for a
+#: retry with the same key (UNAVAILABLE, ABORTED: certseal.retries.transient_error)
+UNSETTLED = frozenset(
+    {
+        grpc.StatusCode.CANCELLED,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.UNKNOWN,
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.ABORTED,
+    }
+)
+HELP = (
+    "the idempotency key of the change this command makes (1 to 120 printable ASCII "
+    "characters): run again with the same key, the change is made once and the "
+    "service answers as it did the first time; a command stopped before its answer "
+    "says the key to repeat it with (default: a new key each run)"
+)
+
+_CURRENT: contextvars.ContextVar[CommandKeys] = contextvars.ContextVar("command_keys")
+
+
+class CommandKeys(grpc.aio.UnaryUnaryClientInterceptor):
+    """The keys of one command's changes, shared by every channel it opens.
+
+    ``key``: the command's key (``cli-<32 hex digits>`` when not given). A key the
+    request carries in its ``idempotency_key`` field is sent as it is. ``unsettled``
+    maps the key of each change sent and not answered (or answered with
+    :data:`UNSETTLED`) to its method's name (``RevokeLicence``)."""
+
+    def __init__(self, key: str | None = None):
+        self.key = key or f"cli-{uuid.uuid4().hex}"
+        self._changes = 0
+        self.unsettled: dict[str, str] = {}
+
+    def _next(self) -> str:
+        self._changes += 1
+        return self.key if self._changes == 1 else f"{self.key}-{self._changes}"
+
+    async def intercept_unary_unary(
+        self,
+        continuation: Callable[[grpc.aio.ClientCallDetails, Any], Any],
+        client_call_details: grpc.aio.ClientCallDetails,
+        request: Any,
+    ) -> Any:
+        """Key a change (and note it unsettled until its answer); pass a read on."""
+        method = client_call_details.method
+        if isinstance(method, bytes):
+            method = method.decode()
+        if method not in KEYED_METHODS:
+            return await continuation(client_call_details, request)
+        key = self._next()
+        own = getattr(request, FIELD, "")
+        if isinstance(own, str) and own:
+            key = own
+        metadata = [
+            (name, value)
+            for name, value in client_call_details.metadata or ()
+            if name != METADATA_KEY
+        ]
+        details = grpc.aio.ClientCallDetails(
+            client_call_details.method,
+            client_call_details.timeout,
+            grpc.aio.Metadata(*metadata, (METADATA_KEY, key)),
+            client_call_details.credentials,
+            client_call_details.wait_for_ready,
+        )
+        self.unsettled[key] = method.rpartition("/")[2]
+        call = await continuation(details, request)
+        try:
+            await call  # its answer, or its error, is the caller's to take again
+        except grpc.aio.AioRpcError as exc:
+            if not left_unknown(exc):
+                del self.unsettled[key]
+        except asyncio.CancelledError:
+            call.cancel()  # the command stopped: the outcome stays unknown
+            raise
+        else:
+            del self.unsettled[key]
+        return call
+
+
+def left_unknown(exc: grpc.aio.AioRpcError) -> bool:
+    """Whether a change that failed with ``exc`` may be done, or is to be retried
+    with its key: a status of :data:`UNSETTLED`, but not a connection that was never
+    made (gRPC's "failed to connect to all addresses": nothing was sent)."""
+    if exc.code() not in UNSETTLED:
+        return False
+    never_sent = "failed to connect to all addresses" in (exc.details() or "")
+    return not (exc.code() is grpc.StatusCode.UNAVAILABLE and never_sent)
+
+
+@contextlib.contextmanager
+def command(key: str | None = None) -> Iterator[CommandKeys]:
+    """The keys of the command run in this block (``key`` given with
+    ``--idempotency-key``, or a new one): the channels opened in it share them."""
+    keys = CommandKeys(key)
+    token = _CURRENT.set(keys)
+    try:
+        yield keys
+    finally:
+        _CURRENT.reset(token)
+
+
+def command_keys() -> CommandKeys:
+    """The running command's keys; outside a command (a program that opens a
+    channel itself), the channel's own."""
+    keys = _CURRENT.get(None)
+    return keys if keys is not None else CommandKeys()
+
+
+def say_unsettled(
+    keys: CommandKeys, args: argparse.Namespace, *, interrupted: bool
+) -> None:
+    """Say on standard error what :func:`unsettled_words` says, for a command that
+    takes ``--idempotency-key`` (the words tell the user to give it)."""
+    said = unsettled_words(keys, interrupted=interrupted)
+    if said is not None and hasattr(args, "idempotency_key"):
+        print(said, file=sys.stderr)
+
+
+def unsettled_words(keys: CommandKeys, *, interrupted: bool) -> str | None:
+    """What the command says of its changes sent and not answered (None: none):
+    ``interrupted`` by a Ctrl-C, or failed."""
+    if not keys.unsettled:
+        return None
+    names = ", ".join(sorted(set(keys.unsettled.values())))
+    again = (
+        "to be sure it is done once, run the same command again with "
+        f"--idempotency-key {keys.key}"
+    )
+    if interrupted:
+        return (
+            f"interrupted: {names} was sent and not answered: it may be done; {again}"
+        )
+    return f"{names}: not known to be done; {again}"
+
+
+def given_key(text: str) -> str:
+    """An argparse ``type``: a key of :data:`MAX_GIVEN_LENGTH` printable ASCII
+    characters at most (the rule of certseal.idempotency.check_key)."""
+    if not text or len(text) > MAX_GIVEN_LENGTH:
+        raise argparse.ArgumentTypeError(f"1 to {MAX_GIVEN_LENGTH} characters")
+    try:
+        return check_key(text)
+    except CertsealError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+
+
+def add_key_options(parser: argparse.ArgumentParser, commands: Collection[str]) -> None:
+    """Give each of ``commands`` (``"licence issue"``: the words that name a command
+    of ``parser``) the ``--idempotency-key`` option. Raises ValueError for a name that
+    is no command (a list kept beside the commands must not drift from them)."""
+    for command in commands:
+        sub = parser
+        for word in command.split():
+            actions = [
+                a for a in sub._actions if isinstance(a, argparse._SubParsersAction)
+            ]
+            if not actions or word not in actions[0].choices:
+                raise ValueError(f"{command!r} is no certseal command")
+            sub = actions[0].choices[word]
+        sub.add_argument("--idempotency-key", type=given_key, metavar="KEY", help=HELP)

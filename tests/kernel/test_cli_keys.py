@@ -1,0 +1,258 @@
+"""The idempotency keys of a command's changes (certseal/cli_keys.py), against a real
+gRPC server: the command's first change carries its key, the n-th ``<key>-<n>``, a
+read none; a change sent and not answered stays unsettled and is said with the key
+that repeats it once. trial47 fixed this for ``licence issue`` alone; every command
+that makes a change is covered now (the kind)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import inspect
+
+import grpc
+import pytest
+
+from certseal.cli_keys import (
+    CommandKeys,
+    add_key_options,
+    command,
+    command_keys,
+    given_key,
+    unsettled_words,
+)
+from certseal.idempotency import KEYED_METHODS, is_idempotent
+from certseal.v1 import issuer_pb2 as pb
+from services.cli import CHANGING, build_parser
+from services.devstack import free_port
+from tests.e2e.test_cli_commands import COMMANDS
+
+REVOKE = "/certseal.v1.Issuer/RevokeLicence"
+AMEND = "/certseal.v1.Issuer/AmendLicence"
+GET = "/certseal.v1.Issuer/GetLicence"
+
+
+class Server:
+    """A real grpc.aio server whose methods answer as ``outcome[method]`` says
+    (``"ok"``, a StatusCode, or ``"hold"``: never), noting each call's key."""
+
+    def __init__(self) -> None:
+        self.keys: list[tuple[str, str | None]] = []
+        self.outcome: dict[str, object] = {}
+        self.held = asyncio.Event()  # a held call has arrived
+
+    def _handler(self, method: str):
+        async def handle(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+            key = dict(context.invocation_metadata() or ()).get("idempotency-key")
+            self.keys.append((method.rpartition("/")[2], key))
+            outcome = self.outcome.get(method, "ok")
+            if outcome == "hold":
+                self.held.set()
+                await asyncio.Event().wait()
+            if isinstance(outcome, grpc.StatusCode):
+                await context.abort(outcome, "as the test says")
+            return b""
+
+        return grpc.unary_unary_rpc_method_handler(handle)
+
+    async def __aenter__(self) -> grpc.aio.Channel:
+        self.server = grpc.aio.server()
+        handlers = {
+            m.rpartition("/")[2]: self._handler(m) for m in (REVOKE, AMEND, GET)
+        }
+        self.server.add_generic_rpc_handlers(
+            (grpc.method_handlers_generic_handler("certseal.v1.Issuer", handlers),)
+        )
+        port = self.server.add_insecure_port("127.0.0.1:0")
+        await self.server.start()
+        self.keys_of = CommandKeys("counter-7")
+        self.channel = grpc.aio.insecure_channel(
+            f"127.0.0.1:{port}", interceptors=[self.keys_of]
+        )
+        return self.channel
+
+    async def __aexit__(self, *exc) -> None:
+        await self.channel.close()
+        await self.server.stop(None)
+
+
+def _call(channel: grpc.aio.Channel, method: str, request=None):
+    stub = channel.unary_unary(
+        method,
+        request_serializer=lambda m: m.SerializeToString(),
+        response_deserializer=lambda b: b,
+    )
+    return stub(request if request is not None else pb.RevokeLicenceRequest())
+
+
+async def test_changes_carry_the_commands_key_in_order_and_reads_none():
+    server = Server()
+    async with server as channel:
+        await _call(channel, GET, pb.GetLicenceRequest())
+        await _call(channel, REVOKE)
+        await _call(channel, GET, pb.GetLicenceRequest())
+        await _call(channel, AMEND, pb.AmendLicenceRequest())
+        own = pb.AmendLicenceRequest(idempotency_key="field-key")
+        await _call(channel, AMEND, own)
+        assert not server.keys_of.unsettled
+    assert server.keys == [
+        ("GetLicence", None),
+        ("RevokeLicence", "counter-7"),
+        ("GetLicence", None),
+        ("AmendLicence", "counter-7-2"),
+        ("AmendLicence", "field-key"),  # a key the request carries is its own
+    ]
+
+
+async def test_a_change_cut_before_its_answer_stays_unsettled_and_is_said():
+    server = Server()
+    server.outcome[REVOKE] = "hold"
+    async with server as channel:
+        call = asyncio.ensure_future(_call(channel, REVOKE))
+        await server.held.wait()
+        call.cancel()  # what asyncio.run does to the command on a Ctrl-C
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        keys = server.keys_of
+        assert keys.unsettled == {"counter-7": "RevokeLicence"}
+    assert unsettled_words(keys, interrupted=True) == (
+        "interrupted: RevokeLicence was sent and not answered: it may be done; to be "
+        "sure it is done once, run the same command again with --idempotency-key "
+        "counter-7"
+    )
+    assert unsettled_words(keys, interrupted=False).startswith(
+        "RevokeLicence: not known to be done; to be sure"
+    )
+
+
+@pytest.mark.parametrize(
+    ("code", "settled"),
+    [
+        (grpc.StatusCode.FAILED_PRECONDITION, True),  # refused: nothing was done
+        (grpc.StatusCode.INVALID_ARGUMENT, True),
+        (grpc.StatusCode.UNAVAILABLE, False),  # the service asks for a retry
+        (grpc.StatusCode.ABORTED, False),
+        (grpc.StatusCode.DEADLINE_EXCEEDED, False),
+    ],
+)
+async def test_an_answer_settles_a_change_unless_it_leaves_it_unknown(code, settled):
+    server = Server()
+    server.outcome[REVOKE] = code
+    async with server as channel:
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await _call(channel, REVOKE)
+        assert err.value.code() is code  # the command still gets the error
+        assert (not server.keys_of.unsettled) is settled
+    assert (unsettled_words(server.keys_of, interrupted=False) is None) is settled
+
+
+async def test_a_change_never_sent_is_settled():
+    """Nobody listening: gRPC says it could not connect, so nothing was sent, and
+    the command's error ("is certseal running?") says no more."""
+    keys = CommandKeys()
+    async with grpc.aio.insecure_channel(
+        f"127.0.0.1:{free_port()}", interceptors=[keys]
+    ) as channel:
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await _call(channel, REVOKE)
+    assert err.value.code() is grpc.StatusCode.UNAVAILABLE
+    assert not keys.unsettled
+
+
+def test_every_command_has_its_own_keys_and_its_channels_share_them():
+    with command() as first:
+        assert command_keys() is first is command_keys()
+        with command("given-1") as second:
+            assert command_keys() is second
+        assert command_keys() is first
+    assert second.key == "given-1" and first.key != second.key
+    assert first.key.startswith("cli-") and len(first.key) == 36
+    # outside a command, a channel's own keys
+    assert command_keys() is not command_keys()
+
+
+def test_the_keyed_methods_are_the_ones_the_services_honour_keys_for():
+    """certseal.idempotency.KEYED_METHODS against every servicer's @idempotent
+    marks, by full method name (a mutation adopted without it is not keyed)."""
+    from services.feed.servicer import EventFeedAdminServicer, EventFeedServicer
+    from services.issuer.admin_servicer import IssuerAdminServicer
+    from services.issuer.servicer import (
+        IssuerServicer,
+        LicenceHolderServicer,
+        RedemptionServicer,
+    )
+    from services.seal.servicer import SealServicer
+    from services.tlog.servicer import TransparencyLogServicer
+    from services.verifier.servicer import VerifierServicer
+
+    marked = set()
+    for servicer in (
+        IssuerServicer,
+        LicenceHolderServicer,
+        RedemptionServicer,
+        IssuerAdminServicer,
+        EventFeedServicer,
+        EventFeedAdminServicer,
+        SealServicer,
+        VerifierServicer,
+        TransparencyLogServicer,
+    ):
+        service = servicer.__mro__[1].__name__.removesuffix("Servicer")
+        for name, method in inspect.getmembers(servicer, inspect.isfunction):
+            if is_idempotent(method):
+                marked.add(f"/certseal.v1.{service}/{name}")
+    assert marked == KEYED_METHODS
+
+
+def _command_of(parser: argparse.ArgumentParser, line: str) -> str:
+    """The subcommand words of a command line (``licence issue``)."""
+    words = []
+    for token in line.split():
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subs:
+            break
+        if token in subs[0].choices:
+            words.append(token)
+            parser = subs[0].choices[token]
+    return " ".join(words)
+
+
+def test_the_commands_that_make_keyed_changes_take_the_key():
+    """Every command that calls a keyed method (tests/e2e/test_cli_commands.py's
+    map of RPC -> command) is in CHANGING, and no other is: a command left out
+    would be stopped without saying its key; one listed for nothing would take an
+    option that does nothing."""
+    parser = build_parser()
+    keyed = {
+        _command_of(parser, line)
+        for rpc, line in COMMANDS.items()
+        if f"/certseal.v1.{rpc.replace('.', '/')}" in KEYED_METHODS
+    }
+    assert set(CHANGING) == keyed
+    for line in COMMANDS.values():
+        args = parser.parse_args(
+            [*line.split(), "--idempotency-key", "k"]
+            if _command_of(parser, line) in keyed
+            else line.split()
+        )
+        assert hasattr(args, "idempotency_key") is (_command_of(parser, line) in keyed)
+
+
+def test_a_name_that_is_no_command_is_refused():
+    with pytest.raises(ValueError, match="'licence revok' is no certseal command"):
+        add_key_options(build_parser(), ["licence revok"])
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("", "1 to 120 characters"),
+        ("k" * 121, "1 to 120 characters"),
+        ("with space", "printable ASCII without spaces only"),
+        ("钥匙", "printable ASCII without spaces only"),
+    ],
+)
+def test_a_key_the_service_would_refuse_is_refused_first(text, problem):
+    with pytest.raises(argparse.ArgumentTypeError, match=problem):
+        given_key(text)
+    assert given_key("k" * 120) == "k" * 120
