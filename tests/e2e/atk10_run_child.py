@@ -13,6 +13,7 @@ SERVING while it lives, so that the run reaches its banner). Prints ``started <n
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -76,7 +77,9 @@ def main() -> int:
         code = BEHAVIOUR.get(kind) or _exit_once_waited_for(EXITS[kind], waiting)
         process = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
         behaviour[process.pid] = kind
-        print(f"started {name} {process.pid}", flush=True)
+        # one write: with PYTHONUNBUFFERED, print writes the text and its newline
+        # apart, and a service's own line landed between them
+        os.write(1, f"started {name} {process.pid}\n".encode())
         return process
 
     real_wait_serving, real_wait_https = run._wait_serving, run._wait_https

@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
@@ -46,6 +47,10 @@ def _wait_gone(pids: list[int], within_s: float) -> list[int]:
             return []
         time.sleep(0.1)
     return [p for p in pids if _alive(p)]
+
+
+#: a "started NAME PID" line of the run's harness, anywhere in a line
+STARTED = re.compile(r"started \S+ (\d+)")
 
 
 class Run:
@@ -104,8 +109,9 @@ class Run:
                     f"{self.stderr_file.read_text()}"
                 )
             seen.append(line)
-            if line.startswith("started "):
-                self.pids.append(int(line.split()[2]))
+            # every "started NAME PID" in the line: a service's own write can land
+            # between the run's text and its newline (CI: "started x 19306started y 1")
+            self.pids += [int(pid) for pid in STARTED.findall(line)]
             if marker in line:
                 return seen
 

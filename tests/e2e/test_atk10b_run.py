@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_atk10_run import REPO, _alive, _wait_gone
+from tests.e2e.test_atk10_run import REPO, STARTED, _alive, _wait_gone
 
 
 class Run:
@@ -77,8 +77,9 @@ class Run:
                     f"{self.stderr_file.read_text()}"
                 )
             self.seen.append(line)
-            if line.startswith("started "):
-                self.pids.append(int(line.split()[2]))
+            # every "started NAME PID" in the line: a service's own write can land
+            # between the run's text and its newline (CI: "started x 19306started y 1")
+            self.pids += [int(pid) for pid in STARTED.findall(line)]
 
     def rest(self, within_s: float) -> list[str]:
         """What the run prints until its stdout closes (at most ``within_s``)."""
