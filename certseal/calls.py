@@ -31,9 +31,11 @@ def channel(cfg: Any, target: str, identity: tuple[str, str] | None = None) -> A
     retried with exponential backoff) and the command's idempotency keys
     (:class:`certseal.cli_keys.CommandKeys`, one per change, repeated by the call's
     retries and by the command run again with its ``--idempotency-key``): a change
-    retried after a lost answer is made once.
+    retried after a lost answer is made once. A change's retries are its keys'
+    (gRPC's are off for it), which see whether any attempt reached the service.
     """
     from certseal.cli_keys import command_keys
+    from certseal.idempotency import KEYED_METHODS
     from certseal.retries import retrying_options
     from certseal.rpc import secure_channel
 
@@ -48,7 +50,7 @@ def channel(cfg: Any, target: str, identity: tuple[str, str] | None = None) -> A
         key,
         fields=("tls.ca_file", *own),
         interceptors=[command_keys()],
-        **retrying_options(),
+        **retrying_options(KEYED_METHODS),
     )
 
 

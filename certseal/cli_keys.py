@@ -15,6 +15,13 @@ keys, in the same order, and each is made once: the service answers a key it kno
 with its first answer (certseal.idempotency). A command that stops with such a call
 sent and not answered (Ctrl-C, a deadline, a connection lost, a transient failure the
 service asks to retry with the same key) says the key (:func:`unsettled_words`).
+
+A change's attempts are made here, by the channels' retry policy
+(:data:`certseal.retries.RETRY_SERVICE_CONFIG`), not by gRPC (``certseal.calls.channel``
+turns gRPC's off for them): gRPC reports its last attempt only, and a service killed
+after taking the first (its change committed, its answer lost) left the retries
+"failed to connect to all addresses", read as nothing sent: no key was said, and the
+clerk's second try made the change again (atk48).
 """
 
 from __future__ import annotations
@@ -23,7 +30,9 @@ import argparse
 import asyncio
 import contextlib
 import contextvars
+import random
 import sys
+import time
 import uuid
 from collections.abc import Callable, Collection, Iterator
 from typing import Any
@@ -103,24 +112,77 @@ class CommandKeys(grpc.aio.UnaryUnaryClientInterceptor):
             client_call_details.wait_for_ready,
         )
         self.unsettled[key] = method.rpartition("/")[2]
-        call = await continuation(details, request)
+        call, reached = await self._attempts(continuation, details, request, key)
         try:
             await call  # its answer, or its error, is the caller's to take again
         except grpc.aio.AioRpcError as exc:
-            if not left_unknown(exc):
+            if not (reached and exc.code() in UNSETTLED):
                 del self.unsettled[key]
-        except asyncio.CancelledError:
-            call.cancel()  # the command stopped: the outcome stays unknown
-            raise
         else:
             del self.unsettled[key]
         return call
 
+    async def _attempts(
+        self,
+        continuation: Callable[[grpc.aio.ClientCallDetails, Any], Any],
+        details: grpc.aio.ClientCallDetails,
+        request: Any,
+        key: str,
+    ) -> tuple[Any, bool]:
+        """The change's attempts by the retry policy, within its deadline: the last
+        attempt's call, and whether any attempt may have reached the service (one
+        that ended otherwise than "failed to connect")."""
+        from certseal.retries import RETRY_SERVICE_CONFIG
+
+        policy = RETRY_SERVICE_CONFIG["methodConfig"][0]["retryPolicy"]
+        retried = {grpc.StatusCode[code] for code in policy["retryableStatusCodes"]}
+        backoff = float(policy["initialBackoff"].removesuffix("s"))
+        longest = float(policy["maxBackoff"].removesuffix("s"))
+        timeout = details.timeout
+        deadline = None if timeout is None else time.monotonic() + timeout
+        reached = False
+        attempt = 0
+        while True:
+            attempt += 1
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            call = await continuation(
+                grpc.aio.ClientCallDetails(
+                    details.method,
+                    left,
+                    details.metadata,
+                    details.credentials,
+                    details.wait_for_ready,
+                ),
+                request,
+            )
+            try:
+                await call
+            except grpc.aio.AioRpcError as exc:
+                reached = reached or left_unknown(exc)
+                if exc.code() not in retried or attempt >= policy["maxAttempts"]:
+                    return call, reached
+            except asyncio.CancelledError:
+                call.cancel()  # the command stopped: the outcome stays unknown
+                raise
+            else:
+                return call, reached
+            pause = random.uniform(0, backoff)  # gRPC's jitter
+            if deadline is not None and time.monotonic() + pause >= deadline:
+                return call, reached
+            try:
+                await asyncio.sleep(pause)
+            except asyncio.CancelledError:
+                if not reached:  # stopped between tries of which none was sent
+                    self.unsettled.pop(key, None)
+                raise
+            backoff = min(backoff * policy["backoffMultiplier"], longest)
+
 
 def left_unknown(exc: grpc.aio.AioRpcError) -> bool:
-    """Whether a change that failed with ``exc`` may be done, or is to be retried
-    with its key: a status of :data:`UNSETTLED`, but not a connection that was never
-    made (gRPC's "failed to connect to all addresses": nothing was sent)."""
+    """Whether a change whose attempt failed with ``exc`` may be done, or is to be
+    retried with its key: a status of :data:`UNSETTLED`, but not a connection that
+    was never made (gRPC's "failed to connect to all addresses": nothing was sent by
+    that attempt; an earlier one may have been, :meth:`CommandKeys._attempts`)."""
     if exc.code() not in UNSETTLED:
         return False
     never_sent = "failed to connect to all addresses" in (exc.details() or "")

@@ -11,6 +11,7 @@ the keys a command's changes carry are :mod:`certseal.cli_keys`.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Any
 
 import grpc
@@ -39,11 +40,22 @@ RETRY_SERVICE_CONFIG: dict[str, Any] = {
 }
 
 
-def retrying_options() -> dict[str, Any]:
-    """Channel options that apply :data:`RETRY_SERVICE_CONFIG`."""
+def retrying_options(own: Collection[str] = ()) -> dict[str, Any]:
+    """Channel options that apply :data:`RETRY_SERVICE_CONFIG`, but to the methods
+    ``own`` names (``/certseal.v1.Issuer/RevokeLicence``): the channel's interceptor
+    retries those itself by the same policy (:class:`certseal.cli_keys.CommandKeys`:
+    gRPC reports a call's last attempt only, not whether an earlier one reached the
+    service)."""
+    config = RETRY_SERVICE_CONFIG
+    if own:
+        names = [
+            {"service": service, "method": method}
+            for service, method in (name.split("/")[1:] for name in sorted(own))
+        ]
+        config = {"methodConfig": [{"name": names}, *config["methodConfig"]]}
     return {
         "grpc.enable_retries": 1,
-        "grpc.service_config": json.dumps(RETRY_SERVICE_CONFIG),
+        "grpc.service_config": json.dumps(config),
     }
 
 

@@ -1,0 +1,107 @@
+"""A change whose service died after taking it is said with its key (atk48 F1).
+
+The service commits the change and is killed before its answer (the crash the
+idempotency store is built for: ``CERTSEAL_TEST_FAULT=after-commit``). The CLI's
+channel retries, each retry finds nobody listening, and gRPC's last word is "failed
+to connect to all addresses": read as "nothing was sent", the command said no key,
+and the clerk's second try made the change again. Here the service is a real mTLS
+gRPC server in its own process that SIGKILLs itself on the call, and the channel is
+the CLI's own (:func:`certseal.calls.channel`)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import grpc
+import pytest
+
+from certseal import calls
+from certseal.cli_keys import command
+from certseal.devpki import DevCA
+from certseal.v1 import issuer_pb2 as pb
+from certseal.v1 import issuer_pb2_grpc
+from services.devstack import free_port
+
+#: a server that takes RevokeLicence and dies with it, as a process killed after its
+#: commit does; it prints its port once it serves
+DYING = """
+import asyncio, os, signal, sys
+import grpc
+from certseal.tlsfiles import server_credentials
+
+async def main():
+    server = grpc.aio.server()
+
+    async def revoke(request, context):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    handlers = {"RevokeLicence": grpc.unary_unary_rpc_method_handler(revoke)}
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler("certseal.v1.Issuer", handlers),)
+    )
+    port = server.add_secure_port("127.0.0.1:0", server_credentials(*sys.argv[1:4]))
+    await server.start()
+    print(port, flush=True)
+    await server.wait_for_termination()
+
+asyncio.run(main())
+"""
+
+
+def _cli_config(folder: Path) -> SimpleNamespace:
+    ca = DevCA(folder)
+    cli = ca.identity("operator:cli")
+    return SimpleNamespace(
+        tls=SimpleNamespace(ca_file=str(ca.ca_file)),
+        cli=SimpleNamespace(cert_file=str(cli.cert_file), key_file=str(cli.key_file)),
+        ca=ca,
+    )
+
+
+async def _revoke(cfg: SimpleNamespace, target: str) -> grpc.aio.AioRpcError:
+    async with calls.channel(cfg, target) as channel:
+        stub = issuer_pb2_grpc.IssuerStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as failed:
+            await stub.RevokeLicence(
+                pb.RevokeLicenceRequest(identifier="x", reason="y"), timeout=60
+            )
+    return failed.value
+
+
+async def test_a_change_the_service_died_on_is_said_with_its_key(tmp_path):
+    cfg = _cli_config(tmp_path)
+    server = cfg.ca.identity("service:issuer", server=True)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        DYING,
+        str(cfg.ca.ca_file),
+        str(server.cert_file),
+        str(server.key_file),
+        stdout=asyncio.subprocess.PIPE,
+        cwd=Path(__file__).parents[2],
+    )
+    try:
+        async with asyncio.timeout(60):
+            port = int(await process.stdout.readline())
+        with command("counter-9") as keys:
+            failed = await _revoke(cfg, f"localhost:{port}")
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await process.wait()
+    assert process.returncode == -9  # it took the call and died with it
+    assert failed.code() is grpc.StatusCode.UNAVAILABLE
+    assert keys.unsettled == {"counter-9": "RevokeLicence"}
+
+
+async def test_a_change_never_sent_through_the_cli_channel_is_settled(tmp_path):
+    """Nobody listening at all: nothing was sent, so nothing is said."""
+    cfg = _cli_config(tmp_path)
+    with command("counter-10") as keys:
+        failed = await _revoke(cfg, f"localhost:{free_port()}")
+    assert failed.code() is grpc.StatusCode.UNAVAILABLE
+    assert not keys.unsettled
