@@ -16,6 +16,7 @@ from typing import Any
 
 from certseal.calls import department_identity, operator_call
 from certseal.cli import load, ts
+from certseal.cli_keys import command_keys
 from certseal.cli_options import (
     STATUS_WORDS,
     OutputFile,
@@ -278,9 +279,12 @@ def cmd_licence(args: argparse.Namespace) -> int:
     command = args.licence_command
     if command == "issue":
         # its key is the command's (certseal.cli_keys): an issuance a Ctrl-C left
-        # unknown is repeated with it to happen once
+        # unknown is repeated with it to happen once. It goes in the request's own
+        # field too, as before: the issuer keeps it with the licence, in the
+        # department's key space, past [idempotency] retention_hours (atk48 F2)
         request = pb.IssueLicenceRequest(
             type_code=args.type,
+            idempotency_key=command_keys().key,
             suite=args.suite or "",
             holder=licence_pb2.Holder(
                 name=args.holder_name, id_type=args.id_type, id_number=args.id_number
