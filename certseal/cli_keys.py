@@ -58,7 +58,8 @@ UNSETTLED = frozenset(
 )
 HELP = (
     "the idempotency key of the change this command makes (1 to 120 printable ASCII "
-    "characters): run again with the same key, the change is made once and the "
+    "characters, no spaces): run again with the same key while the service keeps it "
+    "([idempotency] retention_hours, 72 by default), the change is made once and the "
     "service answers as it did the first time; a command stopped before its answer "
     "says the key to repeat it with (default: a new key each run)"
 )

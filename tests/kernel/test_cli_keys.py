@@ -256,3 +256,16 @@ def test_a_key_the_service_would_refuse_is_refused_first(text, problem):
     with pytest.raises(argparse.ArgumentTypeError, match=problem):
         given_key(text)
     assert given_key("k" * 120) == "k" * 120
+
+
+def test_the_help_says_what_a_key_may_hold_and_for_how_long():
+    """The help of --idempotency-key names what the parser refuses (a space is
+    printable ASCII, and refused) and that a repeat finds the change only while the
+    service keeps the key (atk48 F3: "run again with the same key, the change is made
+    once" held for 72 hours by default, not for ever)."""
+    from certseal.cli_keys import HELP
+
+    with pytest.raises(argparse.ArgumentTypeError):
+        given_key("a b")
+    assert "no spaces" in HELP
+    assert "retention_hours" in HELP
