@@ -167,3 +167,45 @@ async def test_a_change_failed_for_a_retry_says_the_key_that_repeats_it_once(
         assert await _versions(issuer, "type_code", dept.type_code) == 2
     else:
         assert await _versions(issuer, "lineage", licence.lineage) == 2
+
+
+@pytest.fixture
+def answered(issuer, monkeypatch):
+    """The issuer commits its next change with its answer, then holds the answer
+    until ``release`` is set: a Ctrl-C then leaves the change made, not rolled back
+    (the ``held`` fixture's change is, as the cancelled call rolls it back)."""
+    arrived, release = asyncio.Event(), asyncio.Event()
+    original = issuer.idempotency.answer
+
+    async def answer(scope, response):
+        stored = await original(scope, response)
+        if not arrived.is_set():
+            arrived.set()
+            await release.wait()
+        return stored
+
+    monkeypatch.setattr(issuer.idempotency, "answer", answer)
+    yield arrived
+    release.set()
+
+
+async def test_the_key_said_finds_the_change_the_interrupted_command_made(
+    config, issuer, dept, answered, tmp_path
+):
+    """The key said is the one the change was made with (atk48: the tests above cut
+    the call before its commit, so the first run's change is rolled back and any key
+    said would pass them): repeated with it, the committed amendment is answered,
+    not made again."""
+    answered.set()  # the issuance below is not held
+    licence = (await dept.clients.issuer.IssueLicence(issue_request(dept))).licence
+    answered.clear()
+    argv = [
+        *("licence", "--as", dept.code, "amend", licence.lineage),
+        *("--field", "class=B2", "--reason", "变更"),
+    ]
+    method, key = await _interrupted(config, tmp_path, issuer, answered, argv)
+    assert method == "AmendLicence"
+    assert await _versions(issuer, "lineage", licence.lineage) == 2  # it was made
+    amended = await _again(config, tmp_path, issuer, argv, key)
+    assert amended != licence.identifier
+    assert await _versions(issuer, "lineage", licence.lineage) == 2  # and only once
