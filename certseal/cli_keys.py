@@ -71,7 +71,8 @@ class CommandKeys(grpc.aio.UnaryUnaryClientInterceptor):
     """The keys of one command's changes, shared by every channel it opens.
 
     ``key``: the command's key (``cli-<32 hex digits>`` when not given). A key the
-    request carries in its ``idempotency_key`` field is sent as it is. ``unsettled``
+    request carries in its ``idempotency_key`` field, else in the call's metadata
+    (a program's own), is sent as it is. ``unsettled``
     maps the key of each change sent and not answered (or answered with
     :data:`UNSETTLED`) to its method's name (``RevokeLicence``)."""
 
@@ -97,14 +98,14 @@ class CommandKeys(grpc.aio.UnaryUnaryClientInterceptor):
         if method not in KEYED_METHODS:
             return await continuation(client_call_details, request)
         key = self._next()
+        metadata = list(client_call_details.metadata or ())
+        given = [value for name, value in metadata if name == METADATA_KEY]
         own = getattr(request, FIELD, "")
         if isinstance(own, str) and own:
             key = own
-        metadata = [
-            (name, value)
-            for name, value in client_call_details.metadata or ()
-            if name != METADATA_KEY
-        ]
+        elif given and isinstance(given[0], str):  # a program's own key (atk48 F6)
+            key = given[0]
+        metadata = [(name, value) for name, value in metadata if name != METADATA_KEY]
         details = grpc.aio.ClientCallDetails(
             client_call_details.method,
             client_call_details.timeout,

@@ -269,3 +269,22 @@ def test_the_help_says_what_a_key_may_hold_and_for_how_long():
         given_key("a b")
     assert "no spaces" in HELP
     assert "retention_hours" in HELP
+
+
+async def test_a_key_the_caller_put_in_the_metadata_is_sent_as_it_is():
+    """A program that opens a channel with certseal.calls.channel and keys its own
+    change in the call's metadata retries it with that key: it is sent as it is, as
+    the channel's keys did before f93fbbef (atk48 F6: replaced by the channel's next
+    key, each of the program's own retries was a new change)."""
+    server = Server()
+    async with server as channel:
+        stub = channel.unary_unary(
+            REVOKE,
+            request_serializer=lambda m: m.SerializeToString(),
+            response_deserializer=lambda b: b,
+        )
+        for _ in range(2):  # the program's first try, and its retry
+            await stub(
+                pb.RevokeLicenceRequest(), metadata=(("idempotency-key", "mine"),)
+            )
+    assert server.keys == [("RevokeLicence", "mine")] * 2
