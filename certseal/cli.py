@@ -24,7 +24,7 @@ from typing import Any, NoReturn, TypeVar
 from certseal import identifiers
 from certseal.calls import dev_identity
 from certseal.cli_help import fill_help
-from certseal.cli_keys import add_key_options, command, say_unsettled
+from certseal.cli_keys import add_key_options, command, say_key
 from certseal.cli_names import (
     argparse_problem,
     argument_problem,
@@ -479,10 +479,10 @@ def run_command(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
                 with contextlib.suppress(Exception):
                     where = _where_given(args, field)
             print(one_line(f"error: {field}: {exc.message}{where}"), file=sys.stderr)
-            say_unsettled(keys, args, interrupted=False)
+            say_key(keys, args, interrupted=False)
             return 2 if exc.kind is ErrorKind.INVALID_ARGUMENT else 1
         except KeyboardInterrupt:
-            say_unsettled(keys, args, interrupted=True)
+            say_key(keys, args, interrupted=True)
             return interrupted()
         except BrokenPipeError:
             return reader_gone()

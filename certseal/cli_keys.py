@@ -14,7 +14,7 @@ same command run again with ``--idempotency-key <key>`` makes its changes with t
 keys, in the same order, and each is made once: the service answers a key it knows
 with its first answer (certseal.idempotency). A command that stops with such a call
 sent and not answered (Ctrl-C, a deadline, a connection lost, a transient failure the
-service asks to retry with the same key) says the key (:func:`unsettled_words`).
+service asks to retry with the same key) says the key (:func:`stop_words`).
 
 A change's attempts are made here, by the channels' retry policy
 (:data:`certseal.retries.RETRY_SERVICE_CONFIG`), not by gRPC (``certseal.calls.channel``
@@ -74,12 +74,14 @@ class CommandKeys(grpc.aio.UnaryUnaryClientInterceptor):
     request carries in its ``idempotency_key`` field, else in the call's metadata
     (a program's own), is sent as it is. ``unsettled``
     maps the key of each change sent and not answered (or answered with
-    :data:`UNSETTLED`) to its method's name (``RevokeLicence``)."""
+    :data:`UNSETTLED`) to its method's name (``RevokeLicence``), ``done`` the key of
+    each change answered with success."""
 
     def __init__(self, key: str | None = None):
         self.key = key or f"cli-{uuid.uuid4().hex}"
         self._changes = 0
         self.unsettled: dict[str, str] = {}
+        self.done: dict[str, str] = {}
 
     def _next(self) -> str:
         self._changes += 1
@@ -121,7 +123,7 @@ class CommandKeys(grpc.aio.UnaryUnaryClientInterceptor):
             if not (reached and exc.code() in UNSETTLED):
                 del self.unsettled[key]
         else:
-            del self.unsettled[key]
+            self.done[key] = self.unsettled.pop(key)
         return call
 
     async def _attempts(
@@ -210,31 +212,38 @@ def command_keys() -> CommandKeys:
     return keys if keys is not None else CommandKeys()
 
 
-def say_unsettled(
-    keys: CommandKeys, args: argparse.Namespace, *, interrupted: bool
-) -> None:
-    """Say on standard error what :func:`unsettled_words` says, for a command that
-    takes ``--idempotency-key`` (the words tell the user to give it)."""
-    said = unsettled_words(keys, interrupted=interrupted)
+def say_key(keys: CommandKeys, args: argparse.Namespace, *, interrupted: bool) -> None:
+    """Say on standard error what :func:`stop_words` says, for a command that takes
+    ``--idempotency-key`` (the words tell the user to give it)."""
+    said = stop_words(keys, interrupted=interrupted)
     if said is not None and hasattr(args, "idempotency_key"):
         print(said, file=sys.stderr)
 
 
-def unsettled_words(keys: CommandKeys, *, interrupted: bool) -> str | None:
-    """What the command says of its changes sent and not answered (None: none):
-    ``interrupted`` by a Ctrl-C, or failed."""
-    if not keys.unsettled:
-        return None
-    names = ", ".join(sorted(set(keys.unsettled.values())))
-    again = (
-        "to be sure it is done once, run the same command again with "
-        f"--idempotency-key {keys.key}"
-    )
-    if interrupted:
-        return (
-            f"interrupted: {names} was sent and not answered: it may be done; {again}"
+def stop_words(keys: CommandKeys, *, interrupted: bool) -> str | None:
+    """What a command stopped before its end (``interrupted`` by a Ctrl-C, or failed)
+    says of its changes, None when it made none: one sent and not answered may be
+    done; one done (its answer taken, then the command stopped before it printed or
+    wrote it: atk48 F7) is answered again, not made again, with the same key."""
+    stopped = "interrupted: " if interrupted else ""
+    if keys.unsettled:
+        names = ", ".join(sorted(set(keys.unsettled.values())))
+        what = (
+            f"interrupted: {names} was sent and not answered: it may be done"
+            if interrupted
+            else f"{names}: not known to be done"
         )
-    return f"{names}: not known to be done; {again}"
+        return (
+            f"{what}; to be sure it is done once, run the same command again with "
+            f"--idempotency-key {keys.key}"
+        )
+    if keys.done:
+        names = ", ".join(sorted(set(keys.done.values())))
+        return (
+            f"{stopped}{names} was done; to see its answer, run the same command "
+            f"again with --idempotency-key {keys.key} (it is not done again)"
+        )
+    return None
 
 
 def given_key(text: str) -> str:

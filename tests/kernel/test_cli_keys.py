@@ -19,7 +19,7 @@ from certseal.cli_keys import (
     command,
     command_keys,
     given_key,
-    unsettled_words,
+    stop_words,
 )
 from certseal.idempotency import KEYED_METHODS, is_idempotent
 from certseal.v1 import issuer_pb2 as pb
@@ -115,12 +115,12 @@ async def test_a_change_cut_before_its_answer_stays_unsettled_and_is_said():
             await call
         keys = server.keys_of
         assert keys.unsettled == {"counter-7": "RevokeLicence"}
-    assert unsettled_words(keys, interrupted=True) == (
+    assert stop_words(keys, interrupted=True) == (
         "interrupted: RevokeLicence was sent and not answered: it may be done; to be "
         "sure it is done once, run the same command again with --idempotency-key "
         "counter-7"
     )
-    assert unsettled_words(keys, interrupted=False).startswith(
+    assert stop_words(keys, interrupted=False).startswith(
         "RevokeLicence: not known to be done; to be sure"
     )
 
@@ -143,7 +143,24 @@ async def test_an_answer_settles_a_change_unless_it_leaves_it_unknown(code, sett
             await _call(channel, REVOKE)
         assert err.value.code() is code  # the command still gets the error
         assert (not server.keys_of.unsettled) is settled
-    assert (unsettled_words(server.keys_of, interrupted=False) is None) is settled
+    assert (stop_words(server.keys_of, interrupted=False) is None) is settled
+
+
+async def test_a_change_done_before_the_command_stopped_is_said_as_done():
+    """atk48 F7: the answer taken, then a Ctrl-C (or a failure) before the command
+    printed or wrote it: the change is done, and the same key gets its answer."""
+    server = Server()
+    async with server as channel:
+        await _call(channel, GET, pb.GetLicenceRequest())
+        assert stop_words(server.keys_of, interrupted=True) is None  # a read
+        await _call(channel, REVOKE)
+    keys = server.keys_of
+    assert keys.done == {"counter-7": "RevokeLicence"} and not keys.unsettled
+    assert stop_words(keys, interrupted=True) == (
+        "interrupted: RevokeLicence was done; to see its answer, run the same "
+        "command again with --idempotency-key counter-7 (it is not done again)"
+    )
+    assert stop_words(keys, interrupted=False).startswith("RevokeLicence was done;")
 
 
 async def test_a_change_never_sent_is_settled():
