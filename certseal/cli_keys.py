@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import contextvars
 import random
@@ -82,6 +83,7 @@ class CommandKeys(grpc.aio.UnaryUnaryClientInterceptor):
         self._changes = 0
         self.unsettled: dict[str, str] = {}
         self.done: dict[str, str] = {}
+        self._sending: collections.Counter[str] = collections.Counter()
 
     def _next(self) -> str:
         self._changes += 1
@@ -99,43 +101,63 @@ class CommandKeys(grpc.aio.UnaryUnaryClientInterceptor):
             method = method.decode()
         if method not in KEYED_METHODS:
             return await continuation(client_call_details, request)
-        key = self._next()
-        metadata = list(client_call_details.metadata or ())
-        given = [value for name, value in metadata if name == METADATA_KEY]
-        own = getattr(request, FIELD, "")
-        if isinstance(own, str) and own:
-            key = own
-        elif given and isinstance(given[0], str):  # a program's own key (atk48 F6)
-            key = given[0]
-        metadata = [(name, value) for name, value in metadata if name != METADATA_KEY]
-        details = grpc.aio.ClientCallDetails(
-            client_call_details.method,
-            client_call_details.timeout,
-            grpc.aio.Metadata(*metadata, (METADATA_KEY, key)),
-            client_call_details.credentials,
-            client_call_details.wait_for_ready,
-        )
+        key, details = self._keyed(client_call_details, request)
         self.unsettled[key] = method.rpartition("/")[2]
-        call, reached = await self._attempts(continuation, details, request, key)
+        self._sending[key] += 1  # two calls of one key at once: the service orders
+        tries = _Tries()  # them, and the key is unsettled while either is unanswered
         try:
-            await call  # its answer, or its error, is the caller's to take again
-        except grpc.aio.AioRpcError as exc:
-            if not (reached and exc.code() in UNSETTLED):
-                del self.unsettled[key]
-        else:
-            self.done[key] = self.unsettled.pop(key)
-        return call
+            call = await self._attempts(continuation, details, request, tries)
+            try:
+                await call  # its answer, or its error, is the caller's to take again
+            except grpc.aio.AioRpcError as exc:
+                tries.settled = not (tries.reached and exc.code() in UNSETTLED)
+            else:
+                self.done[key] = self.unsettled[key]
+                tries.settled = True
+            return call
+        finally:
+            self._sending[key] -= 1
+            if not self._sending[key]:
+                del self._sending[key]
+                if tries.settled:
+                    del self.unsettled[key]
+
+    def _keyed(
+        self, details: grpc.aio.ClientCallDetails, request: Any
+    ) -> tuple[str, grpc.aio.ClientCallDetails]:
+        """The key of a change's call, and its details carrying it: the one the
+        request carries in its field, else in the call's metadata (a program's own:
+        sent as it is, a value given as bytes too, and both, when they differ, for
+        the service to refuse), else the command's next."""
+        key = self._next()
+        own = getattr(request, FIELD, "")
+        own = own if isinstance(own, str) else ""
+        metadata = list(details.metadata or ())
+        given = [value for name, value in metadata if name == METADATA_KEY]
+        if not given:
+            metadata.append((METADATA_KEY, own or key))
+        elif not own:  # the program's (atk48 F6); the service takes the last
+            last = given[-1]
+            own = last.decode("ascii", "replace") if isinstance(last, bytes) else last
+        return own or key, grpc.aio.ClientCallDetails(
+            details.method,
+            details.timeout,
+            grpc.aio.Metadata(*metadata),
+            details.credentials,
+            details.wait_for_ready,
+        )
 
     async def _attempts(
         self,
         continuation: Callable[[grpc.aio.ClientCallDetails, Any], Any],
         details: grpc.aio.ClientCallDetails,
         request: Any,
-        key: str,
-    ) -> tuple[Any, bool]:
+        tries: _Tries,
+    ) -> Any:
         """The change's attempts by the retry policy, within its deadline: the last
-        attempt's call, and whether any attempt may have reached the service (one
-        that ended otherwise than "failed to connect")."""
+        attempt's call; ``tries`` notes whether any attempt may have reached the
+        service (one that ended otherwise than "failed to connect"), and a change
+        stopped between attempts of which none did as settled."""
         from certseal.retries import RETRY_SERVICE_CONFIG
 
         policy = RETRY_SERVICE_CONFIG["methodConfig"][0]["retryPolicy"]
@@ -144,7 +166,6 @@ class CommandKeys(grpc.aio.UnaryUnaryClientInterceptor):
         longest = float(policy["maxBackoff"].removesuffix("s"))
         timeout = details.timeout
         deadline = None if timeout is None else time.monotonic() + timeout
-        reached = False
         attempt = 0
         while True:
             attempt += 1
@@ -162,24 +183,32 @@ class CommandKeys(grpc.aio.UnaryUnaryClientInterceptor):
             try:
                 await call
             except grpc.aio.AioRpcError as exc:
-                reached = reached or left_unknown(exc)
+                tries.reached = tries.reached or left_unknown(exc)
                 if exc.code() not in retried or attempt >= policy["maxAttempts"]:
-                    return call, reached
+                    return call
             except asyncio.CancelledError:
                 call.cancel()  # the command stopped: the outcome stays unknown
                 raise
             else:
-                return call, reached
+                return call
             pause = random.uniform(0, backoff)  # gRPC's jitter
             if deadline is not None and time.monotonic() + pause >= deadline:
-                return call, reached
+                return call
             try:
                 await asyncio.sleep(pause)
             except asyncio.CancelledError:
-                if not reached:  # stopped between tries of which none was sent
-                    self.unsettled.pop(key, None)
+                # stopped between tries of which none was sent: nothing was done
+                tries.settled = not tries.reached
                 raise
             backoff = min(backoff * policy["backoffMultiplier"], longest)
+
+
+class _Tries:
+    """What a change's attempts found: whether any may have reached the service, and
+    whether its outcome is known (done, or not done)."""
+
+    reached = False
+    settled = False
 
 
 def left_unknown(exc: grpc.aio.AioRpcError) -> bool:

@@ -34,21 +34,29 @@ GET = "/certseal.v1.Issuer/GetLicence"
 
 class Server:
     """A real grpc.aio server whose methods answer as ``outcome[method]`` says
-    (``"ok"``, a StatusCode, or ``"hold"``: never), noting each call's key."""
+    (``"ok"``, a StatusCode, or ``"hold"``: until ``release``, then as
+    ``after[method]`` says; a list: each call the next), noting each call's key."""
 
     def __init__(self) -> None:
         self.keys: list[tuple[str, str | None]] = []
         self.outcome: dict[str, object] = {}
+        self.after: dict[str, object] = {}  # a held call's outcome once released
         self.held = asyncio.Event()  # a held call has arrived
+        self.arrivals: asyncio.Queue[str] = asyncio.Queue()  # each held call's key
+        self.release = asyncio.Event()  # held calls are answered as they would be
 
     def _handler(self, method: str):
         async def handle(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
             key = dict(context.invocation_metadata() or ()).get("idempotency-key")
             self.keys.append((method.rpartition("/")[2], key))
             outcome = self.outcome.get(method, "ok")
+            if isinstance(outcome, list):  # one outcome per call, in turn
+                outcome = outcome.pop(0)
             if outcome == "hold":
                 self.held.set()
-                await asyncio.Event().wait()
+                self.arrivals.put_nowait(key)
+                await self.release.wait()
+                outcome = self.after.get(method, "ok")
             if isinstance(outcome, grpc.StatusCode):
                 await context.abort(outcome, "as the test says")
             return b""
@@ -305,3 +313,90 @@ async def test_a_key_the_caller_put_in_the_metadata_is_sent_as_it_is():
                 pb.RevokeLicenceRequest(), metadata=(("idempotency-key", "mine"),)
             )
     assert server.keys == [("RevokeLicence", "mine")] * 2
+
+
+def _stub(channel: grpc.aio.Channel, method: str):
+    return channel.unary_unary(
+        method,
+        request_serializer=lambda m: m.SerializeToString(),
+        response_deserializer=lambda b: b,
+    )
+
+
+async def test_a_key_the_caller_put_in_the_metadata_as_bytes_is_sent_as_it_is():
+    """gRPC sends a text header's value given as bytes as that text: the server takes
+    it as the program's key. The channel's keys replaced it with their next key, so
+    each of the program's own retries of one change was keyed anew and made again
+    (atk48 F6, for a key given as bytes)."""
+    server = Server()
+    async with server as channel:
+        for _ in range(2):  # the program's first try, and its retry
+            await _stub(channel, REVOKE)(
+                pb.RevokeLicenceRequest(), metadata=(("idempotency-key", b"mine"),)
+            )
+    assert server.keys == [("RevokeLicence", "mine")] * 2
+
+
+async def test_a_field_key_and_another_metadata_key_reach_the_service_as_given():
+    """Both given and different is INVALID_ARGUMENT (docs/operations.md, "Sending a
+    key"): the channel's keys dropped the program's metadata key and sent the field's,
+    so a program's inconsistent keys were taken instead of refused."""
+    from certseal.errors import CertsealError
+    from certseal.idempotency import claim_for
+
+    server = Server()
+    request = pb.AmendLicenceRequest(idempotency_key="field-key")
+    async with server as channel:
+        await _stub(channel, AMEND)(request, metadata=(("idempotency-key", "meta"),))
+    assert server.keys == [("AmendLicence", "meta")]
+    with pytest.raises(CertsealError, match="differs from the idempotency-key"):
+        claim_for("dept:x", AMEND, request, "meta")  # what the service does with it
+
+
+@pytest.mark.parametrize(
+    ("outcome", "done"),
+    [("ok", {"mine": "RevokeLicence"}), (grpc.StatusCode.FAILED_PRECONDITION, {})],
+)
+async def test_two_calls_of_one_key_at_once_both_get_their_answers(outcome, done):
+    """Two requests with one key at once are the service's to order (the second
+    answers as a retry: docs/operations.md); the channel's keys raised KeyError to
+    the second caller instead of its answer, the change done or refused."""
+    server = Server()
+    server.outcome[REVOKE] = "hold"
+    server.after[REVOKE] = outcome
+    mine = (("idempotency-key", "mine"),)
+    async with server as channel:
+        calls = [
+            asyncio.ensure_future(
+                _stub(channel, REVOKE)(pb.RevokeLicenceRequest(), metadata=mine)
+            )
+            for _ in range(2)
+        ]
+        for _ in calls:
+            await server.arrivals.get()
+        server.release.set()
+        answers = await asyncio.gather(*calls, return_exceptions=True)
+    expected = grpc.aio.AioRpcError if done == {} else bytes
+    assert [type(a) for a in answers] == [type(a) for a in answers[:1]] * 2
+    assert all(isinstance(a, expected) for a in answers), answers
+    keys = server.keys_of
+    assert keys.done == done and not keys.unsettled
+
+
+async def test_a_call_of_a_key_still_sent_keeps_it_unsettled():
+    """One call of a key refused while another of the same key is still unanswered:
+    a Ctrl-C then says the key (the refusal settled the key while its other call
+    was in flight, and the command stopped without a word)."""
+    server = Server()
+    server.outcome[REVOKE] = ["hold", grpc.StatusCode.FAILED_PRECONDITION]
+    mine = (("idempotency-key", "mine"),)
+    async with server as channel:
+        stub = _stub(channel, REVOKE)
+        held = asyncio.ensure_future(stub(pb.RevokeLicenceRequest(), metadata=mine))
+        await server.arrivals.get()
+        with pytest.raises(grpc.aio.AioRpcError):
+            await stub(pb.RevokeLicenceRequest(), metadata=mine)
+        held.cancel()  # the Ctrl-C
+        with pytest.raises(asyncio.CancelledError):
+            await held
+        assert server.keys_of.unsettled == {"mine": "RevokeLicence"}
