@@ -479,22 +479,21 @@ def run_command(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
                 with contextlib.suppress(Exception):
                     where = _where_given(args, field)
             print(one_line(f"error: {field}: {exc.message}{where}"), file=sys.stderr)
-            say_key(keys, args, interrupted=False)
-            return 2 if exc.kind is ErrorKind.INVALID_ARGUMENT else 1
+            status = 2 if exc.kind is ErrorKind.INVALID_ARGUMENT else 1
         except KeyboardInterrupt:
             say_key(keys, args, interrupted=True)
             return interrupted()
         except BrokenPipeError:
-            return reader_gone()
+            status = reader_gone()
         except OSError as exc:
             # a file named on the command line (missing, a folder, not readable) is bad
             # input: name it, exit 2, no raw "[Errno 2]"
             if exc.filename is not None:
                 problem = exc.strerror.lower() if exc.strerror else "cannot be read"
                 print(f"error: {shown_name(exc.filename)}: {problem}", file=sys.stderr)
-                return 2
-            print(
-                one_line(f"error: {args.command}: {exc.strerror or exc}"),
-                file=sys.stderr,
-            )
-            return 1
+            else:
+                what = exc.strerror or exc
+                print(one_line(f"error: {args.command}: {what}"), file=sys.stderr)
+            status = 1 if exc.filename is None else 2
+        say_key(keys, args, interrupted=False)  # after any failure (atk48 F7, atk48b)
+        return status

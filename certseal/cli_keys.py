@@ -246,7 +246,8 @@ def say_key(keys: CommandKeys, args: argparse.Namespace, *, interrupted: bool) -
     ``--idempotency-key`` (the words tell the user to give it)."""
     said = stop_words(keys, interrupted=interrupted)
     if said is not None and hasattr(args, "idempotency_key"):
-        print(said, file=sys.stderr)
+        with contextlib.suppress(OSError):  # standard error gone with its reader
+            print(said, file=sys.stderr)
 
 
 def stop_words(keys: CommandKeys, *, interrupted: bool) -> str | None:

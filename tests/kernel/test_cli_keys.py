@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import inspect
 
 import grpc
@@ -400,3 +401,36 @@ async def test_a_call_of_a_key_still_sent_keeps_it_unsettled():
         with pytest.raises(asyncio.CancelledError):
             await held
         assert server.keys_of.unsettled == {"mine": "RevokeLicence"}
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        BrokenPipeError(errno.EPIPE, "Broken pipe"),  # its reader went away
+        OSError(errno.ENOSPC, "No space left on device", "notes.txt"),
+        OSError(errno.EIO, "Input/output error"),
+    ],
+    ids=["reader-gone", "named-file", "other"],
+)
+def test_a_change_done_before_the_system_failed_the_command_is_said(capsys, failure):
+    """atk48 F7 says a change whose answer came before the command stopped (a
+    Ctrl-C, an error) with its key; a command whose output then failed (its reader
+    gone, a file it could not write) exited 141 or 2 without a word, and the user's
+    second try made the change again."""
+    from certseal import cli as kernel_cli
+
+    def change(_args):
+        keys = command_keys()
+        keys.done[keys.key] = "RevokeLicence"  # as its interceptor notes an answer
+        raise failure
+
+    def group(sub):
+        sub.add_parser("revoke").set_defaults(func=change)
+
+    parser = kernel_cli.build_parser("t", lambda paths: None, [group])
+    add_key_options(parser, ["revoke"])
+    kernel_cli.run_command(parser, ["revoke", "--idempotency-key", "k-1"])
+    assert capsys.readouterr().err.endswith(
+        "RevokeLicence was done; to see its answer, run the same command again with "
+        "--idempotency-key k-1 (it is not done again)\n"
+    )
