@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import errno
 import inspect
+import re
 
 import grpc
 import pytest
@@ -434,3 +435,20 @@ def test_a_change_done_before_the_system_failed_the_command_is_said(capsys, fail
         "RevokeLicence was done; to see its answer, run the same command again with "
         "--idempotency-key k-1 (it is not done again)\n"
     )
+
+
+def test_the_published_table_of_keyed_rpcs_is_the_keyed_methods():
+    """docs/operations.md, "Retries and idempotency keys", is the contract for
+    clients: its table of mutating RPCs is what the CLI keys (and retries itself)."""
+    from pathlib import Path
+
+    text = Path(__file__).parents[2].joinpath("docs/operations.md").read_text()
+    table = text.split("| service | mutating RPCs |", 1)[1].split("\n\n", 1)[0]
+    listed = {
+        f"/{service}/{method.strip()}"
+        for service, methods in re.findall(
+            r"^\| `(certseal\.v1\.\w+)` \| (.+) \|$", table, re.M
+        )
+        for method in methods.split(",")
+    }
+    assert listed == KEYED_METHODS
