@@ -76,11 +76,13 @@ class CommandKeys(grpc.aio.UnaryUnaryClientInterceptor):
     (a program's own), is sent as it is. ``unsettled``
     maps the key of each change sent and not answered (or answered with
     :data:`UNSETTLED`) to its method's name (``RevokeLicence``), ``done`` the key of
-    each change answered with success."""
+    each change answered with success (kept for a command only, ``remember``: a
+    channel a program keeps open for days would hold one entry per change)."""
 
-    def __init__(self, key: str | None = None):
+    def __init__(self, key: str | None = None, *, remember: bool = True):
         self.key = key or f"cli-{uuid.uuid4().hex}"
         self._changes = 0
+        self._remember = remember
         self.unsettled: dict[str, str] = {}
         self.done: dict[str, str] = {}
         self._sending: collections.Counter[str] = collections.Counter()
@@ -112,7 +114,8 @@ class CommandKeys(grpc.aio.UnaryUnaryClientInterceptor):
             except grpc.aio.AioRpcError as exc:
                 tries.settled = not (tries.reached and exc.code() in UNSETTLED)
             else:
-                self.done[key] = self.unsettled[key]
+                if self._remember:
+                    self.done[key] = self.unsettled[key]
                 tries.settled = True
             return call
         finally:
@@ -238,7 +241,7 @@ def command_keys() -> CommandKeys:
     """The running command's keys; outside a command (a program that opens a
     channel itself), the channel's own."""
     keys = _CURRENT.get(None)
-    return keys if keys is not None else CommandKeys()
+    return keys if keys is not None else CommandKeys(remember=False)
 
 
 def say_key(keys: CommandKeys, args: argparse.Namespace, *, interrupted: bool) -> None:

@@ -194,8 +194,9 @@ def test_every_command_has_its_own_keys_and_its_channels_share_them():
         assert command_keys() is first
     assert second.key == "given-1" and first.key != second.key
     assert first.key.startswith("cli-") and len(first.key) == 36
-    # outside a command, a channel's own keys
+    # outside a command, a channel's own keys, which keep no record of what was done
     assert command_keys() is not command_keys()
+    assert not command_keys()._remember
 
 
 def test_the_keyed_methods_are_the_ones_the_services_honour_keys_for():
