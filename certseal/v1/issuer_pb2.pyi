@@ -665,7 +665,7 @@ class Authorisation(_message.Message):
     def __init__(self, authorisation_id: _Optional[str] = ..., code: _Optional[str] = ..., identifier: _Optional[str] = ..., department_code: _Optional[str] = ..., department_name: _Optional[str] = ..., counter: _Optional[str] = ..., purpose: _Optional[str] = ..., fields: _Optional[_Iterable[str]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revoked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[str] = ...) -> None: ...
 
 class AuthoriseUseRequest(_message.Message):
-    __slots__ = ("identifier", "holder", "department_code", "counter", "purpose", "fields", "expires_at")
+    __slots__ = ("identifier", "holder", "department_code", "counter", "purpose", "fields", "expires_at", "valid_days")
     IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
     HOLDER_FIELD_NUMBER: _ClassVar[int]
     DEPARTMENT_CODE_FIELD_NUMBER: _ClassVar[int]
@@ -673,6 +673,7 @@ class AuthoriseUseRequest(_message.Message):
     PURPOSE_FIELD_NUMBER: _ClassVar[int]
     FIELDS_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    VALID_DAYS_FIELD_NUMBER: _ClassVar[int]
     identifier: str
     holder: _licence_pb2.Holder
     department_code: str
@@ -680,7 +681,8 @@ class AuthoriseUseRequest(_message.Message):
     purpose: str
     fields: _containers.RepeatedScalarFieldContainer[str]
     expires_at: _timestamp_pb2.Timestamp
-    def __init__(self, identifier: _Optional[str] = ..., holder: _Optional[_Union[_licence_pb2.Holder, _Mapping]] = ..., department_code: _Optional[str] = ..., counter: _Optional[str] = ..., purpose: _Optional[str] = ..., fields: _Optional[_Iterable[str]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    valid_days: int
+    def __init__(self, identifier: _Optional[str] = ..., holder: _Optional[_Union[_licence_pb2.Holder, _Mapping]] = ..., department_code: _Optional[str] = ..., counter: _Optional[str] = ..., purpose: _Optional[str] = ..., fields: _Optional[_Iterable[str]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_days: _Optional[int] = ...) -> None: ...
 
 class AuthoriseUseResponse(_message.Message):
     __slots__ = ("authorisation",)

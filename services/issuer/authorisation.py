@@ -126,6 +126,25 @@ def code_digest(code: str) -> str:
     return hashlib.sha256(code.encode("ascii")).hexdigest()
 
 
+def asked_expiry(
+    expires_at: dt.datetime | None, valid_days: int, now: dt.datetime
+) -> tuple[dt.datetime | None, str]:
+    """The expiry an AuthoriseUse request asks for and the field that asks it:
+    ``expires_at``, or ``valid_days`` days from ``now`` (the service's clock, so that a
+    request repeated with its idempotency key is the same request: the CLI's
+    ``--days`` sent as a time of its own made every repeat another request, trial48).
+    Raises INVALID_ARGUMENT for both given, or more days than :data:`MAX_VALIDITY`."""
+    if not valid_days:
+        return expires_at, "expires_at"
+    if expires_at is not None:
+        raise invalid("valid_days", "give expires_at or valid_days, not both")
+    if valid_days > MAX_VALIDITY.days:
+        raise invalid(
+            "valid_days", f"is {valid_days} days; at most {MAX_VALIDITY.days} days"
+        )
+    return now + dt.timedelta(days=valid_days), "valid_days"
+
+
 def expiry_problem(
     expires_at: dt.datetime | None,
     now: dt.datetime,

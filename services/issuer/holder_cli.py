@@ -9,7 +9,6 @@ granted the licence's type (``certseal holder-app grant``).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -32,6 +31,7 @@ _FLAGS = {
     "department_code": "department",
     "fields": "field",
     "expires_at": "days",
+    "valid_days": "days",
     "page_token": "page-token",
     "page_size": "page-size",
     "authorisation_id": "authorisation-id",
@@ -123,9 +123,9 @@ def cmd_holder(args: argparse.Namespace) -> int:
             counter=args.counter or "",
             purpose=args.purpose,
             fields=args.field or [],
-        )
-        request.expires_at.FromDatetime(
-            dt.datetime.now(dt.UTC) + dt.timedelta(days=args.days)
+            # days from the issuer's now, not a time of the command's: the command
+            # repeated with its --idempotency-key is then the same request (trial48)
+            valid_days=args.days,
         )
         auth = _call(args, lambda s: s.AuthoriseUse(request)).authorisation
         _print_authorisation(auth)

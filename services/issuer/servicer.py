@@ -364,6 +364,7 @@ class LicenceHolderServicer(issuer_pb2_grpc.LicenceHolderServicer):
             purpose=request.purpose,
             fields=list(request.fields),
             expires_at=optional_time(request, "expires_at"),
+            valid_days=request.valid_days,
         )
         return pb.AuthoriseUseResponse(
             authorisation=convert.authorisation_message(

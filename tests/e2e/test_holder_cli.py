@@ -50,14 +50,19 @@ async def test_a_holder_app_authorises_lists_withdraws_and_fetches_from_the_cli(
     counter = await onboarded(operator, licence_pb2.DEPARTMENT_ROLE_COUNTER)
     holder = ("--id-number", number)
 
-    code, out = await cli(
+    authorise = (
         "holder", "--as", app, "authorise", licence.lineage, *holder,
         "--department", counter, "--purpose", "办理入学", "--field", "class",
-        "--days", "3",
+        "--days", "3", "--idempotency-key", f"au-{secrets.token_hex(6)}",
     )  # fmt: skip
+    code, out = await cli(*authorise)
     assert code == 0, out
     auth_id = re.search(r"authorisation (au-[0-9a-f]{16}) \(active\)", out)
     assert auth_id, out
+    # repeated with its key: the first answer, one authorisation (trial48: the
+    # command sent an expiry of its own clock, so a repeat was another request)
+    again, repeated = await cli(*authorise)
+    assert (again, repeated) == (0, out)
     assert re.search(r"^code        AU-", out, re.M), out
     assert f"department  {counter}" in out and "fields      class" in out
     authorised = re.search(r"^department  .*$", out, re.M)

@@ -6,11 +6,13 @@ import datetime as dt
 
 import pytest
 
+from certseal.errors import CertsealError
 from services.issuer.authorisation import (
     CODE_ALPHABET,
     CODE_LENGTH,
     MAX_VALIDITY,
     Authorisation,
+    asked_expiry,
     code_digest,
     copy_annotation,
     expiry_problem,
@@ -248,3 +250,26 @@ def test_a_purpose_is_drawn_as_the_holder_gave_it():
     closing = copy_annotation("某局", "开户」2099年12月31日前有效「", at)
     assert closing.purpose == "开户」2099年12月31日前有效「"
     assert "2099" not in closing.statement
+
+
+def test_an_expiry_asked_in_days_counts_from_the_services_now():
+    """trial48: the CLI sent now + --days as a time of its own, so a repeat with the
+    same idempotency key was another request; it sends the days."""
+    assert asked_expiry(None, 3, NOW) == (NOW + dt.timedelta(days=3), "valid_days")
+    at = NOW + dt.timedelta(days=2)
+    assert asked_expiry(at, 0, NOW) == (at, "expires_at")
+    assert asked_expiry(None, 0, NOW) == (None, "expires_at")  # "is required" later
+
+
+@pytest.mark.parametrize(
+    ("expires_at", "days", "problem"),
+    [
+        (NOW + dt.timedelta(days=2), 3, "give expires_at or valid_days, not both"),
+        (None, 91, "is 91 days; at most 90 days"),
+        (None, 2**32 - 1, "is 4294967295 days; at most 90 days"),  # never overflows
+    ],
+)
+def test_an_expiry_asked_twice_or_too_far_is_refused(expires_at, days, problem):
+    with pytest.raises(CertsealError) as err:
+        asked_expiry(expires_at, days, NOW)
+    assert (err.value.field, err.value.message) == ("valid_days", problem)

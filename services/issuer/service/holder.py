@@ -37,6 +37,7 @@ from services.issuer.authorisation import (
     MAX_REASON_CHARS,
     Authorisation,
     asked_authorisation,
+    asked_expiry,
     check_counter,
     code_digest,
     copy_annotation,
@@ -193,6 +194,7 @@ class HolderSide:
         purpose: str,
         fields: Sequence[str],
         expires_at: dt.datetime | None,
+        valid_days: int = 0,
     ) -> tuple[Authorisation, str, str]:
         """A new authorisation, its code (shown only now) and the department's name.
 
@@ -200,8 +202,9 @@ class HolderSide:
         licences (NOT_FOUND otherwise). INVALID_ARGUMENT: a malformed (GB 32100) or
         unknown department code, an empty or over-long purpose or one holding a
         character the licence files' fonts cannot draw, a field the type
-        lacks, an expiry not after now, after the licence's ``valid_until`` or over
-        90 days ahead. FAILED_PRECONDITION
+        lacks, an expiry (``expires_at``, or ``valid_days`` from now:
+        :func:`asked_expiry`) not after now, after the licence's ``valid_until`` or
+        over 90 days ahead. FAILED_PRECONDITION
         when the lineage's current version cannot be used now (licence_refusal), or
         when its copy could not be drawn (reason ``not_drawable``: the masked name or
         a shared value holding a character the fonts cannot draw)."""
@@ -247,9 +250,10 @@ class HolderSide:
                     f"{name!r} is not drawn on this licence type's files: no copy "
                     "could show it",
                 )
+        expires_at, asked = asked_expiry(expires_at, valid_days, now)
         problem = expiry_problem(expires_at, now)
         if problem or expires_at is None:
-            raise invalid("expires_at", problem or "is required")
+            raise invalid(asked, problem or "is required")
         # what could not be redeemed now is not authorised: a use is within validity
         current = await self._current(record.lineage, record.identifier, True)
         unusable = licence_refusal(current, now)
@@ -265,7 +269,7 @@ class HolderSide:
             raise undrawn
         # nor does the authorisation outlive the licence (atk39holder 5)
         if problem := expiry_problem(expires_at, now, current.valid_until):
-            raise invalid("expires_at", problem)
+            raise invalid(asked, problem)
         auth = Authorisation(
             authorisation_id=new_authorisation_id(),
             lineage=record.lineage,
