@@ -50,8 +50,25 @@ def channel(cfg: Any, target: str, identity: tuple[str, str] | None = None) -> A
         key,
         fields=("tls.ca_file", *own),
         interceptors=[command_keys()],
-        **retrying_options(KEYED_METHODS),
+        **retrying_options(KEYED_METHODS, call_timeout(cfg)),
     )
+
+
+#: ``[cli] call_timeout_s``'s range, in seconds
+CALL_TIMEOUT_RANGE_S = (1.0, 3600.0)
+
+
+def call_timeout(cfg: Any) -> float:
+    """``[cli] call_timeout_s``: seconds a command waits for each call's answer.
+    INVALID_ARGUMENT outside :data:`CALL_TIMEOUT_RANGE_S` (trial48: a service that
+    took a call and stopped held the command for ever)."""
+    timeout = cfg.cli.call_timeout_s
+    low, high = CALL_TIMEOUT_RANGE_S
+    if not low <= timeout <= high:  # NaN too
+        raise invalid(
+            "cli.call_timeout_s", f"must be {low:g} to {high:,g} s (got {timeout})"
+        )
+    return float(timeout)
 
 
 def call_service(
@@ -129,6 +146,14 @@ def rpc_failure(
         found = None
     if found is not None:
         return found
+    if exc.code() is grpc.StatusCode.DEADLINE_EXCEEDED:
+        return CertsealError(
+            ErrorKind.UNAVAILABLE,
+            f"{target} took the call and gave no answer within "
+            f"{cfg.cli.call_timeout_s:g} s (cli.call_timeout_s): the "
+            f"{_named(service)} there is hung, stopped or overloaded (see its log)",
+            field=service,
+        )
     if exc.code() is not grpc.StatusCode.UNAVAILABLE:
         return error_from_rpc(exc)
     return unreachable(target, service, setting)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
+from certseal.calls import CALL_TIMEOUT_RANGE_S
 from certseal.config import BaseConfig, Section, load_config
 from services.console.config import ConsoleConfig
 from services.feed.config import FeedConfig
@@ -32,6 +33,12 @@ class CliConfig(Section):
     seal_target: str = "127.0.0.1:50053"
     feed_target: str = "127.0.0.1:50054"
     tlog_target: str = "127.0.0.1:50056"
+    # seconds a command waits for each call's answer (1 to 3,600): a service that
+    # takes a call and never answers (stopped, hung) ends the command, saying a
+    # change's key to repeat it with, instead of holding the terminal for ever
+    call_timeout_s: Annotated[
+        float, msgspec.Meta(ge=CALL_TIMEOUT_RANGE_S[0], le=CALL_TIMEOUT_RANGE_S[1])
+    ] = 120.0
     # the transparency log's note-verifier key ("<origin>+<hex id>+<base64 key>"), given
     # out of band: what 'certseal log verify' trusts checkpoints with ("": none given)
     log_key: str = ""

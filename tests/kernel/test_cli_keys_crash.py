@@ -56,7 +56,9 @@ def _cli_config(folder: Path) -> SimpleNamespace:
     cli = ca.identity("operator:cli")
     return SimpleNamespace(
         tls=SimpleNamespace(ca_file=str(ca.ca_file)),
-        cli=SimpleNamespace(cert_file=str(cli.cert_file), key_file=str(cli.key_file)),
+        cli=SimpleNamespace(
+            cert_file=str(cli.cert_file), key_file=str(cli.key_file), call_timeout_s=120
+        ),
         ca=ca,
     )
 
