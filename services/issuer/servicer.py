@@ -338,7 +338,7 @@ class LicenceHolderServicer(issuer_pb2_grpc.LicenceHolderServicer):
         document = await self._service.holder.document(
             current_caller(),
             required(request.identifier),
-            convert.holder_of(request),
+            convert.holder_filter(request),
             ofd=convert.is_ofd(request.format),
         )
         return pb.GetLicenceDocumentResponse(
@@ -358,7 +358,7 @@ class LicenceHolderServicer(issuer_pb2_grpc.LicenceHolderServicer):
         auth, code, name = await self._service.holder.authorise(
             _holder_app(),
             required(request.identifier),
-            holder=convert.holder_of(request),
+            holder=convert.holder_filter(request),
             department_code=required(request.department_code, "department_code"),
             counter=request.counter,
             purpose=request.purpose,
@@ -379,7 +379,7 @@ class LicenceHolderServicer(issuer_pb2_grpc.LicenceHolderServicer):
         auth, name = await self._service.holder.revoke(
             _holder_app(),
             required(request.authorisation_id, "authorisation_id"),
-            holder=convert.holder_of(request),
+            holder=convert.holder_filter(request),
             reason=request.reason,
         )
         return pb.RevokeAuthorisationResponse(
