@@ -31,6 +31,13 @@ def _issue_argv(dept) -> list[str]:
     return argv + (["--field", "grade=等级G7"] if dept.restricted else [])
 
 
+def _amend_argv(dept, licence) -> list[str]:
+    return [
+        *("licence", "--as", dept.code, "amend", licence.lineage),
+        *("--field", "class=B2", "--reason", "变更"),
+    ]
+
+
 @pytest.fixture
 def held(issuer, monkeypatch):
     """The issuer holds its next answer of an issuance or an amendment (after the
@@ -106,10 +113,7 @@ async def test_an_interrupted_amendment_repeated_with_its_key_amends_once(
     held.set()  # the issuance below is not held
     licence = (await dept.clients.issuer.IssueLicence(issue_request(dept))).licence
     held.clear()
-    argv = [
-        *("licence", "--as", dept.code, "amend", licence.lineage),
-        *("--field", "class=B2", "--reason", "变更"),
-    ]
+    argv = _amend_argv(dept, licence)
     method, key = await _interrupted(config, tmp_path, issuer, held, argv)
     assert method == "AmendLicence"
     first = await _again(config, tmp_path, issuer, argv, key)
@@ -136,10 +140,7 @@ async def test_a_change_failed_for_a_retry_says_the_key_that_repeats_it_once(
 
     licence = (await dept.clients.issuer.IssueLicence(issue_request(dept))).licence
     monkeypatch.setattr(issuer.service, "file_warnings", file_warnings)
-    argv = [
-        *("licence", "--as", dept.code, "amend", licence.lineage),
-        *("--field", "class=B2", "--reason", "变更"),
-    ]
+    argv = _amend_argv(dept, licence)
     if change == "IssueLicence":
         argv = _issue_argv(dept)
     process = await start_certseal(
@@ -199,10 +200,7 @@ async def test_the_key_said_finds_the_change_the_interrupted_command_made(
     answered.set()  # the issuance below is not held
     licence = (await dept.clients.issuer.IssueLicence(issue_request(dept))).licence
     answered.clear()
-    argv = [
-        *("licence", "--as", dept.code, "amend", licence.lineage),
-        *("--field", "class=B2", "--reason", "变更"),
-    ]
+    argv = _amend_argv(dept, licence)
     method, key = await _interrupted(config, tmp_path, issuer, answered, argv)
     assert method == "AmendLicence"
     assert await _versions(issuer, "lineage", licence.lineage) == 2  # it was made
