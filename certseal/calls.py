@@ -49,9 +49,39 @@ def channel(cfg: Any, target: str, identity: tuple[str, str] | None = None) -> A
         cert,
         key,
         fields=("tls.ca_file", *own),
-        interceptors=[command_keys()],
-        **retrying_options(KEYED_METHODS, call_timeout(cfg)),
+        # the deadline inside the keys: each attempt of a change has its own
+        interceptors=[command_keys(), CallDeadline(call_timeout(cfg))],
+        **retrying_options(KEYED_METHODS),
     )
+
+
+class CallDeadline(grpc.aio.UnaryUnaryClientInterceptor):
+    """Each unary call's deadline, ``timeout_s`` seconds from when it is made (a
+    call that gives a shorter one keeps its own). Not a service config's
+    ``timeout``, which gRPC counted from about a second before the call (at
+    ``call_timeout_s = 1`` every call failed at once) and gave every call, a
+    stream followed until the command is stopped too (``events tail`` ended at
+    the deadline, its events flowing; atk48c). A stream has none."""
+
+    def __init__(self, timeout_s: float):
+        self.timeout_s = timeout_s
+
+    async def intercept_unary_unary(
+        self,
+        continuation: Callable[[grpc.aio.ClientCallDetails, Any], Any],
+        client_call_details: grpc.aio.ClientCallDetails,
+        request: Any,
+    ) -> Any:
+        given = client_call_details.timeout
+        timeout = self.timeout_s if given is None else min(given, self.timeout_s)
+        details = grpc.aio.ClientCallDetails(
+            client_call_details.method,
+            timeout,
+            client_call_details.metadata,
+            client_call_details.credentials,
+            client_call_details.wait_for_ready,
+        )
+        return await continuation(details, request)
 
 
 #: ``[cli] call_timeout_s``'s range, in seconds

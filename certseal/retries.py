@@ -40,15 +40,15 @@ RETRY_SERVICE_CONFIG: dict[str, Any] = {
 }
 
 
-def retrying_options(
-    own: Collection[str] = (), timeout_s: float | None = None
-) -> dict[str, Any]:
+def retrying_options(own: Collection[str] = ()) -> dict[str, Any]:
     """Channel options that apply :data:`RETRY_SERVICE_CONFIG`, but to the methods
     ``own`` names (``/certseal.v1.Issuer/RevokeLicence``): the channel's interceptor
     retries those itself by the same policy (:class:`certseal.cli_keys.CommandKeys`:
     gRPC reports a call's last attempt only, not whether an earlier one reached the
-    service). ``timeout_s``: the deadline of every call (of each attempt of an
-    ``own`` one) that gives none, in seconds (gRPC's service config ``timeout``)."""
+    service). No deadline goes here: gRPC counted a service config's ``timeout``
+    from about a second before the call, so a call of 1 s failed at once, and gave it
+    to a followed stream too (``events tail``; atk48c): a command's calls get
+    theirs from :class:`certseal.calls.CallDeadline`."""
     config = RETRY_SERVICE_CONFIG
     if own:
         names = [
@@ -56,13 +56,6 @@ def retrying_options(
             for service, method in (name.split("/")[1:] for name in sorted(own))
         ]
         config = {"methodConfig": [{"name": names}, *config["methodConfig"]]}
-    if timeout_s is not None:
-        config = {
-            "methodConfig": [
-                {**entry, "timeout": f"{timeout_s:.3f}s"}
-                for entry in config["methodConfig"]
-            ]
-        }
     return {
         "grpc.enable_retries": 1,
         "grpc.service_config": json.dumps(config),

@@ -89,3 +89,78 @@ def test_the_default_deadline_is_two_minutes(config):
 
     assert CliConfig().call_timeout_s == 120.0
     assert calls.call_timeout(config) == 120.0
+
+
+@pytest.fixture
+def prompt_server(config):
+    """A TLS server (the issuer's pair) answering every call at once: unary with an
+    empty message, a server stream with the call's deadline as the server sees it
+    (gRPC's infinite one when none), then, released, another message."""
+    release = threading.Event()
+
+    def unary(request, context):
+        return b""
+
+    def stream(request, context):
+        yield repr(context.time_remaining()).encode()
+        release.wait(60)
+        yield b"later"
+
+    class Generic(grpc.GenericRpcHandler):
+        def service(self, details):
+            if details.method.endswith("/Subscribe"):
+                return grpc.unary_stream_rpc_method_handler(stream)
+            return grpc.unary_unary_rpc_method_handler(unary)
+
+    server = grpc.server(futures.ThreadPoolExecutor(4))
+    server.add_generic_rpc_handlers((Generic(),))
+    port = server.add_secure_port(
+        "127.0.0.1:0",
+        server_credentials(
+            config.tls.ca_file, config.tls.cert_file, config.tls.key_file
+        ),
+    )
+    server.start()
+    yield f"localhost:{port}", release
+    release.set()
+    server.stop(None)
+
+
+def _get(channel):
+    request = pb.GetLicenceRequest(identifier="1.2.156.3005.2.X")
+    return issuer_pb2_grpc.IssuerStub(channel).GetLicence(request)
+
+
+def test_the_shortest_deadline_allowed_answers_a_prompt_service(config, prompt_server):
+    """atk48c: the deadline given as gRPC's service config ``timeout`` ran from a
+    time about a second before the call (gRPC's start time of the call), so at
+    ``call_timeout_s = 1``, a setting the range allows, every call failed at once,
+    "gave no answer within 1 s", and 2 s left well under a second."""
+    target, _ = prompt_server
+    cfg = copy.deepcopy(config)
+    cfg.cli.call_timeout_s = 1.0
+    for _ in range(3):
+        assert calls.call_service(cfg, target, _get, service="issuer") == (
+            pb.GetLicenceResponse()
+        )
+
+
+def test_a_followed_stream_has_no_deadline(config, prompt_server):
+    """atk48c: the deadline went to every call, ``events tail``'s stream
+    (EventFeed/Subscribe, followed until Ctrl-C) too: it ended at
+    ``call_timeout_s`` saying the feed "took the call and gave no answer", its
+    events flowing or not. The server sees no deadline on it."""
+    target, release = prompt_server
+    cfg = copy.deepcopy(config)
+    cfg.cli.call_timeout_s = 1.0
+
+    async def subscribe(channel):
+        call = channel.unary_stream("/certseal.v1.EventFeed/Subscribe")(b"")
+        said = [await call.read()]
+        assert float(said[0]) > 3600, said  # no deadline: gRPC's infinite one
+        release.set()
+        said.append(await call.read())
+        return said
+
+    said = calls.call_service(cfg, target, subscribe, service="feed")
+    assert said[1] == b"later"
