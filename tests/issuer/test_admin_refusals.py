@@ -17,6 +17,7 @@ import secrets
 import grpc
 import pytest
 
+from certseal.audit import recordable
 from certseal.errors import CertsealError, ErrorKind
 from certseal.rpc import Caller
 from certseal.v1 import issuer_pb2 as pb
@@ -178,8 +179,10 @@ async def test_every_admin_change_a_department_attempts_is_refused_and_audited(
         assert err.code() is grpc.StatusCode.PERMISSION_DENIED, rpc
     rows = await audit_rows(issuer, actor=f"dept:{other}")
     why = f"dept:{other} may not call {ADMIN}"
+    # each subject as a refused caller's text is recorded: a random key id holding
+    # what reads as a mobile number ('366ef14668647535': 14668647535) is '-' (CI)
     assert [refusal(r) for r in rows] == [
-        (f"dept:{other}", action, subject, "denied", why)
+        (f"dept:{other}", action, recordable(subject, str), "denied", why)
         for _, _, action, subject in calls
     ]
     assert (
