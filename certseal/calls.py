@@ -74,14 +74,9 @@ class CallDeadline(grpc.aio.UnaryUnaryClientInterceptor):
     ) -> Any:
         given = client_call_details.timeout
         timeout = self.timeout_s if given is None else min(given, self.timeout_s)
-        details = grpc.aio.ClientCallDetails(
-            client_call_details.method,
-            timeout,
-            client_call_details.metadata,
-            client_call_details.credentials,
-            client_call_details.wait_for_ready,
+        return await continuation(
+            client_call_details._replace(timeout=timeout), request
         )
-        return await continuation(details, request)
 
 
 #: ``[cli] call_timeout_s``'s range, in seconds

@@ -40,6 +40,7 @@ from typing import Any
 
 import grpc
 
+from certseal.cli_options import chosen_parser
 from certseal.errors import CertsealError
 from certseal.idempotency import FIELD, KEYED_METHODS, METADATA_KEY, check_key
 
@@ -142,13 +143,7 @@ class CommandKeys(grpc.aio.UnaryUnaryClientInterceptor):
         elif not own:  # the program's (atk48 F6); the service takes the last
             last = given[-1]
             own = last.decode("ascii", "replace") if isinstance(last, bytes) else last
-        return own or key, grpc.aio.ClientCallDetails(
-            details.method,
-            details.timeout,
-            grpc.aio.Metadata(*metadata),
-            details.credentials,
-            details.wait_for_ready,
-        )
+        return own or key, details._replace(metadata=grpc.aio.Metadata(*metadata))
 
     async def _attempts(
         self,
@@ -173,16 +168,7 @@ class CommandKeys(grpc.aio.UnaryUnaryClientInterceptor):
         while True:
             attempt += 1
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            call = await continuation(
-                grpc.aio.ClientCallDetails(
-                    details.method,
-                    left,
-                    details.metadata,
-                    details.credentials,
-                    details.wait_for_ready,
-                ),
-                request,
-            )
+            call = await continuation(details._replace(timeout=left), request)
             try:
                 await call
             except grpc.aio.AioRpcError as exc:
@@ -295,12 +281,7 @@ def add_key_options(parser: argparse.ArgumentParser, commands: Collection[str]) 
     of ``parser``) the ``--idempotency-key`` option. Raises ValueError for a name that
     is no command (a list kept beside the commands must not drift from them)."""
     for command in commands:
-        sub = parser
-        for word in command.split():
-            actions = [
-                a for a in sub._actions if isinstance(a, argparse._SubParsersAction)
-            ]
-            if not actions or word not in actions[0].choices:
-                raise ValueError(f"{command!r} is no certseal command")
-            sub = actions[0].choices[word]
+        sub = chosen_parser(parser, command.split())
+        if not sub.prog.endswith(f" {command}"):  # stopped short of a word
+            raise ValueError(f"{command!r} is no certseal command")
         sub.add_argument("--idempotency-key", type=given_key, metavar="KEY", help=HELP)

@@ -31,6 +31,14 @@ def _issue_argv(dept) -> list[str]:
     return argv + (["--field", "grade=等级G7"] if dept.restricted else [])
 
 
+async def _issued_unheld(dept, hold: asyncio.Event):
+    """A licence issued over gRPC with the issuer's hold (``hold``) passed by."""
+    hold.set()
+    licence = (await dept.clients.issuer.IssueLicence(issue_request(dept))).licence
+    hold.clear()
+    return licence
+
+
 def _amend_argv(dept, licence) -> list[str]:
     return [
         *("licence", "--as", dept.code, "amend", licence.lineage),
@@ -110,9 +118,7 @@ async def test_an_interrupted_issuance_repeated_with_its_key_issues_once(
 async def test_an_interrupted_amendment_repeated_with_its_key_amends_once(
     config, issuer, dept, held, tmp_path
 ):
-    held.set()  # the issuance below is not held
-    licence = (await dept.clients.issuer.IssueLicence(issue_request(dept))).licence
-    held.clear()
+    licence = await _issued_unheld(dept, held)
     argv = _amend_argv(dept, licence)
     method, key = await _interrupted(config, tmp_path, issuer, held, argv)
     assert method == "AmendLicence"
@@ -197,9 +203,7 @@ async def test_the_key_said_finds_the_change_the_interrupted_command_made(
     the call before its commit, so the first run's change is rolled back and any key
     said would pass them): repeated with it, the committed amendment is answered,
     not made again."""
-    answered.set()  # the issuance below is not held
-    licence = (await dept.clients.issuer.IssueLicence(issue_request(dept))).licence
-    answered.clear()
+    licence = await _issued_unheld(dept, answered)
     argv = _amend_argv(dept, licence)
     method, key = await _interrupted(config, tmp_path, issuer, answered, argv)
     assert method == "AmendLicence"

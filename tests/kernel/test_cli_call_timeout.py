@@ -22,6 +22,20 @@ from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import issuer_pb2_grpc
 
 
+def _tls_server(config, handler: grpc.GenericRpcHandler) -> tuple[grpc.Server, str]:
+    """A started TLS server (the issuer's pair) of ``handler``, and its target."""
+    server = grpc.server(futures.ThreadPoolExecutor(4))
+    server.add_generic_rpc_handlers((handler,))
+    port = server.add_secure_port(
+        "127.0.0.1:0",
+        server_credentials(
+            config.tls.ca_file, config.tls.cert_file, config.tls.key_file
+        ),
+    )
+    server.start()
+    return server, f"localhost:{port}"
+
+
 @pytest.fixture
 def deaf_issuer(config):
     """A TLS server (the issuer's pair) that takes every call and never answers."""
@@ -38,16 +52,8 @@ def deaf_issuer(config):
         def service(self, details):
             return handler(details)
 
-    server = grpc.server(futures.ThreadPoolExecutor(4))
-    server.add_generic_rpc_handlers((Generic(),))
-    port = server.add_secure_port(
-        "127.0.0.1:0",
-        server_credentials(
-            config.tls.ca_file, config.tls.cert_file, config.tls.key_file
-        ),
-    )
-    server.start()
-    yield f"localhost:{port}"
+    server, target = _tls_server(config, Generic())
+    yield target
     release.set()
     server.stop(None)
 
@@ -112,16 +118,8 @@ def prompt_server(config):
                 return grpc.unary_stream_rpc_method_handler(stream)
             return grpc.unary_unary_rpc_method_handler(unary)
 
-    server = grpc.server(futures.ThreadPoolExecutor(4))
-    server.add_generic_rpc_handlers((Generic(),))
-    port = server.add_secure_port(
-        "127.0.0.1:0",
-        server_credentials(
-            config.tls.ca_file, config.tls.cert_file, config.tls.key_file
-        ),
-    )
-    server.start()
-    yield f"localhost:{port}", release
+    server, target = _tls_server(config, Generic())
+    yield target, release
     release.set()
     server.stop(None)
 
