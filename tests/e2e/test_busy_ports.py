@@ -20,6 +20,7 @@ import pytest
 
 from certseal.config import dump_config
 from certseal.listen import bind_error, bind_problem
+from certseal.v1 import verifier_pb2
 from services.devstack import free_port
 from tests.conftest import migrated_database, verifier_process
 
@@ -92,10 +93,16 @@ async def test_the_test_harness_moves_a_verifier_off_a_port_taken_before_it_bind
     another (a CI run lost a module to such a port)."""
     verifier = verifier_process(stack, config, tmp_path, "p")
     first = verifier.port
+    kept = verifier.stub  # as a test keeps it across a restart (CI: refused)
     with socket.create_server(("127.0.0.1", first)):
         await verifier.start()
         try:
             await verifier.wait_serving()
+            # the stub kept from before follows the worker to its new port
+            status = await kept.GetIndexStatus(
+                verifier_pb2.GetIndexStatusRequest(), timeout=30
+            )
+            assert status.group, status
         finally:
             await verifier.stop()
     # at least once: the next free_port() can be taken too while the suite's other
