@@ -7,12 +7,13 @@ Kept apart from :mod:`services.seal.service` (which re-exports
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 
 from certseal.crypto import Suite
 from certseal.errors import invalid
-from certseal.identifiers import validate_uscc
+from certseal.identifiers import mint_serial, validate_uscc
 from certseal.personal import check_published
 from certseal.rpc import CALLER_KINDS, Caller, check_identity
 from certseal.text import check_display_name, with_article
@@ -27,6 +28,35 @@ seals of any owner, and one listed as a signer would seal documents as a departm
 #: the signer kinds as the help and the refusals say them
 SIGNERS_SAID = "app:<name>, dept:<code> or service:<name>"
 MAX_VALIDITY = dt.timedelta(days=3660)
+
+
+SEAL_ID_SERIAL = 10
+"""The random characters after the owner's code in a seal id (0-9A-Z)."""
+_SEAL_ID_RE = re.compile(rf"[0-9A-Z]{{{18 + SEAL_ID_SERIAL}}}", re.ASCII)
+
+
+def new_seal_id(owner_code: str) -> str:
+    """A fresh seal id (GB/T 38540 ``esID``): the owner's 18-character unified social
+    credit code (GB 32100) and :data:`SEAL_ID_SERIAL` random characters of 0-9A-Z."""
+    return f"{owner_code}{mint_serial(SEAL_ID_SERIAL)}"
+
+
+def check_seal_id(seal_id: str) -> str:
+    """``seal_id`` when it has a seal id's shape (:func:`new_seal_id`: 28 characters of
+    0-9A-Z, the first 18 a unified social credit code with its check character);
+    INVALID_ARGUMENT (``seal_id``) otherwise, before any lookup: text no seal can have
+    is a mistake to name, not a seal to look for."""
+    if not seal_id:
+        raise invalid("seal_id", "is required: the id of the seal")
+    if not _SEAL_ID_RE.fullmatch(seal_id):
+        raise invalid(
+            "seal_id",
+            f"is not a seal id ({len(seal_id)} characters): a seal id is 28 "
+            "characters of 0-9 and A-Z, the owner's 18-character unified social "
+            f"credit code followed by {SEAL_ID_SERIAL} more",
+        )
+    validate_uscc(seal_id[:18], "seal_id")
+    return seal_id
 
 
 def revocation_reason(reason: str) -> str:

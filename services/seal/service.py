@@ -38,7 +38,7 @@ from certseal.errors import (
 )
 from certseal.events import OutboxRecord
 from certseal.hsm import Pkcs11Token
-from certseal.identifiers import mint_serial, validate_uscc
+from certseal.identifiers import validate_uscc
 from certseal.logs import REQUEST_ID
 from certseal.paging import page
 from certseal.rpc import Caller
@@ -54,7 +54,9 @@ from services.seal.offload import SealOffload
 from services.seal.picture import SEAL_MM, round_seal
 from services.seal.registration import (
     RegisterSealInput,
+    check_seal_id,
     may_sign,
+    new_seal_id,
     revocation_reason,
     validate_registration,
 )
@@ -237,7 +239,7 @@ class SealService(SealVerifying):
             valid_end=data.valid_end.replace(microsecond=0),
         )
         now = self._clock()
-        seal_id = f"{data.owner_code}{mint_serial(10)}"
+        seal_id = new_seal_id(data.owner_code)
         kid, public_key, stored = await self._keys.new(data.suite)
         ca = self.ca_for(data.suite)
         certificate = issue_certificate(
@@ -310,8 +312,10 @@ class SealService(SealVerifying):
         return row
 
     async def get(self, caller: Caller, seal_id: str) -> Seal:
-        """A seal: anyone authenticated may see a seal's public state."""
-        row = await self._store.get(seal_id)
+        """A seal: anyone authenticated may see a seal's public state. Raises
+        INVALID_ARGUMENT for text that is not a seal id (:func:`check_seal_id`) and
+        NOT_FOUND for an id no seal has."""
+        row = await self._store.get(check_seal_id(seal_id))
         if row is None:
             raise not_found(f"seal {seal_id}", field="seal_id")
         return row

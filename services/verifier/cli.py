@@ -349,11 +349,14 @@ def cmd_bundle_fetch(args: argparse.Namespace) -> int:
     bundle = open_bundle(messages, ca_pem=ca_pem, now=utcnow())
     write_output(out, bundle_file_bytes(bundle.messages), "out")
     kind = f"delta from {reply.base_version}" if reply.base_version else "full"
+    # a snapshot of the group's index, taken at most every [verifier]
+    # bundle_refresh_s: what it holds is said by its last event's time
+    upto = bundle.index_time.isoformat() if bundle.index_time else "none yet"
     say(
         f"{shown_name(out)}: bundle {bundle.version} of group {bundle.group} ({kind}, "
         f"{reply.listed_licences} lineages in this message); lists "
-        f"{len(bundle.content.licences)} lineages and {len(bundle.content.keys)} keys; "
-        f"valid until {bundle.valid_until.isoformat()}"
+        f"{len(bundle.content.licences)} lineages and {len(bundle.content.keys)} keys "
+        f"(events up to {upto}); valid until {bundle.valid_until.isoformat()}"
     )
     return 0
 

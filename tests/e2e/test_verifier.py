@@ -632,6 +632,8 @@ async def test_offline_bundle_full_then_delta(
     await verdict_everywhere(verifiers, kept_code, verifier_pb2.VERDICT_SUSPENDED)
     code, out = await certseal_cli(config, x, "bundle", "fetch", "--out", str(bundle))
     assert code == 0 and "delta from" in out and "1 lineages in this message" in out
+    # what the snapshot holds is said by its last event's time (bundle_refresh_s)
+    assert "keys (events up to 20" in out, out
     code, out = await offline(kept_code)
     assert code == 1 and "verdict     SUSPENDED" in out, out
 

@@ -110,8 +110,9 @@ async def test_errors_and_permissions(seal_stub, operator):
     assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert field_of(err) == "document"
     with pytest.raises(grpc.aio.AioRpcError) as err:
-        await stub.GetSeal(pb.GetSealRequest(seal_id="NOPE"))
+        await stub.GetSeal(pb.GetSealRequest(seal_id=f"{owner}{'0' * 10}"))
     assert err.value.code() is grpc.StatusCode.NOT_FOUND
+    assert field_of(err) == "seal_id"
 
 
 async def test_seal_a_pdf_twice_and_detect_changes(seal_stub, operator):
