@@ -16,6 +16,15 @@ _INTEGRATOR_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 WEBHOOK_NAME = re.compile(r"[a-z0-9-]{1,40}")
 
 
+def check_webhook_name(name: str) -> str:
+    """``name`` when it is a webhook's name (:data:`WEBHOOK_NAME`); INVALID_ARGUMENT
+    (``name``) otherwise, for a registration and before any look-up alike: text no
+    webhook can have is a mistake, not a webhook to look for."""
+    if not WEBHOOK_NAME.fullmatch(name):
+        raise invalid("name", "use 1 to 40 of a-z, 0-9 and '-'")
+    return name
+
+
 def integrator_identity(text: str, field: str = "integrator") -> str:
     """``text`` when it is an integrator identity ``integrator:<name>``;
     INVALID_ARGUMENT on ``field`` for anything else. ``app:<name>`` is a holder app's

@@ -59,7 +59,11 @@ from services.feed.filters import (
     check_sizes,
     check_within,
 )
-from services.feed.identities import WEBHOOK_NAME, feed_identity, integrator_identity
+from services.feed.identities import (
+    check_webhook_name,
+    feed_identity,
+    integrator_identity,
+)
 from services.feed.merge import MERGE_WAIT_S, held, time_merge
 from services.feed.resume import checked_fingerprints, past_end
 from services.feed.storage import FeedStore, WebhookRow
@@ -399,8 +403,7 @@ class FeedService:
         PERMISSION_DENIED when the integrator's entitlement lets no event through.
         The secret is stored wrapped under the KEK (AES-256-GCM).
         """
-        if not WEBHOOK_NAME.fullmatch(name):
-            raise invalid("name", "use 1 to 40 of a-z, 0-9 and '-'")
+        check_webhook_name(name)
         await self._webhooks.egress.check_url(url)
         if len(secret) < 16:
             raise invalid("secret", "must have at least 16 bytes")
@@ -424,8 +427,9 @@ class FeedService:
         return [self._unwrapped(r) for r in await self._store.webhooks()]
 
     async def webhook(self, name: str) -> Webhook:
-        """One webhook; NOT_FOUND when no webhook has that name."""
-        row = await self._store.webhook(name)
+        """One webhook; INVALID_ARGUMENT for a name no webhook can have, NOT_FOUND
+        when no webhook has that name."""
+        row = await self._store.webhook(check_webhook_name(name))
         if row is None:
             raise not_found(f"webhook {name}", field="name")
         return self._unwrapped(row)

@@ -414,6 +414,20 @@ async def test_failing_webhook_parks_then_replays(
                 )
             )
         assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+        # a name no webhook can have is a mistake, not a webhook to look for
+        for typed in (name.upper(), f"{name} ", "x" * 41):
+            for call in (
+                admin.ListParkedDeliveries(
+                    pb.ListParkedDeliveriesRequest(webhook=typed)
+                ),
+                admin.ReplayParkedDeliveries(
+                    pb.ReplayParkedDeliveriesRequest(webhook=typed)
+                ),
+            ):
+                with pytest.raises(grpc.aio.AioRpcError) as err:
+                    await call
+                assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+                assert err.value.details().startswith("name: use 1 to 40")
 
 
 async def test_licence_used_events_reach_the_issuing_departments_integrator(

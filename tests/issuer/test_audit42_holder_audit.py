@@ -137,6 +137,14 @@ async def test_each_authorisation_and_withdrawal_attempt_is_one_audit_row(world)
     assert [r[:2] for r in await new_rows(w, app)] == [
         ("licence.authorisation_revoke", "denied")
     ]
+    # text no authorisation can have (the code given for the id, cut short): a
+    # mistake said as such, not "not found", and audited as the others
+    for typed in ("au-123", "AU-7KQ2M9XW4R8T", au.upper()):
+        said = await refused(withdraw(typed), grpc.StatusCode.INVALID_ARGUMENT)
+        assert said.startswith("authorisation_id: is not an authorisation id"), said
+        assert [r[:2] for r in await new_rows(w, app)] == [
+            ("licence.authorisation_revoke", "denied")
+        ]
     # a reason with a line break: refused as in the purpose, and audited
     said = await refused(withdraw(au, reason="a\nb"), grpc.StatusCode.INVALID_ARGUMENT)
     assert said.startswith("reason: contains U+000A"), said

@@ -126,6 +126,15 @@ async def test_operator_grants_lists_and_revokes_with_audit(operator, dept, issu
         ("operator:admin", "holder_app.grant"),
         ("operator:admin", "holder_app.revoke"),
     ]
+    # a type code no type can have is a mistake, not a grant to look for
+    for typed in (dept.type_code[:-1], f" {dept.type_code}", "x"):
+        err = await rpc_error(
+            operator.admin.RevokeHolderApp(
+                pb.RevokeHolderAppRequest(app=app, type_code=typed)
+            )
+        )
+        assert err.code() is grpc.StatusCode.INVALID_ARGUMENT, err.details()
+        assert err.details().startswith("type_code: "), err.details()
 
 
 @pytest.mark.parametrize(

@@ -42,6 +42,7 @@ from services.issuer.authorisation import (
     code_digest,
     copy_annotation,
     expiry_problem,
+    is_authorisation_id,
     licence_refusal,
     new_authorisation_id,
     new_code,
@@ -339,12 +340,18 @@ class HolderSide:
             "licence.authorisation_revoke",
             asked_authorisation(authorisation_id),
         )
+        if not is_authorisation_id(authorisation_id.strip()):
+            raise invalid(
+                "authorisation_id",
+                "is not an authorisation id: au- and 16 hex digits, as AuthoriseUse "
+                "answered it",
+            )
         holder_ref = self._protector.pseudonym(*holder)
-        auth = await self._store.get_authorisation(authorisation_id.strip()[:64])
+        auth = await self._store.get_authorisation(authorisation_id.strip())
         if auth is None or auth.holder_ref != holder_ref:
             raise CertsealError(
                 ErrorKind.NOT_FOUND,
-                f"authorisation {authorisation_id.strip()[:64]} not found",
+                f"authorisation {authorisation_id.strip()} not found",
                 field="authorisation_id",
             )
         # the holder must still read the licence through this app

@@ -88,6 +88,7 @@ class HolderApps:
         ):
             require_operator(caller)
             identity = app_identity(app)
+            validate_type_code(type_code)  # text no type has is no grant to look for
             withdrawn = await self._store.revoke_holder_app(
                 identity,
                 type_code,
