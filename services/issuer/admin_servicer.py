@@ -36,6 +36,7 @@ from services.issuer.service import IssuerService
 from services.issuer.service.directory import recorded_issuers
 from services.issuer.service.holder_apps import app_identity
 from services.issuer.service.keys import asked_suite, check_kid
+from services.issuer.service.reading import asked_licence
 
 _ADMIN = pb.DESCRIPTOR.services_by_name["IssuerAdmin"].full_name
 
@@ -118,12 +119,49 @@ CHANGES = {
 }
 
 
+_ISSUER = pb.DESCRIPTOR.services_by_name["Issuer"].full_name
+
+
+def _licence(request: Any) -> str:
+    return asked_licence(request.identifier)
+
+
+def _as_asked(text: str) -> None:
+    """Any subject :func:`_licence` gave (it keeps its own shape)."""
+
+
+#: each Issuer RPC that changes a licence, with the action its use case audits a
+#: refusal as (a revocation as ``licence.revoke``, whichever its kind): refused for
+#: the caller's kind (an operator revoking, a service issuing), its row is as a
+#: holder app's refused change is (atk49: none was written)
+LICENCE_CHANGES = {
+    f"/{_ISSUER}/{rpc}": change
+    for rpc, change in {
+        "IssueLicence": _change("licence.issue", "type_code"),
+        "IssueLicences": _change("licence.issue", ""),
+        **{
+            rpc: RefusedChange(f"licence.{action}", _licence, _as_asked)
+            for rpc, action in (
+                ("RenewLicence", "renew"),
+                ("AmendLicence", "amend"),
+                ("SuspendLicence", "suspend"),
+                ("UnsuspendLicence", "unsuspend"),
+                ("RevokeLicence", "revoke"),
+                ("CancelLicence", "cancel"),
+                ("TransferLicence", "transfer"),
+            )
+        },
+    }.items()
+}
+
+
 def audit_refused_call(
     service: IssuerService, attempts: Mapping[str, RefusedChange] | None = None
 ) -> RefusedCall:
     """What the interceptor calls with a call refused on the way in
     (:class:`certseal.rpc.ServiceInterceptor`): for an RPC of :data:`CHANGES` (a
-    department calling SetDepartmentRoles) refused for the caller's kind, one
+    department calling SetDepartmentRoles) or :data:`LICENCE_CHANGES` (an operator
+    calling RevokeLicence) refused for the caller's kind, one
     ``denied`` audit row naming the caller, the action, the subject the request
     names (``-`` when it names none or could not be decoded), why, and what it
     asked as the use case's refusal records it (a role change's ``roles``: none when
@@ -138,7 +176,7 @@ def audit_refused_call(
     ) -> None:
         await service.audit_refusal(caller, action, subject, why, **asked)
 
-    return audit_refused_changes(CHANGES, record, attempts)
+    return audit_refused_changes({**CHANGES, **LICENCE_CHANGES}, record, attempts)
 
 
 class IssuerAdminServicer(issuer_pb2_grpc.IssuerAdminServicer):

@@ -12,6 +12,7 @@ from certseal.crypto import KeyWrapper
 from certseal.errors import CertsealError, ErrorKind
 from certseal.hsm import Pkcs11Token, check_token_config, token_from_config
 from certseal.process import ServiceProcess
+from certseal.rpc import RefusedCall
 from certseal.secretfiles import KEK, read_secret_file
 from certseal.targetstub import TargetStub
 from certseal.tlsfiles import section_fields
@@ -28,6 +29,7 @@ from services.seal.makers import load_seal_trust
 from services.seal.ofd_service import OfdSealService
 from services.seal.offload import SealOffload
 from services.seal.pdf_service import PdfSealService
+from services.seal.refusals import audit_refused_call
 from services.seal.republish import SealRepublisher
 from services.seal.service import SealCa, SealService
 from services.seal.servicer import SealServicer
@@ -246,6 +248,11 @@ class SealApp(ServiceProcess):
             await tsa.stop()
         if self.token is not None:
             self.token.close()
+
+    def refused_calls(self) -> RefusedCall:
+        """Audit a Seal change refused for the caller's kind (an integrator
+        registering a seal: :func:`services.seal.refusals.audit_refused_call`)."""
+        return audit_refused_call(self.store, self.clock)
 
     def add_servicers(self, server: grpc.aio.Server) -> None:
         """Seal."""

@@ -72,11 +72,23 @@ class SealRepublisher:
         """Continue the unfinished run (or start one; ``restart``: afresh) for at most
         ``max_events`` seals (0: 10,000; at most 100,000); the run after it.
 
-        Raises PERMISSION_DENIED for anyone but an operator, INVALID_ARGUMENT for a
+        Raises PERMISSION_DENIED for anyone but an operator (audited as
+        ``seal.republish.start``, as the issuer's ``Republish`` audits its refusal: a
+        privileged change refused leaves its row), INVALID_ARGUMENT for a
         ``max_events`` over 100,000.
         """
         if caller.kind != "operator":
-            raise denied(f"{caller} is not a platform operator", field="as")
+            why = f"{caller} is not a platform operator"
+            await self._store.audit_refusal(
+                at=self._clock(),
+                actor=str(caller),
+                action="seal.republish.start",
+                subject="-",
+                why=why,
+            )
+            error = denied(why, field="as")
+            error.audited = True
+            raise error
         if max_events < 0 or max_events > MAX_EVENTS:
             raise invalid("max_events", f"must be 0 to {MAX_EVENTS:,}")
         budget = max_events or DEFAULT_MAX_EVENTS
