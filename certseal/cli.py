@@ -44,7 +44,7 @@ from certseal.cli_options import (
 )
 from certseal.config import where_set
 from certseal.errors import CertsealError, ErrorKind
-from certseal.interrupt import interrupted, reader_gone
+from certseal.interrupt import command_ended, interrupted, reader_gone
 from certseal.text import one_line, shown_name
 
 #: where ``make run`` keeps its data and configuration
@@ -462,7 +462,7 @@ def run_command(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
     with command(getattr(args, "idempotency_key", None)) as keys:
         try:
             check_outputs(args)  # a file it cannot write, said before anything is done
-            return int(run_chosen(args))  # GBK text refused, naming it
+            return command_ended(int(run_chosen(args)))  # GBK text refused, named
         except CertsealError as exc:
             # every service error names its field (tests/kernel/test_floor_plan.py); one
             # that does not is still printed as <field>: <problem>, about the command. A
@@ -496,4 +496,4 @@ def run_command(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
                 print(one_line(f"error: {args.command}: {what}"), file=sys.stderr)
             status = 1 if exc.filename is None else 2
         say_key(keys, args, interrupted=False)  # after any failure (atk48 F7, atk48b)
-        return status
+        return command_ended(status)

@@ -312,10 +312,63 @@ def unrecognised(parser: argparse.ArgumentParser, extra: Sequence[str]) -> str:
         if dashed:
             hint = f" (it starts with U+{ord(name[0]):04X}, not '-'){hint}"
         return f"{name.lstrip('-')}: {command} has no option {name}{hint}"
-    return (
-        f"arguments: {command} takes no more arguments, got {' '.join(extra)!r}; a "
-        "value with spaces or $ (a scanned licence code) goes in single quotes"
+    return f"arguments: {command} takes no more arguments, got {' '.join(extra)!r}" + (
+        _took(parser, extra)
     )
+
+
+def _took(parser: argparse.ArgumentParser, extra: Sequence[str]) -> str:
+    """What to say after the words a command did not take: the arguments it has, so
+    a word given before them that does not belong (``key retire CODE KID``: the
+    department code went to KID: trial49) shows; and quoting, when the words are
+    the pieces of a licence code its spaces cut (Base45 has spaces, ``$``, ``%``)."""
+    names = [
+        str(action.metavar or action.dest).upper()
+        for action in parser._actions
+        if not action.option_strings
+        and not isinstance(action, argparse._SubParsersAction)
+    ]
+    said = ""
+    if names:
+        took = _positional_words(parser)[: len(names)]
+        said = f"; it takes only {' '.join(names)}" + (
+            ", and "
+            + ", ".join(f"{n} took {w!r}" for n, w in zip(names, took, strict=True))
+            if len(took) == len(names)
+            else ""
+        )
+    if any(w[:4] in ("LC1:", "PC1:") for w in _ARGV.get()) or any(
+        c in w for w in extra for c in "$%*+./:"
+    ):
+        said += (
+            "; a value with spaces or $ (a scanned licence code) goes in single quotes"
+        )
+    return said
+
+
+def _positional_words(parser: argparse.ArgumentParser) -> list[str]:
+    """The words of the command line after ``parser``'s command words that are not
+    options nor an option's value, in order: what its arguments took ([] when the
+    command's words cannot be found)."""
+    argv = list(_ARGV.get())
+    start = 0
+    try:
+        for word in parser.prog.split()[1:]:
+            start = argv.index(word, start) + 1
+    except ValueError:
+        return []
+    words: list[str] = []
+    rest = iter(argv[start:])
+    for word in rest:
+        if word == "--":
+            words.extend(rest)
+        elif word.startswith("-") and len(word) > 1:
+            action = parser._option_string_actions.get(word.split("=", 1)[0])
+            if action is not None and action.nargs != 0 and "=" not in word:
+                next(rest, None)  # its value
+        else:
+            words.append(word)
+    return words
 
 
 #: argparse's "invalid choice" of a command word, the word

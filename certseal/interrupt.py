@@ -37,9 +37,23 @@ def interrupt_ends_the_start() -> None:
 
 class _Interrupted:
     """Whether this process is the command (``program``), a SIGINT came while it
-    loaded (``seen``), and the command has ended on a Ctrl-C (``ended``)."""
+    loaded (``seen``), the command has ended on a Ctrl-C (``ended``), and the exit
+    status of a command that ended before one (``status``: :func:`command_ended`)."""
 
     program = seen = ended = False
+    status: int | None = None
+
+
+def command_ended(status: int) -> int:
+    """The command has done its work and written what it says of it, and exits
+    with ``status``: a Ctrl-C from now on (as the process ends: its channels closed,
+    its threads joined, its output flushed) ends it with ``status`` once its output
+    is written, not 130 (trial49: a Ctrl-C landing after ``licence issue`` printed
+    the new licence made it exit 130, and a script would have issued again). Only in
+    the command's own process. Returns ``status``."""
+    if _Interrupted.program:
+        _Interrupted.status = status
+    return status
 
 
 def runs_as(module: str, *, script: str) -> bool:
@@ -132,6 +146,8 @@ def interrupted() -> int:
 
         _Interrupted.ended = True
         warnings.simplefilter("ignore")
+        if _Interrupted.status is not None:  # after the command ended
+            return _Interrupted.status
     return 130
 
 
@@ -156,12 +172,20 @@ def _exit_130() -> NoReturn:
     """Exit 130 at once, as a shell reports a command Ctrl-C ended, after writing
     what the standard streams hold if they take it now: a stream whose reader is not
     reading (a full pipe: a pager, a busy reader) is not waited for, and a second
-    Ctrl-C during a flush that blocks after all ends the wait."""
+    Ctrl-C during a flush that blocks after all ends the wait. A command that had
+    ended (:func:`command_ended`) exits with its own status instead, if both
+    streams took what they held."""
+    written = True
     for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(BaseException):
+        try:
             if _writable_now(stream.fileno()):
                 stream.flush()
-    os._exit(130)
+            else:
+                written = False
+        except BaseException:
+            written = False
+    ended = _Interrupted.status
+    os._exit(ended if written and ended is not None else 130)
 
 
 def _writable_now(fd: int) -> bool:

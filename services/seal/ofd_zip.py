@@ -22,6 +22,7 @@ import zlib
 from dataclasses import dataclass
 
 from certseal.errors import invalid
+from certseal.pdfend import CUT_SHORT
 
 MAX_OFD_ENTRIES = 10_000
 """Files in one OFD package; a 500-page document with its resources has about 1,500."""
@@ -181,6 +182,11 @@ def _end_of_directory(data: bytes, field: str) -> tuple[int, int, int]:
             if at + _EOCD.size + comment == len(data):
                 break
         at = data.rfind(b"PK\x05\x06", search_from, at)
+    if at == -1 and data.startswith(b"PK\x03\x04") and b"PK\x05\x06" not in data:
+        # a ZIP's start and no end record at all: the rest never came (trial49)
+        raise invalid(
+            field, f"is an OFD package (a ZIP file) without its end: {CUT_SHORT}"
+        )
     if at == -1:
         raise invalid(
             field,

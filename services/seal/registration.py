@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from certseal.crypto import Suite
 from certseal.errors import invalid
-from certseal.identifiers import mint_serial, validate_uscc
+from certseal.identifiers import mint_serial, require_ascii, validate_uscc
 from certseal.personal import check_published
 from certseal.rpc import CALLER_KINDS, Caller, check_identity
 from certseal.text import check_display_name, with_article
@@ -33,6 +33,7 @@ MAX_VALIDITY = dt.timedelta(days=3660)
 SEAL_ID_SERIAL = 10
 """The random characters after the owner's code in a seal id (0-9A-Z)."""
 _SEAL_ID_RE = re.compile(rf"[0-9A-Z]{{{18 + SEAL_ID_SERIAL}}}", re.ASCII)
+_SEAL_ID_CHARS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
 def new_seal_id(owner_code: str) -> str:
@@ -48,12 +49,25 @@ def check_seal_id(seal_id: str) -> str:
     is a mistake to name, not a seal to look for."""
     if not seal_id:
         raise invalid("seal_id", "is required: the id of the seal")
+    require_ascii(seal_id, "seal_id")  # a full-width character named as such
     if not _SEAL_ID_RE.fullmatch(seal_id):
+        shape = (
+            "a seal id is 28 characters of 0-9 and A-Z, the owner's 18-character "
+            f"unified social credit code followed by {SEAL_ID_SERIAL} more"
+        )
+        position, char = next(
+            ((i, c) for i, c in enumerate(seal_id, 1) if c not in _SEAL_ID_CHARS),
+            (0, ""),
+        )
+        if char:
+            kind = "lower-case " if char.islower() else ""
+            raise invalid(
+                "seal_id",
+                f"character {position} of {seal_id!r} is {kind}{char!r}: {shape}",
+            )
         raise invalid(
             "seal_id",
-            f"is not a seal id ({len(seal_id)} characters): a seal id is 28 "
-            "characters of 0-9 and A-Z, the owner's 18-character unified social "
-            f"credit code followed by {SEAL_ID_SERIAL} more",
+            f"{seal_id!r} is not a seal id: it is {len(seal_id)} characters; {shape}",
         )
     validate_uscc(seal_id[:18], "seal_id")
     return seal_id

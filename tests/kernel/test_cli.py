@@ -202,7 +202,19 @@ async def test_a_bad_command_line_is_named_like_any_bad_input(capsys):
         (
             ["verify", "--purpose", "x", "LC1:A", "B$C", "D"],
             "error: arguments: certseal verify takes no more arguments, got 'B$C D'; "
+            "it takes only CODE, and CODE took 'LC1:A'; "
             "a value with spaces or $ (a scanned licence code) goes in single quotes",
+        ),
+        (
+            # trial49: the department code given before the kid went to KID
+            ["key", "retire", "91350100M000100Y43", "584d650f7e42798f"],
+            "error: arguments: certseal key retire takes no more arguments, got "
+            "'584d650f7e42798f'; it takes only KID, and KID took '91350100M000100Y43'",
+        ),
+        (
+            ["seal", "--as", "X", "pdf", "S", "--out", "o.pdf", "IN.pdf", "extra"],
+            "error: arguments: certseal seal pdf takes no more arguments, got 'extra'; "
+            "it takes only SEAL-ID FILE, and SEAL-ID took 'S', FILE took 'IN.pdf'",
         ),
         (
             [

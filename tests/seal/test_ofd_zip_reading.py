@@ -336,3 +336,16 @@ def test_every_refusal_of_a_damaged_directory_names_ofd():
             except CertsealError as exc:
                 assert exc.kind is ErrorKind.INVALID_ARGUMENT and exc.field == "ofd"
     assert ofd_zip.MAX_ZIP_VERSION == 63
+
+
+@pytest.mark.parametrize("kept", [30, 200, 0.5, 0.9])
+def test_an_ofd_cut_short_is_said_to_be_cut_short(kept):
+    """trial49: the first 5,000 bytes of a sealed OFD were refused as "bytes after
+    the ZIP?", the opposite guess; a PDF cut short is told to be got whole again."""
+    data = make_ofd()
+    cut = data[: kept if isinstance(kept, int) else int(len(data) * kept)]
+    said = refused(cut)
+    assert "without its end: it looks cut short" in said, said
+    assert "get the whole file again" in said, said
+    # bytes after a whole ZIP are still said as such
+    assert "bytes after the ZIP?" in refused(data + b"trailing bytes")

@@ -21,14 +21,15 @@ WELL_FORMED = f"{OWNER}0123456789"
 
 MALFORMED = [
     ("", "is required"),
-    (WELL_FORMED.lower(), "is not a seal id"),  # typed in lower case
-    (WELL_FORMED[:-1], "(27 characters)"),  # the paste cut short
-    (f"{WELL_FORMED}0", "(29 characters)"),
-    (f"{WELL_FORMED[:20]}-{WELL_FORMED[21:]}", "is not a seal id"),
-    (f"{WELL_FORMED[:27]}１", "is not a seal id"),  # a full-width digit
-    (f" {WELL_FORMED[1:]}", "is not a seal id"),
+    # typed in lower case (trial49: the length was said, not the case)
+    (WELL_FORMED.lower(), f"character 9 of {WELL_FORMED.lower()!r} is lower-case 'm'"),
+    (WELL_FORMED[:-1], "it is 27 characters"),  # the paste cut short
+    (f"{WELL_FORMED}0", "it is 29 characters"),
+    (f"{WELL_FORMED[:20]}-{WELL_FORMED[21:]}", "character 21 of"),
+    (f"{WELL_FORMED[:27]}１", "full-width form of '1'"),  # a full-width digit
+    (f" {WELL_FORMED[1:]}", "character 1 of"),  # a space pasted with it
     (f"{OWNER[:17]}{'0' if OWNER[17] != '0' else '1'}0123456789", "check character"),
-    ("NOPE", "(4 characters)"),
+    ("NOPE", "it is 4 characters"),
 ]
 
 
@@ -80,4 +81,5 @@ async def test_the_cli_says_the_field_and_exits_2(cli, operator):
     owner = await seal_owner(operator)
     code, out = await cli("seal", "--as", owner, "get", WELL_FORMED.lower())
     assert code == 2, out
-    assert out.startswith("error: seal-id: is not a seal id (28 characters)"), out
+    assert out.startswith("error: seal-id: character 9 of "), out
+    assert "is lower-case 'm'" in out, out

@@ -12,6 +12,7 @@ import cbor2
 import pytest
 
 from certseal.devpki import DevCA
+from certseal.errors import CertsealError, precondition
 from certseal.v1 import verifier_pb2
 from services.cli import main
 from services.verifier import cli as verifier_cli
@@ -143,3 +144,52 @@ def test_a_bundle_of_another_platform_is_replaced_in_full(
     assert verifier == [0]
     assert "did not issue; fetching a full bundle" in capsys.readouterr().err
     assert len(read_bundle_file(out)) == 1
+
+
+def test_a_bundle_cut_short_is_said_so_and_replaced_in_full(
+    ca, verifier, tmp_path, capsys
+):
+    """trial49: a bundle file cut short was "not a certseal trust bundle" to
+    ``verify --offline``, and ``bundle fetch`` refused to replace it, though it was
+    the file of an earlier fetch."""
+    out = tmp_path / "counter.bundle"
+    write_bundle_file(out, [_message(ca, 1)])
+    out.write_bytes(out.read_bytes()[:200])
+    with pytest.raises(CertsealError) as err:
+        read_bundle_file(out)
+    assert err.value.field == "bundle"
+    assert "is a certseal trust bundle file cut short or damaged" in err.value.message
+    assert main(["bundle", "fetch", "--out", str(out)]) == 0
+    assert verifier == [0]
+    assert "cut short or damaged" in capsys.readouterr().err
+    assert len(read_bundle_file(out)) == 1
+
+
+def test_a_version_the_group_no_longer_keeps_is_said_in_the_users_words(
+    ca, verifier, monkeypatch, tmp_path, capsys
+):
+    """trial49: the group's words for a program ("fetch a full bundle
+    (since_version 0)") were printed, then the command did it itself."""
+    asked = verifier
+    stubbed = verifier_cli.call_service
+
+    def call_service(cfg, target, call, **kwargs):
+        reply = stubbed(cfg, target, call, **kwargs)
+        if asked[-1]:
+            raise precondition(
+                "group dept-a no longer keeps bundle version 1; fetch a full bundle "
+                "(since_version 0)",
+                field="since_version",
+            )
+        return reply
+
+    monkeypatch.setattr(verifier_cli, "call_service", call_service)
+    out = tmp_path / "counter.bundle"
+    write_bundle_file(out, [_message(ca, 1)])
+    assert main(["bundle", "fetch", "--out", str(out)]) == 0
+    assert asked == [1, 0]
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"{out}: group dept-a no longer keeps bundle 1, which the file holds (a "
+        "worker restarted, or the group's bundles moved on); fetching a full bundle"
+    ), err
