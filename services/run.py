@@ -58,6 +58,7 @@ from services.run_layers import (
 from services.run_platform import platform_seal_line
 from services.run_processes import kill_session, say, shut_down, start_service
 from services.run_walk import walk_through
+from services.verifier.config import worker_data_dir
 
 #: how long a killed run's services have to stop before they are killed, as at Ctrl-C
 KEEPER_GRACE_S = 15.0
@@ -270,7 +271,7 @@ certseal {headline} on the embedded defaults (data in {home.resolve()}).
   Kafka        {kafka}
                topics: {topics}
   Issuer gRPC  {cfg.issuer.listen} (mTLS; CA {ca})   {state["issuer"]}
-  Verifier     {cfg.verifier.listen} (group {cfg.verifier.group}, index in {cfg.verifier.data_dir})   {state["dept-demo"]}
+  Verifier     {cfg.verifier.listen} (group {cfg.verifier.group}, index in {worker_data_dir(cfg.verifier)})   {state["dept-demo"]}
                {region} (group region-demo)   {state["region-demo"]}
   Seal gRPC    {cfg.seal.listen} (seal CA {cfg.seal.ca_cert_file}; SM2 {cfg.seal.sm2_ca_cert_file or "none"})   {state["seal"]}
   TSA          {cfg.seal.tsa_url or "none: seals carry no timestamp"} (RFC 3161 over HTTP, a room of the seal process)

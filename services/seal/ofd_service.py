@@ -386,7 +386,7 @@ class OfdSealService:
 async def _admitted(offload: SealOffload, ofd: bytes) -> int:
     """:func:`_held`, read on the light worker thread before the request is
     admitted, not on the event loop (atk16 F4): reading a directory is linear in its
-    headers (at most :data:`~services.seal.ofd_zip.MAX_OFD_ENTRIES`, each at most
+    headers (at most :data:`~services.seal.ofd_zip_end.MAX_OFD_ENTRIES`, each at most
     :data:`~services.seal.ofd_zip.MAX_ZIP_EXTRA_FIELDS` extra fields), and the
     threads' waiting room bounds how many wait to be read."""
     return await offload.run("ofd", _held, ofd)

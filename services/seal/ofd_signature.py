@@ -29,7 +29,7 @@ from services.seal.ofd_package import (
     package_xml,
     text_of,
 )
-from services.seal.ofd_zip import MAX_OFD_ENTRIES
+from services.seal.ofd_zip_end import MAX_OFD_ENTRIES
 
 MAX_OFD_REFERENCES = MAX_OFD_ENTRIES
 """References one ``Signature.xml`` may have: one per file of the largest package."""

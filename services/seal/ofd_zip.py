@@ -22,10 +22,7 @@ import zlib
 from dataclasses import dataclass
 
 from certseal.errors import invalid
-from certseal.pdfend import CUT_SHORT
-
-MAX_OFD_ENTRIES = 10_000
-"""Files in one OFD package; a 500-page document with its resources has about 1,500."""
+from services.seal.ofd_zip_end import ZIP64, end_of_directory
 
 
 def normalise(name: str, field: str, *, base: str = "", entry: bool = False) -> str:
@@ -67,14 +64,10 @@ def normalise(name: str, field: str, *, base: str = "", entry: bool = False) -> 
 MAX_ZIP_VERSION = 63
 """The highest "version needed to extract" (APPNOTE 6.3, Python's); OFDs have 10, 20."""
 
-_EOCD = struct.Struct("<4s4H2LH")
 _CENTRAL = struct.Struct("<4s6H3L5H2L")
 _LOCAL = struct.Struct("<4s5H3L2H")
 _DESCRIPTOR = struct.Struct("<3L")
 _DESCRIPTOR64 = struct.Struct("<L2Q")
-_LOCATOR = struct.Struct("<4sLQL")
-_ZIP64_END = struct.Struct("<4sQ2H2L4Q")
-_ZIP64 = 0xFFFFFFFF
 _FLAGS_REFUSED = 0x0001 | 0x0040 | 0x2000  # encrypted, strong encryption, masked
 _UNICODE_PATH = 0x7075  # Info-ZIP Unicode Path extra field (APPNOTE 4.6.9)
 
@@ -168,69 +161,6 @@ def _zip64_agrees(extra: dict[int, bytes], sizes: tuple[int, int]) -> bool:
     return True
 
 
-def _end_of_directory(data: bytes, field: str) -> tuple[int, int, int]:
-    """(entries, directory offset, directory end) from the end of central directory
-    record, which must be the last bytes of ``data`` (its comment included) and the
-    only one: no data after it, no second record in the comment. A ZIP64 end record
-    and locator (``zip -fz``) are read when they sit right before it, agree with it
-    and describe one disk; the directory then ends where the ZIP64 record begins."""
-    search_from = max(0, len(data) - _EOCD.size - 0xFFFF)
-    at = data.rfind(b"PK\x05\x06", search_from)
-    while at != -1:
-        if at + _EOCD.size <= len(data):
-            comment = int.from_bytes(data[at + 20 : at + 22], "little")
-            if at + _EOCD.size + comment == len(data):
-                break
-        at = data.rfind(b"PK\x05\x06", search_from, at)
-    if at == -1 and data.startswith(b"PK\x03\x04") and b"PK\x05\x06" not in data:
-        # a ZIP's start and no end record at all: the rest never came (trial49)
-        raise invalid(
-            field, f"is an OFD package (a ZIP file) without its end: {CUT_SHORT}"
-        )
-    if at == -1:
-        raise invalid(
-            field,
-            "is not an OFD package (a ZIP file): no end of central directory record "
-            "ends it (bytes after the ZIP?)",
-        )
-    (_sig, disk, cd_disk, here, total, size, offset, comment) = _EOCD.unpack_from(
-        data, at
-    )
-    tail = data[at + _EOCD.size :]
-    if any(sig in tail for sig in (b"PK\x05\x06", b"PK\x06\x06", b"PK\x06\x07")):
-        raise invalid(field, "the ZIP comment holds a second end of directory record")
-    end = at
-    if at >= _LOCATOR.size and data[at - _LOCATOR.size : at - 16] == b"PK\x06\x07":
-        locator = at - _LOCATOR.size
-        (_lsig, _ldisk, record, disks) = _LOCATOR.unpack_from(data, locator)
-        if record + _ZIP64_END.size != locator or disks != 1:
-            raise invalid(field, "its ZIP64 end record is not where its locator says")
-        z64 = _ZIP64_END.unpack_from(data, record)
-        if z64[0] != b"PK\x06\x06" or z64[1] != _ZIP64_END.size - 12:
-            raise invalid(field, "its ZIP64 end record is damaged")
-        values = (disk, cd_disk, here, total, size, offset)
-        deferred = (0xFFFF,) * 4 + (_ZIP64,) * 2
-        if any(
-            v not in (w, d) for v, w, d in zip(values, z64[4:], deferred, strict=True)
-        ):
-            raise invalid(field, "its ZIP64 end record and its end record differ")
-        disk, cd_disk, here, total, size, offset = z64[4:]
-        end = record
-    elif total == 0xFFFF or size == _ZIP64 or offset == _ZIP64:
-        raise invalid(field, "defers to a ZIP64 end record it does not have")
-    if disk or cd_disk or here != total:
-        raise invalid(field, "is a ZIP split over several disks")
-    if offset + size != end:
-        raise invalid(
-            field,
-            "the ZIP's central directory does not end where its end record begins "
-            "(bytes before the ZIP, or between the directory and its end record)",
-        )
-    if total > MAX_OFD_ENTRIES:
-        raise invalid(field, f"has {total} entries; the limit is {MAX_OFD_ENTRIES}")
-    return total, offset, end
-
-
 @dataclass(frozen=True)
 class _Central:
     """One central directory header, its ZIP64 values resolved."""
@@ -253,7 +183,7 @@ def _central(data: bytes, field: str) -> tuple[list[_Central], int, int]:
     (uncompressed size, compressed size, offset) so that every reader takes each
     value from the same place; a header giving no 0xFFFFFFFF must agree with its
     ZIP64 field if it has one."""
-    total, at, end = _end_of_directory(data, field)
+    total, at, end = end_of_directory(data, field)
     directory_at = at
     headers: list[_Central] = []
     for _ in range(total):
@@ -291,7 +221,7 @@ def _central(data: bytes, field: str) -> tuple[list[_Central], int, int]:
         name = _entry_name(raw, flags, extra, field)
         what = f"entry {name[:80]!r}"
         values = [usize, csize, offset]
-        flagged = [value == _ZIP64 for value in values]
+        flagged = [value == ZIP64 for value in values]
         if disk:
             raise invalid(field, f"{what} is on another disk")
         if any(flagged):
@@ -368,9 +298,9 @@ def _local_entry(
     descriptor = bool(header.flags & 0x08)
     zip64 = lextra.get(0x0001)
     sizes_read = True
-    if _ZIP64 in (lcsize, lusize):
+    if ZIP64 in (lcsize, lusize):
         # commons-compress and Python's force_zip64: both sizes in a ZIP64 field
-        if (lcsize, lusize) != (_ZIP64, _ZIP64) or zip64 is None or len(zip64) != 16:
+        if (lcsize, lusize) != (ZIP64, ZIP64) or zip64 is None or len(zip64) != 16:
             sizes_read = False
         else:
             lusize, lcsize = struct.unpack("<2Q", zip64)

@@ -1,6 +1,6 @@
 """atk15b: ``certseal bundle fetch`` (and ``certseal verify --offline``) read
 ``tls.ca_file`` with ``Path.read_bytes`` before anything checks it
-(services/verifier/cli.py ``cmd_bundle_fetch``, ``_verify_offline``): the CLI's
+(services/verifier/cli_bundle.py ``cmd_bundle_fetch``, cli.py ``_verify_offline``): the CLI's
 ``channel`` checks it with ``read_tls_identity`` only afterwards.
 
 - a FIFO (or any file that never ends) blocks the command for ever, no line;

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from certseal.errors import CertsealError, ErrorKind
-from services.seal import ofd_package, ofd_xml, ofd_zip
+from services.seal import ofd_package, ofd_xml, ofd_zip_end
 from services.seal.ofd import check_digest, find_keyword, open_document
 from services.seal.ofd_package import parse_xml, read_package
 from services.seal.ofd_sign import StampPlace, prepare_seal
@@ -41,7 +41,7 @@ def test_a_zip_bomb_is_refused_before_it_inflates():
 
 
 def test_too_many_entries_and_too_much_in_all(monkeypatch):
-    monkeypatch.setattr(ofd_zip, "MAX_OFD_ENTRIES", 5)
+    monkeypatch.setattr(ofd_zip_end, "MAX_OFD_ENTRIES", 5)
     many = zip_files({f"f{i}.xml": b"<a/>" for i in range(6)})
     assert "6 entries" in refused(read_package, many)
     monkeypatch.setattr(ofd_package, "MAX_OFD_UNCOMPRESSED_BYTES", 1000)

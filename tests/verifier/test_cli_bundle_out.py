@@ -15,7 +15,7 @@ from certseal.devpki import DevCA
 from certseal.errors import CertsealError, precondition
 from certseal.v1 import verifier_pb2
 from services.cli import main
-from services.verifier import cli as verifier_cli
+from services.verifier import cli_bundle as verifier_cli
 from services.verifier.bundle import BundleContent, BundleSigner, Snapshot, payload
 from services.verifier.storage import read_bundle_file, write_bundle_file
 
