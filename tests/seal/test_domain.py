@@ -258,14 +258,18 @@ def test_generated_seal_picture():
     from PIL import Image
 
     from certseal.errors import CertsealError
-    from services.seal.picture import round_seal
+    from services.seal.picture import load_picture, round_seal
 
     picture = round_seal("深圳市示例科技有限公司", "contract")
     assert (picture.kind, picture.width_mm, picture.height_mm) == ("png", 42, 42)
     image = Image.open(io.BytesIO(picture.data))
-    assert image.format == "PNG" and image.mode == "RGBA"
+    # one colour at 256 opacities: a palette PNG with tRNS, read back as RGBA
+    assert image.format == "PNG" and image.mode == "P"
+    assert len(picture.data) < 25_000, len(picture.data)  # the RGBA PNG: 54.5 KB
+    image = load_picture(picture.data)
+    assert {p[:3] for p in image.get_flattened_data() if p[3]} == {(218, 37, 29)}
     w, h = image.size
-    assert image.getpixel((w // 2, h // 2))[:3] == (218, 37, 29)  # the star
+    assert image.getpixel((w // 2, h // 2)) == (218, 37, 29, 255)  # the star
     assert image.getpixel((2, 2))[3] == 0  # transparent outside the ring
     assert image.getpixel((w // 2, 20))[3] > 0  # the ring
     with pytest.raises(CertsealError) as err:
@@ -362,3 +366,20 @@ async def test_direct_der_equals_asn1crypto_encoding(
     assert ses_signature_der(
         tbs, signer_cert=seal_cert, suite=suite, signature=signature, time_stamp=token
     ) == SESSignature(fields).dump(force=True)
+
+
+def test_the_one_colour_picture_keeps_every_opacity_exactly():
+    """The palette picture (services.seal.picture.one_colour_png) keeps the drawing's
+    alpha byte for byte: its anti-aliased edges are as drawn."""
+    from PIL import Image, ImageDraw
+
+    from services.seal.picture import RED, load_picture, one_colour_png
+
+    image = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
+    ImageDraw.Draw(image).ellipse((4, 4, 60, 60), outline=RED, width=3)
+    image.putpixel((1, 1), (*RED[:3], 7))  # a faint pixel: opacity 7 of 255
+    back = load_picture(one_colour_png(image))
+    assert back.getchannel("A").tobytes() == image.getchannel("A").tobytes()
+    assert {back.getpixel((x, y))[:3] for x in range(64) for y in range(64)} == {
+        RED[:3]
+    }
