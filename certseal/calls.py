@@ -119,15 +119,22 @@ def call_service(
     setting = setting or f"cli.{service}_target"
     check_target(setting, target)
 
-    async def run() -> T:
+    answer: list[T] = []
+
+    async def run() -> None:
         async with channel(cfg, target, identity) as chan:
             try:
-                return await call(chan)
+                answer.append(await call(chan))
             except grpc.aio.AioRpcError as exc:
                 error = rpc_failure(exc, cfg, target, service, identity, setting)
                 raise as_options(error, options or {}) from None
 
-    return asyncio.run(run())
+    # the answer is not the run's result: Python 3.11's asyncio.run (before CPython
+    # gh-112559's fix) formats its main task, the result's whole repr included, twice
+    # as it puts back the Ctrl-C handler; a sealed 60 MiB PDF's took 10 s of CPU
+    # after the answer had come (large49: seal pdf 13 s, 3 s of it the call)
+    asyncio.run(run())
+    return answer[0]
 
 
 def as_options(exc: CertsealError, names: Mapping[str, str]) -> CertsealError:
