@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -119,22 +119,32 @@ def call_service(
     setting = setting or f"cli.{service}_target"
     check_target(setting, target)
 
-    answer: list[T] = []
-
-    async def run() -> None:
+    async def run() -> T:
         async with channel(cfg, target, identity) as chan:
             try:
-                answer.append(await call(chan))
+                return await call(chan)
             except grpc.aio.AioRpcError as exc:
                 error = rpc_failure(exc, cfg, target, service, identity, setting)
                 raise as_options(error, options or {}) from None
 
-    # the answer is not the run's result: Python 3.11's asyncio.run (before CPython
-    # gh-112559's fix) formats its main task, the result's whole repr included, twice
-    # as it puts back the Ctrl-C handler; a sealed 60 MiB PDF's took 10 s of CPU
-    # after the answer had come (large49: seal pdf 13 s, 3 s of it the call)
-    asyncio.run(run())
-    return answer[0]
+    return run_unformatted(run())
+
+
+def run_unformatted(work: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run(work)``'s result, kept out of the run's own result: Python 3.11's
+    ``asyncio.run`` (before CPython gh-112559's fix; 3.11.7 here) formats its main
+    task, the result's whole repr included, twice as it puts back the Ctrl-C handler
+    (its ``signal`` module tries the handler, which names the task, as an enum value).
+    A sealed 60 MiB PDF's repr took 10 s of CPU after the answer had come (large49:
+    ``seal pdf`` 13 s, 3 s of it the call); an audit listing's rows the same. For the
+    commands, in the main thread."""
+    kept: list[T] = []
+
+    async def main() -> None:
+        kept.append(await work)
+
+    asyncio.run(main())
+    return kept[0]
 
 
 def as_options(exc: CertsealError, names: Mapping[str, str]) -> CertsealError:

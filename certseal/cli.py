@@ -12,7 +12,6 @@ number) is :mod:`certseal.cli_options`.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import datetime as dt
 import json
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 from certseal import identifiers
-from certseal.calls import dev_identity
+from certseal.calls import dev_identity, run_unformatted
 from certseal.cli_help import fill_help
 from certseal.cli_keys import add_key_options, command, say_key
 from certseal.cli_names import (
@@ -179,7 +178,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         )
         return 0 if report.ok else 1
 
-    return asyncio.run(run())
+    return run_unformatted(run())
 
 
 def cmd_audit_list(args: argparse.Namespace) -> int:
@@ -209,7 +208,7 @@ def cmd_audit_list(args: argparse.Namespace) -> int:
         finally:
             await conn.close()
 
-    rows, actions = asyncio.run(run())
+    rows, actions = run_unformatted(run())
     for row in rows:
         details = row["details"]
         shown = (
@@ -260,7 +259,7 @@ def cmd_kek_rewrap(args: argparse.Namespace) -> int:
         finally:
             await conn.close()
 
-    counts = asyncio.run(run())
+    counts = run_unformatted(run())
     for table, count in counts.items():
         print(f"{table}: {count} re-wrapped")
     print(

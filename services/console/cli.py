@@ -10,12 +10,12 @@ other users of the machine could read them.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import getpass
 import sys
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from certseal.calls import run_unformatted
 from certseal.cli import database_unreachable, load
 from certseal.errors import invalid
 from certseal.timestamps import utcnow
@@ -42,7 +42,7 @@ def _with_accounts(
         finally:
             await store.close()
 
-    return asyncio.run(run())
+    return run_unformatted(run())
 
 
 def _actor() -> str:

@@ -4,14 +4,13 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import re
 import sys
 from pathlib import Path
 from typing import Any
 
-from certseal.calls import call_service, dev_ca, dev_identity
+from certseal.calls import call_service, dev_ca, dev_identity, run_unformatted
 from certseal.cli import (
     DEFAULT_HOME,
     LOCAL_OVERLAY,
@@ -196,7 +195,7 @@ def cmd_feed_kafka_users(args: argparse.Namespace) -> int:
     latest = {
         "integrator:" + e.integrator.partition(":")[2]: e
         for e in sorted(
-            asyncio.run(run()), key=lambda e: e.integrator.startswith("integrator:")
+            run_unformatted(run()), key=lambda e: e.integrator.startswith("integrator:")
         )
     }
     manifests = [kafka_user_manifest(e, args.cluster) for e in latest.values()]

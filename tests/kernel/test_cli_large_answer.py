@@ -31,3 +31,30 @@ def test_the_answer_comes_back_unformatted(config):
     got = calls.call_service(config, "localhost:1", call, service="issuer")
     assert got is answer
     assert answer.formatted == 0
+
+
+def test_a_commands_own_run_comes_back_unformatted():
+    answer = _Answer()
+
+    async def work():
+        return answer
+
+    assert calls.run_unformatted(work()) is answer
+    assert answer.formatted == 0
+
+
+def test_no_command_module_takes_a_result_from_asyncio_run():
+    """The kind, not the one example: every command's run (an audit listing's rows,
+    the feed's entitlements, the console's accounts) goes through
+    :func:`certseal.calls.run_unformatted`."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    commands = [root / "certseal" / "cli.py", *root.glob("services/**/cli*.py")]
+    found = [
+        f"{path.relative_to(root)}:{n}"
+        for path in commands
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if "asyncio.run(" in line
+    ]
+    assert found == []
