@@ -179,6 +179,19 @@ class Admission:
             await self._changed.wait()
 
 
+def too_long(timeout_s: float) -> str:
+    """Why a job past its time bound, ``timeout_s``, is refused: the bound is this
+    service's and what a job takes depends on its load, so the same file may pass
+    when it is less busy (large49: a PDF that verified VALID on a quiet machine was
+    refused under load, in words that read as a fault of the file)."""
+    return (
+        f"took longer than {timeout_s:g} s to process; the seal service's limit is "
+        f"{timeout_s:g} s ([seal] job_timeout_s): a file this large or with this many "
+        "seals may pass when the service is less busy, or with the limit raised by "
+        "its operator"
+    )
+
+
 class Workers:
     """Worker threads with a time bound per job; see the module docstring."""
 
@@ -244,11 +257,7 @@ class Workers:
                 asyncio.shield(asyncio.wrap_future(future)), self.timeout_s
             )
         except TimeoutError:
-            raise invalid(
-                field,
-                f"took longer than {self.timeout_s:g} s to process; the limit is "
-                f"{self.timeout_s:g} s ([seal] job_timeout_s)",
-            ) from None
+            raise invalid(field, too_long(self.timeout_s)) from None
         return result
 
     def _finished(self, ticket: _Ticket | None) -> None:
@@ -373,11 +382,7 @@ class ProcessWorkers:
         try:
             outcome, value = await asyncio.wrap_future(future)
         except concurrent.futures.TimeoutError:
-            raise invalid(
-                field,
-                f"took longer than {self.timeout_s:g} s to process; the limit is "
-                f"{self.timeout_s:g} s ([seal] job_timeout_s)",
-            ) from None
+            raise invalid(field, too_long(self.timeout_s)) from None
         except pebble.ProcessExpired as exc:
             raise invalid(
                 field, f"could not be processed (its worker process stopped: {exc})"

@@ -140,6 +140,8 @@ async def test_a_job_past_its_time_bound_fails_and_keeps_its_bytes_until_it_ends
     assert late.value.field == "pdf"
     assert "took longer than 0.2 s" in late.value.message
     assert "job_timeout_s" in late.value.message
+    # the limit is the service's, and a file refused under load may pass later
+    assert "may pass when the service is less busy" in late.value.message
     # the thread still runs the job: its bytes stay counted, so a second large
     # request is refused rather than doubling the memory held
     assert offload.admission.jobs == 1 and offload.workers.in_flight == 1
