@@ -193,7 +193,8 @@ def rpc_failure(
             ErrorKind.UNAVAILABLE,
             f"{target} took the call and gave no answer within "
             f"{cfg.cli.call_timeout_s:g} s (cli.call_timeout_s): the "
-            f"{_named(service)} there is hung, stopped or overloaded (see its log)",
+            f"{_named(service)} there is hung, stopped or overloaded (see its log), "
+            "or the call needs longer (a large document: raise cli.call_timeout_s)",
             field=service,
         )
     if exc.code() is not grpc.StatusCode.UNAVAILABLE:

@@ -74,6 +74,7 @@ def test_a_change_nobody_answers_ends_at_the_deadline_saying_its_key(
     assert time.monotonic() - started < 10  # one attempt: the deadline is no retry
     assert err.value.kind is ErrorKind.UNAVAILABLE and err.value.field == "issuer"
     assert "gave no answer within 1 s (cli.call_timeout_s)" in err.value.message
+    assert "or the call needs longer (a large document" in err.value.message
     assert stop_words(keys, interrupted=False) == (
         "SuspendLicence: not known to be done; to be sure it is done once, run the "
         "same command again with --idempotency-key counter-9"
