@@ -18,6 +18,8 @@ from certseal.audit import recordable
 from certseal.errors import CertsealError
 from certseal.personal import holds_identity_number, personal_number
 from certseal.rpc import Caller, KindRefused, RefusedCall
+from certseal.storage.audit import RefusalAudit
+from certseal.timestamps import Clock
 
 #: what a refused change asked for, as its ok row names it (a role change's roles)
 AskedOf = dict[str, str | list[str]]
@@ -88,3 +90,21 @@ def audit_refused_changes(
         await record(caller, change.action, subject, why, asked)
 
     return audit
+
+
+def audit_refused_to(
+    changes: Mapping[str, RefusedChange], refusals: RefusalAudit, clock: Clock
+) -> RefusedCall:
+    """:func:`audit_refused_changes` writing each row through a service's
+    :class:`certseal.storage.audit.RefusalAudit` at ``clock()``: the feed's and the
+    seal service's changes refused for the caller's kind (what they asked is not
+    recorded: their changes name nothing beyond the subject)."""
+
+    async def record(
+        caller: Caller, action: str, subject: str, why: str, asked: AskedOf
+    ) -> None:
+        await refusals.audit_refusal(
+            at=clock(), actor=str(caller), action=action, subject=subject, why=why
+        )
+
+    return audit_refused_changes(changes, record)

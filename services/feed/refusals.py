@@ -5,8 +5,8 @@ webhook."""
 
 from __future__ import annotations
 
-from certseal.refused import AskedOf, RefusedChange, audit_refused_changes
-from certseal.rpc import Caller, RefusedCall
+from certseal.refused import RefusedChange, audit_refused_to
+from certseal.rpc import RefusedCall
 from certseal.storage.audit import RefusalAudit
 from certseal.timestamps import Clock
 from services.feed.identities import WEBHOOK_NAME, integrator_identity
@@ -41,14 +41,6 @@ CHANGES = {
 
 def audit_refused_call(refusals: RefusalAudit, clock: Clock) -> RefusedCall:
     """What the interceptor calls with a caller refused for its kind: for an RPC of
-    :data:`CHANGES`, one ``denied`` row (:func:`certseal.rpc.audit_refused_changes`);
+    :data:`CHANGES`, one ``denied`` row (:func:`certseal.refused.audit_refused_to`);
     nothing for a read."""
-
-    async def record(
-        caller: Caller, action: str, subject: str, why: str, asked: AskedOf
-    ) -> None:
-        await refusals.audit_refusal(
-            at=clock(), actor=str(caller), action=action, subject=subject, why=why
-        )
-
-    return audit_refused_changes(CHANGES, record)
+    return audit_refused_to(CHANGES, refusals, clock)

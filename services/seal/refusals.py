@@ -9,8 +9,8 @@ from __future__ import annotations
 from operator import attrgetter
 
 from certseal.identifiers import validate_uscc
-from certseal.refused import AskedOf, RefusedChange, audit_refused_changes
-from certseal.rpc import Caller, RefusedCall
+from certseal.refused import RefusedChange, audit_refused_to
+from certseal.rpc import RefusedCall
 from certseal.storage.audit import RefusalAudit
 from certseal.timestamps import Clock
 from certseal.v1 import seal_pb2
@@ -53,14 +53,6 @@ CHANGES = {
 
 def audit_refused_call(refusals: RefusalAudit, clock: Clock) -> RefusedCall:
     """What the interceptor calls with a caller refused for its kind: for an RPC of
-    :data:`CHANGES`, one ``denied`` row (:func:`certseal.refused.audit_refused_changes`);
+    :data:`CHANGES`, one ``denied`` row (:func:`certseal.refused.audit_refused_to`);
     nothing for a read (GetSeal, the verifications)."""
-
-    async def record(
-        caller: Caller, action: str, subject: str, why: str, asked: AskedOf
-    ) -> None:
-        await refusals.audit_refusal(
-            at=clock(), actor=str(caller), action=action, subject=subject, why=why
-        )
-
-    return audit_refused_changes(CHANGES, record)
+    return audit_refused_to(CHANGES, refusals, clock)
