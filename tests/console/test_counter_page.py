@@ -144,6 +144,9 @@ async def test_phone_photos_are_verified(page, platform, tmp_path):
         )
         await expect(page.locator("#verdict-details")).to_contain_text(identifier)
         await page.route("**/api/verify", lambda route: None)
+        # a scanner gun types into the scan field, which the page focuses again
+        # once the upload's verdict is shown (CI: keys typed before that were lost)
+        await expect(page.locator("#scan")).to_be_focused()
         await scan(page, "LC1:X")  # a new attempt in between clears it
         await _cleared(page)
         await page.unroute("**/api/verify")

@@ -147,9 +147,17 @@ async def test_an_unknown_seal_is_refused_as_before(operator, cli, tmp_path):
     owner = await seal_owner(operator)
     document = tmp_path / "doc.txt"
     document.write_bytes(b"x")
+    unknown = f"{owner}NOSUCHSEAL"  # a seal id's shape, no seal's
+    code, out = await cli(
+        "seal", "--as", owner, "document", unknown, str(document),
+        "--out", str(tmp_path / "o.ses"),
+    )  # fmt: skip
+    assert (code, out) == (1, f"error: seal-id: seal {unknown} not found\n")
+    assert not (tmp_path / "o.ses").exists()
+    # text no seal can have is a mistake, said as such (trial48), exit 2
     code, out = await cli(
         "seal", "--as", owner, "document", "NO-SUCH-SEAL", str(document),
         "--out", str(tmp_path / "o.ses"),
     )  # fmt: skip
-    assert (code, out) == (1, "error: seal-id: seal NO-SUCH-SEAL not found\n")
+    assert code == 2 and out.startswith("error: seal-id: character 3 of "), out
     assert not (tmp_path / "o.ses").exists()
