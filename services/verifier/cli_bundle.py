@@ -101,7 +101,8 @@ def _refuse_other_file(text: str) -> None:
     from certseal.bounds import MAX_BUNDLE_FILE_BYTES
     from certseal.files import read_regular_file
     from services.verifier.bundle import is_bundle_message
-    from services.verifier.storage import bundle_file_messages, starts_as_bundle_file
+    from services.verifier.bundle_file_start import starts_as_bundle_file
+    from services.verifier.storage import bundle_file_messages
 
     path = Path(text)
     if not path.exists() or path.stat().st_size == 0:

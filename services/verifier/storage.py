@@ -33,6 +33,7 @@ from services.verifier.bundle import (
     from_us,
     us,
 )
+from services.verifier.bundle_file_start import starts_as_bundle_file
 from services.verifier.domain import TrustEntry
 from services.verifier.index import (
     DirectoryEntry,
@@ -428,14 +429,6 @@ def read_bundle_file(path: Path) -> list[bytes]:
     if messages is None:
         raise bad_bundle(f"{path} is not a certseal trust bundle file")
     return messages
-
-
-def starts_as_bundle_file(data: bytes) -> bool:
-    """Whether ``data`` starts as a bundle file does: a CBOR array (major type 4)
-    whose first item, a byte string, holds a tagged COSE_Sign1 (tag 18, an array of
-    4: ``D2 84``, RFC 9052 §4.2). Bytes that so start and do not read are a bundle
-    file cut short or damaged, not another file (trial49)."""
-    return len(data) > 3 and data[0] >> 5 == 4 and b"\xd2\x84" in data[1:16]
 
 
 def bundle_file_messages(data: bytes) -> list[bytes] | None:

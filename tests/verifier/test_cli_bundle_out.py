@@ -193,3 +193,35 @@ def test_a_version_the_group_no_longer_keeps_is_said_in_the_users_words(
         f"{out}: group dept-a no longer keeps bundle 1, which the file holds (a "
         "worker restarted, or the group's bundles moved on); fetching a full bundle"
     ), err
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        cbor2.dumps([210, [1, 2, 3, 4]]),  # D2 84 near the start of another array
+        b"\x80\x04\x95\xd2\x84" + bytes(40),  # a pickle whose frame length holds it
+        "a bundle's message, then a note",
+    ],
+)
+def test_a_file_that_merely_starts_like_a_bundle_is_not_replaced(
+    ca, verifier, tmp_path, capsys, other
+):
+    """atk50: any CBOR array holding ``D2 84`` in its first 16 bytes that did not read
+    as an array of byte strings was taken for a bundle cut short, and replaced."""
+    out = tmp_path / "mine.cbor"
+    if isinstance(other, str):
+        other = cbor2.dumps([_message(ca, 1), {"note": "mine"}])
+    out.write_bytes(other)
+    assert main(["bundle", "fetch", "--out", str(out)]) == 2
+    assert "error: out: " in capsys.readouterr().err
+    assert out.read_bytes() == other
+    assert verifier == []
+
+
+def test_a_bundle_cut_anywhere_after_its_start_is_replaced(ca, tmp_path):
+    """Cut between its messages, in a message's head or within one: still a bundle."""
+    from services.verifier.bundle_file_start import starts_as_bundle_file
+    from services.verifier.storage import bundle_file_bytes
+
+    data = bundle_file_bytes([_message(ca, 1), _message(ca, 2, 1)])
+    assert all(starts_as_bundle_file(data[:cut]) for cut in range(4, len(data)))
