@@ -330,7 +330,12 @@ def _took(parser: argparse.ArgumentParser, extra: Sequence[str]) -> str:
     ]
     said = ""
     if names:
-        took = _positional_words(parser)[: len(names)]
+        words = _positional_words(parser)
+        # what argparse took, only when the words read so account for all it was
+        # given (a global option's value equal to a command word, an abbreviated
+        # option's value: atk50)
+        fits = words == [*words[: len(names)], *extra] and len(words) > len(names)
+        took = words[: len(names)] if fits else []
         said = f"; it takes only {' '.join(names)}" + (
             ", and "
             + ", ".join(f"{n} took {w!r}" for n, w in zip(names, took, strict=True))
@@ -362,7 +367,7 @@ def _positional_words(parser: argparse.ArgumentParser) -> list[str]:
     for word in rest:
         if word == "--":
             words.extend(rest)
-        elif word.startswith("-") and len(word) > 1:
+        elif reads_as_option(parser, word):  # not -5 nor '-Li Wei' (atk50)
             action = parser._option_string_actions.get(word.split("=", 1)[0])
             if action is not None and action.nargs != 0 and "=" not in word:
                 next(rest, None)  # its value

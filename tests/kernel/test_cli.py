@@ -217,6 +217,23 @@ async def test_a_bad_command_line_is_named_like_any_bad_input(capsys):
             "it takes only SEAL-ID FILE, and SEAL-ID took 'S', FILE took 'IN.pdf'",
         ),
         (
+            # atk50: argparse took -5 and '-Li Wei' as the argument; a global
+            # option's value equal to a command word is not said as what it took
+            ["seal", "--as", "X", "get", "-5", "A", "B"],
+            "error: arguments: certseal seal get takes no more arguments, got 'A B'; "
+            "it takes only SEAL-ID, and SEAL-ID took '-5'",
+        ),
+        (
+            ["seal", "--as", "X", "get", "-Li Wei", "A"],
+            "error: arguments: certseal seal get takes no more arguments, got 'A'; "
+            "it takes only SEAL-ID, and SEAL-ID took '-Li Wei'",
+        ),
+        (
+            ["licence", "--as", "get", "get", "A", "B"],
+            "error: arguments: certseal licence get takes no more arguments, got "
+            "'B'; it takes only IDENTIFIER",
+        ),
+        (
             [
                 *("type", "add", "--code", _TYPE, "--name", "n", "--issuers", "Y"),
                 *("--field", "class:string:title=a:title=b"),
@@ -250,6 +267,8 @@ async def test_a_bad_command_line_is_named_like_any_bad_input(capsys):
 
 
 def test_a_mistyped_command_is_given_the_nearest_one(capsys):
+    assert _exit_status(["licence", "--as", "get", "get", "A", "B"]) == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith("takes only IDENTIFIER")
     assert _exit_status(["licnce", "get", "x"]) == 2
     assert capsys.readouterr().err.splitlines()[-1].endswith("did you mean 'licence'?")
     assert _exit_status(["zzzzzz"]) == 2
