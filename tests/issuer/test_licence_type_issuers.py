@@ -257,11 +257,9 @@ async def test_only_an_operator_may_change_issuers_and_each_refusal_is_audited(
         assert err.code() is grpc.StatusCode.PERMISSION_DENIED, identity
     assert await _issuers_row(issuer, dept.type_code) == [dept.code]
     rows = await _audit(issuer, dept.type_code, "denied")
-    assert [r["actor"] for r in rows] == [
-        f"dept:{dept.code}",
-        "service:console",
-        "integrator:x",
-    ]
+    # one row each; their order is not the calls' (CI: a row's seq is the sealer's,
+    # given after the rows of one moment are written)
+    assert sorted(r["actor"] for r in rows) == sorted(identities)
     assert {tuple(r["issuer_codes"]) for r in rows} == {(other,)}
 
 
