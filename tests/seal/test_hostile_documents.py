@@ -281,6 +281,37 @@ async def test_sealing_with_a_palette_picture_works(es256_seal):
     assert [s.intact for s in found] == [True]
 
 
+async def test_the_generated_one_colour_picture_is_drawn_red_by_a_pdf_reader(
+    es256_seal, tmp_path
+):
+    """The generated picture is a palette PNG with tRNS (picture.one_colour_png):
+    sealed into a PDF, poppler draws its stamp red over the white page, opaque in the
+    middle (the star) and not over the page's corner (atk50 asked it be rendered)."""
+    import asyncio
+    import shutil
+    import subprocess
+
+    pdftoppm = shutil.which("pdftoppm")
+    assert pdftoppm, "make test installs poppler-utils"
+    sealed = await _seal(es256_seal, blank_pdf(), round_seal("示例").data)
+    (tmp_path / "sealed.pdf").write_bytes(sealed)
+    await asyncio.to_thread(
+        subprocess.run,
+        [pdftoppm, "-r", "72", "-png", "-singlefile", "sealed.pdf", "page"],
+        cwd=tmp_path,
+        check=True,
+        timeout=60,
+    )
+    page = Image.open(tmp_path / "page.png").convert("RGB")
+    mm = 72 / 25.4  # Placement(): 20 mm from the lower left, 42 mm across
+    centre = (round(41 * mm), page.height - round(41 * mm))
+    drawn = page.getpixel(centre)  # RED, within the renderer's rounding
+    assert all(abs(a - b) <= 6 for a, b in zip(drawn, (218, 37, 29), strict=True)), (
+        drawn
+    )
+    assert page.getpixel((2, 2)) == (255, 255, 255)
+
+
 # -- PDFs -----------------------------------------------------------------------------
 
 
