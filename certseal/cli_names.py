@@ -331,17 +331,14 @@ def _took(parser: argparse.ArgumentParser, extra: Sequence[str]) -> str:
     said = ""
     if names:
         words = _positional_words(parser)
+        said = f"; it takes only {' '.join(names)}"
         # what argparse took, only when the words read so account for all it was
         # given (a global option's value equal to a command word, an abbreviated
         # option's value: atk50)
-        fits = words == [*words[: len(names)], *extra] and len(words) > len(names)
-        took = words[: len(names)] if fits else []
-        said = f"; it takes only {' '.join(names)}" + (
-            ", and "
-            + ", ".join(f"{n} took {w!r}" for n, w in zip(names, took, strict=True))
-            if len(took) == len(names)
-            else ""
-        )
+        if len(words) > len(names) and words[len(names) :] == list(extra):
+            said += ", and " + ", ".join(
+                f"{n} took {w!r}" for n, w in zip(names, words, strict=False)
+            )
     if any(w[:4] in ("LC1:", "PC1:") for w in _ARGV.get()) or any(
         c in w for w in extra for c in "$%*+./:"
     ):

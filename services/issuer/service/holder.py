@@ -340,18 +340,19 @@ class HolderSide:
             "licence.authorisation_revoke",
             asked_authorisation(authorisation_id),
         )
-        if not is_authorisation_id(authorisation_id.strip()):
+        authorisation_id = authorisation_id.strip()
+        if not is_authorisation_id(authorisation_id):
             raise invalid(
                 "authorisation_id",
                 "is not an authorisation id: au- and 16 hex digits, as AuthoriseUse "
                 "answered it",
             )
         holder_ref = self._protector.pseudonym(*holder)
-        auth = await self._store.get_authorisation(authorisation_id.strip())
+        auth = await self._store.get_authorisation(authorisation_id)
         if auth is None or auth.holder_ref != holder_ref:
             raise CertsealError(
                 ErrorKind.NOT_FOUND,
-                f"authorisation {authorisation_id.strip()} not found",
+                f"authorisation {authorisation_id} not found",
                 field="authorisation_id",
             )
         # the holder must still read the licence through this app
