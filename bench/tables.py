@@ -285,7 +285,9 @@ def server_model_table(r: Mapping[str, Any]) -> str:
 @dataclass(frozen=True)
 class Aim:
     """One of issue 17's aims: the figure at ``path`` in the results ``file`` is at
-    least (``at_least``) or at most ``bound``, in ``unit``."""
+    least (``at_least``) or at most ``bound``, in ``unit``. A rate's aim names where
+    the file holds the CPU per operation of the measured run (``cpu``) and of the
+    same-run echo reference (``echo_cpu``): dicts of µs by process."""
 
     figure: str
     file: str
@@ -293,17 +295,48 @@ class Aim:
     bound: float
     at_least: bool
     unit: str
+    cpu: tuple[str, ...] = ()
+    echo_cpu: tuple[str, ...] = ()
 
     def measured(self, results: Mapping[str, Mapping[str, Any]]) -> float:
         """The figure in ``results`` (results file name -> its figures); KeyError
         names the missing key."""
-        value: Any = results[self.file]
-        for key in self.path:
-            value = value[key]
-        return float(value)
+        return float(_at(results[self.file], self.path))
 
     def met(self, value: float) -> bool:
         return value >= self.bound if self.at_least else value <= self.bound
+
+    def machine_cpu(
+        self, results: Mapping[str, Mapping[str, Any]]
+    ) -> tuple[float, float, float] | None:
+        """For a rate's aim: (the machine's CPU µs per operation in the run, the
+        most the aim's rate leaves an operation, the echo reference's), each
+        summed over :data:`PROCESSES` (the service's tree, PostgreSQL, the broker,
+        the load generator: every process of the run shares the machine). The
+        budget is the run's ``setup.cpus`` × 1,000,000 µs / the aim's rate: a
+        necessary bound, since no run uses every core all the time. None for an
+        aim that is not a rate with its CPU measured."""
+        if not self.cpu:
+            return None
+        figures = results[self.file]
+        cpus = float(figures["setup"]["cpus"])
+        return (
+            _machine_us(_at(figures, self.cpu)),
+            cpus * 1_000_000 / self.bound,
+            _machine_us(_at(figures, self.echo_cpu)),
+        )
+
+
+def _at(figures: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        figures = figures[key]
+    return figures
+
+
+def _machine_us(cpu: Mapping[str, float]) -> float:
+    """CPU µs per operation of every process of a run (``cpu_us`` may also name
+    parts of the service's tree, such as its serving process: not added twice)."""
+    return sum(float(cpu[p]) for p in PROCESSES)
 
 
 def _aims() -> tuple[Aim, ...]:
@@ -312,26 +345,30 @@ def _aims() -> tuple[Aim, ...]:
     per_s, ms = "/s", " ms"
     aims = [
         Aim(f"IssueLicence {suite}, 64 callers", "issuer.json",
-            ("issue_per_s", suite), 1000 if suite == "sm2" else 1500, True, per_s)
+            ("issue_per_s", suite), 1000 if suite == "sm2" else 1500, True, per_s,
+            ("issue_cpu_us", suite), ("echo_cpu_us",))
         for suite in SUITES
     ]  # fmt: skip
     aims += [
         Aim("IssueLicence es256 paced at 500/s, p99", "issuer.json",
             ("paced_500_per_s_issue_p99_ms",), 20, False, ms),
         Aim("IssueLicences of 500, licences", "issuer.json",
-            ("batch_issue_per_s",), 10_000, True, per_s),
+            ("batch_issue_per_s",), 10_000, True, per_s,
+            ("batch_issue_cpu_us",), ("details", "echo_batch", "cpu_us")),
         Aim("commit → topic at 300/s paced, p99", "issuer.json",
             ("commit_to_publish_p99_ms",), 10, False, ms),
         Aim("commit → topic at saturation, p99", "issuer.json",
             ("commit_to_publish_at_saturation_p99_ms",), 50, False, ms),
         Aim("VerifyCode, 64 callers", "verifier.json",
-            ("verify_per_s",), 5000, True, per_s),
+            ("verify_per_s",), 5000, True, per_s,
+            ("verify_cpu_us",), ("echo_cpu_us",)),
         Aim("VerifyCode, 64 callers, of the echo reference's rate", "verifier.json",
             ("verify_vs_echo",), 0.6, True, ""),
         Aim("VerifyCode paced at 1,000/s, p99", "verifier.json",
             ("paced_1000_per_s_verify_p99_ms",), 5, False, ms),
         Aim("VerifyCodes of 500, codes", "verifier.json",
-            ("batch_verify_per_s",), 100_000, True, per_s),
+            ("batch_verify_per_s",), 100_000, True, per_s,
+            ("batch_verify_cpu_us",), ("batch_echo_cpu_us",)),
         Aim("index apply, one group of one worker, events", "group.json",
             ("n1", "group_apply_per_s"), 20_000, True, per_s),
         Aim("recovery of 1,000,000 entries, restart → SERVING", "verifier.json",
@@ -342,12 +379,13 @@ def _aims() -> tuple[Aim, ...]:
             ("propagation_p99_ms",), 20, False, ms),
     ]  # fmt: skip
     for verb, key in (
-        ("SealDocument", "seal_per_s"),
-        ("VerifySealedDocument, first verification,", "verify_seal_per_s"),
+        ("SealDocument", "seal"),
+        ("VerifySealedDocument, first verification,", "verify_seal"),
     ):
         aims += [
-            Aim(f"{verb} 1 KB {suite}", "seal.json", (suite, key),
-                700 if suite == "sm2" else 1000, True, per_s)
+            Aim(f"{verb} 1 KB {suite}", "seal.json", (suite, f"{key}_per_s"),
+                700 if suite == "sm2" else 1000, True, per_s,
+                (suite, f"{key}_cpu_us"), ("echo_cpu_us", key))
             for suite in SUITES
         ]  # fmt: skip
     return tuple(aims)
@@ -358,21 +396,50 @@ AIMS = _aims()
 
 def aims_table(results: Mapping[str, Mapping[str, Any]]) -> str:
     """Issue 17's aims beside what the results files measured, and whether each is
-    met; ``results``: results file name -> its figures."""
-    lines = ["| figure | measured | aim | met |", "|---|---|---|---|"]
+    met; ``results``: results file name -> its figures. A rate's row also gives the
+    machine's CPU per operation against what the aim's rate leaves one
+    (:meth:`Aim.machine_cpu`)."""
+    lines = [
+        "| figure | measured | aim | met | machine CPU µs/op: run / aim's budget "
+        "/ echo |",
+        "|---|---|---|---|---|",
+    ]
     for aim in AIMS:
         value = aim.measured(results)
         shown = _ratio(value) if not aim.unit else _num(value) + aim.unit
         bound = _ratio(aim.bound) if not aim.unit else _num(aim.bound) + aim.unit
         lines.append(
             f"| {aim.figure} | {shown} | {'≥' if aim.at_least else '≤'} {bound} "
-            f"| {'yes' if aim.met(value) else '**no**'} |"
+            f"| {'yes' if aim.met(value) else '**no**'} "
+            f"| {_budget(aim.machine_cpu(results))} |"
         )
     files = sorted({aim.file for aim in AIMS})
     head = "From " + ", ".join(
         f"`{f}` ({results[f].get('setup', {}).get('measured_at', '?')})" for f in files
     )
-    return "\n".join([head + ":", "", *lines])
+    return "\n".join([head + ":", "", *lines, "", BUDGET_NOTE])
+
+
+#: under the aims table: how to read its last column
+BUDGET_NOTE = (
+    "Machine CPU µs/op adds the CPU per operation of every process of the run (the "
+    "service's, PostgreSQL's, the broker's and the load generator's). The aim's "
+    "budget is the most that leaves the aim's rate within the run's cores (cores × "
+    "1,000,000 µs / the aim): a run above it cannot meet the aim on this machine "
+    "however its load is spread. Where the echo reference, an empty handler over the "
+    "same mTLS driven by the same load generator, is itself above the budget "
+    "(*over*), no handler in this process model can meet the aim here."
+)
+
+
+def _budget(cpu: tuple[float, float, float] | None) -> str:
+    """The machine-CPU cell: run / budget / echo, the echo marked *over* when it
+    alone is above the budget."""
+    if cpu is None:
+        return "–"
+    run, budget, echo = cpu
+    over = " *over*" if echo > budget else ""
+    return f"{_num(run)} / {_num(budget)} / {_num(echo)}{over}"
 
 
 TABLES: dict[str, tuple[str, Callable[[Mapping[str, Any]], str]]] = {

@@ -211,9 +211,48 @@ def test_the_aims_table_says_whether_each_aim_is_met(
     holder[path[-1]] = value
     (tmp_path / file).write_text(json.dumps(results))
     table = tables.render(AIMS_MARKED, tmp_path)
-    assert _aim_line(table, figure).endswith(line_end)
+    measured, aim, met = _aim_line(table, figure).split(" | ")[1:4]
+    assert f"| {measured} | {aim} | {met} |" == line_end
     assert table.count("\n| ") == len(tables.AIMS) + 1  # the header, then every aim
     assert tables.render(table, tmp_path) == table
+
+
+@pytest.mark.parametrize(
+    "run,echo,cell",
+    [
+        # VerifyCode's aim of 5,000/s on 2 cores leaves 400 µs an operation
+        ({"service": 448, "postgres": 17, "broker": 33, "loadgen": 234},
+         {"service": 227, "postgres": 0.4, "broker": 7.7, "loadgen": 177},
+         "732 / 400 / 412 *over*"),
+        ({"service": 200, "postgres": 10, "broker": 10, "loadgen": 100},
+         {"service": 150, "postgres": 0, "broker": 0, "loadgen": 100},
+         "320 / 400 / 250"),
+    ],
+)  # fmt: skip
+def test_a_rates_aim_shows_the_machine_cpu_an_operation_against_the_aims_budget(
+    tmp_path: Path, run: dict[str, float], echo: dict[str, float], cell: str
+):
+    """The last column: every process's CPU per operation added, beside the most the
+    aim's rate leaves one on the run's cores, and the echo reference's own, marked
+    *over* when even an empty handler is above it. A figure of the service's tree
+    beside its total (the issuer's ``serving``) is not added twice."""
+    for name in AIM_FILES:
+        shutil.copy(tables.RESULTS / name, tmp_path / name)
+    results = json.loads((tmp_path / "verifier.json").read_text())
+    results["verify_cpu_us"] = {**run, "serving": 10_000}
+    results["echo_cpu_us"] = echo
+    results["setup"]["cpus"] = 2
+    (tmp_path / "verifier.json").write_text(json.dumps(results))
+    table = tables.render(AIMS_MARKED, tmp_path)
+    assert _aim_line(table, "VerifyCode, 64 callers").endswith(f"| {cell} |")
+    # an aim that is not a rate has no budget
+    assert _aim_line(table, "VerifyCode paced at 1,000/s, p99").endswith("| – |")
+    assert tables.BUDGET_NOTE in table
+    results["setup"]["cpus"] = 4  # twice the cores, twice the budget
+    (tmp_path / "verifier.json").write_text(json.dumps(results))
+    assert " / 800 / " in _aim_line(
+        tables.render(AIMS_MARKED, tmp_path), "VerifyCode, 64 callers"
+    )
 
 
 def test_the_aims_table_waits_for_all_its_files_and_names_a_missing_figure(
