@@ -3,9 +3,9 @@
 A process opens the pool and applies its migrations, runs the outbox relay and the audit
 sealer (each a leader across replicas), serves its gRPC services behind the common
 interceptor with health (SERVING only while PostgreSQL answers and the broker has the
-platform's topics) and exposes Prometheus metrics. A subclass names its migrations
-folder, the servicers it adds, who may call them, and any further background workers.
-"""
+platform's topics), exposes Prometheus metrics and logs its own pauses
+(certseal.pauses). A subclass names its migrations folder, the servicers it adds, who
+may call them, and any further background workers."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ from certseal.errors import CertsealError, ErrorKind
 from certseal.events import default_topics
 from certseal.listen import address_checks, check_distinct_listens
 from certseal.metrics import Metrics
+from certseal.pauses import PauseWatch
 from certseal.protectors import AnswerProtector
 from certseal.rpc import RefusedCall, ServiceInterceptor
 from certseal.rpcserver import Health, build_server, start_probe_server
@@ -123,6 +124,7 @@ class ServiceProcess:
         self.health = Health(list(self.allowed_kinds))
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._pauses = PauseWatch(self.name)  # its own pauses, said as its own
         self.port = 0
         self._answers: AnswerProtector | None = None
 
@@ -251,15 +253,14 @@ class ServiceProcess:
                 # than its metrics; a crash loop would stop both
                 log.error(
                     "%s: metrics not served on %s (%s); working without them",
-                    self.name,
-                    self.metrics_listen,
-                    exc,
+                    *(self.name, self.metrics_listen, exc),
                 )
         loops: list[NotifiedWorker] = [self.relay] if self.run_relay else []
         if self.background:
             loops += [self.sealer, purger, *self.workers(dsn)]
         for worker in loops:
             self._tasks.append(asyncio.create_task(worker.run(self._stop)))
+        self._pauses.start()
         if self.background and not self.run_relay:  # the relay is another process's
             self._tasks.append(asyncio.create_task(self._backlog_gauges()))
         return self.port
@@ -374,6 +375,7 @@ class ServiceProcess:
             if self.probe_server is not None:
                 await self.probe_server.stop(0)
         self._stop.set()
+        self._pauses.stop()
         for task in self._tasks:
             if not served:
                 task.cancel()
@@ -396,11 +398,9 @@ class ServiceProcess:
 
 
 def fault_hook(config: SharedSettings) -> str:
-    """The test-only fault named by ``CERTSEAL_TEST_FAULT`` ("" for none).
-
-    Raises :class:`CertsealError` (the process does not start) when the variable is
-    set but ``[idempotency] allow_fault_hooks`` is not true, and for an unknown fault.
-    """
+    """The test-only fault named by ``CERTSEAL_TEST_FAULT`` ("" for none). Raises
+    :class:`CertsealError` (the process does not start) when the variable is set but
+    ``[idempotency] allow_fault_hooks`` is not true, and for an unknown fault."""
     fault = os.environ.get(FAULT_ENV, "")
     if not fault:
         return ""

@@ -58,7 +58,14 @@ class LogWatch:
             return
         try:
             await self._refresh(self._verifier)
-        except Exception as exc:  # unreachable, a bad signature, a bad proof, ...
+        except grpc.aio.AioRpcError as exc:  # one line, not the error's repr
+            log.warning(
+                "transparency log %s: %s: %s",
+                self._target,
+                exc.code().name,
+                exc.details(),
+            )
+        except Exception as exc:  # a bad signature, a bad proof, ...
             log.warning("transparency log %s: %s", self._target, exc)
 
     async def _refresh(self, verifier: NoteVerifier) -> None:

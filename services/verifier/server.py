@@ -16,6 +16,7 @@ from certseal import logs
 from certseal.collector import settle_collector
 from certseal.errors import CertsealError
 from certseal.metrics import Metrics
+from certseal.pauses import PauseWatch
 from certseal.rpc import ServiceInterceptor
 from certseal.rpcserver import Health, build_server, start_probe_server
 from certseal.tlsfiles import server_credentials
@@ -71,10 +72,14 @@ class GrpcService(EndsItsTasks):
         #: the start gate passed (_serve_when_recovered): readiness follows the lag
         self._gate_open = False
         self._cut_off = False  # out of rotation for an unknown lag
+        #: this process's own pauses (a thread ticking every second), so that a lag
+        #: unknown after one is not said to be the broker's silence
+        self._pauses = PauseWatch(f"verifier {config.verifier.group}")
 
     async def on_start(self) -> None:
         """Listen; SERVING once the tables are recovered and read through the start."""
         cfg = self._config
+        self._pauses.start()
         interceptor = ServiceInterceptor(
             metrics=self._metrics,
             # departments (counters), operators, and the console acting for a
@@ -199,18 +204,31 @@ class GrpcService(EndsItsTasks):
                 group,
             )
         elif not serving:
-            log.warning(
-                "verifier %s: the broker has not answered for more than %.0f s (last "
-                "at %s): the index's lag is unknown; not ready until it answers",
-                group,
-                self._config.verifier.lag_unknown_after_s,
-                measured.isoformat() if measured else "never",
-            )
+            after = self._config.verifier.lag_unknown_after_s
+            self._pauses.tick()  # its thread may not have run yet since the pause
+            pause = self._pauses.paused_within(after + self._pauses.tick_s)
+            if pause is not None:  # the silence is this process's own pause
+                log.warning(
+                    "verifier %s: the index's lag is unknown after this process's "
+                    "own pause of %.1f s; not ready until the broker answers again",
+                    group,
+                    pause.seconds,
+                )
+            else:
+                log.warning(
+                    "verifier %s: the broker has not answered for more than %.0f s "
+                    "(last at %s): the index's lag is unknown; not ready until it "
+                    "answers",
+                    group,
+                    after,
+                    measured.isoformat() if measured else "never",
+                )
         self._cut_off = not serving
         await self.health.set_serving(serving)
 
     async def on_stop(self) -> None:
         """Stop taking requests, finish those in flight."""
+        self._pauses.stop()
         await self.stopping()
         if self._server is not None:
             await self._server.stop(3)

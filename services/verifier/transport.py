@@ -109,8 +109,9 @@ def adapt_fetch_wait(
 
 SLOW_CONSUMER_THREAD = (
     "the Kafka consumer thread was slow to answer (its event loop did not run for "
-    "over 3 s: the machine is busy, or a fetch or a commit took long); verification "
-    "goes on, and the thread catches up (docs/operations.md, troubleshooting)"
+    "over 3 s: this process was stopped, the machine is busy, or a fetch or a commit "
+    "took long); verification goes on, and the thread catches up (docs/operations.md, "
+    "troubleshooting)"
 )
 """What mode's ``Thread keepalive is not responding...`` (an ERROR) is logged as."""
 

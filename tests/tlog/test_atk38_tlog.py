@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import logging
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -1255,3 +1256,28 @@ async def test_hostile_grpc_arguments_are_invalid_argument_never_internal(log_st
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await call
         assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT, err.value.details()
+
+
+async def test_the_log_watch_says_an_unreachable_log_in_one_line(
+    watch, caplog, monkeypatch
+):
+    """trial49 L8's kind: a log that cannot be reached was logged as the gRPC error's
+    repr every refresh, six lines with its debug string; now its status and details."""
+
+    async def unreachable(self, request, **options):
+        raise grpc.aio.AioRpcError(
+            grpc.StatusCode.UNAVAILABLE,
+            grpc.aio.Metadata(),
+            grpc.aio.Metadata(),
+            details="failed to connect to all addresses",
+            debug_error_string="UNAVAILABLE: ipv4:127.0.0.1:1: Connection refused",
+        )
+
+    monkeypatch.setattr(_HostileLog, "GetCheckpoint", unreachable)
+    with caplog.at_level(logging.WARNING, logger="services.verifier.logwatch"):
+        await asyncio.wait_for(watch.refresh(), 5)
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert line == (
+        "transparency log log.invalid:1: UNAVAILABLE: failed to connect to all addresses"
+    )
+    assert watch.checkpoint is None

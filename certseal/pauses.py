@@ -1,0 +1,132 @@
+"""A process's own pauses, told apart from its dependencies' silence.
+
+A process stopped (SIGSTOP, a debugger, a paused VM or container) or starved of CPU
+sees, once it runs again, every broker and database connection late: heartbeats
+missed, fetches timed out, answers "not received for N s". Logged alone, those lines
+blame the broker or the database for the process's own pause. :class:`PauseWatch`
+ticks on a thread of its own, so that an event loop held by work or by a blocking call
+is not taken for a pause: its tick comes late only when no thread of the process ran
+(the thread needs the GIL for a moment each tick; CPython hands it over within
+``sys.getswitchinterval()``), and the process's CPU over the gap tells why:
+
+- little CPU (below :data:`RAN_SHARE` of the gap): the process did not run (stopped
+  or starved of CPU);
+- otherwise a native call held the GIL all that time.
+
+:meth:`PauseWatch.tick` is pure apart from the clocks it is given (monotonic seconds,
+and the process's CPU seconds as ``time.process_time`` counts them: every thread).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+#: a tick this much later than due is a pause, s
+PAUSE_S = 3.0
+#: CPU used over a gap, as a share of it, below which the process did not run
+RAN_SHARE = 0.25
+
+
+@dataclass(frozen=True)
+class Pause:
+    """A gap in a process's run: ``seconds`` of wall time past the tick, during which
+    the process used ``cpu_seconds`` of CPU; it ended at ``ended`` (monotonic s)."""
+
+    seconds: float
+    cpu_seconds: float
+    ended: float
+
+    @property
+    def stopped(self) -> bool:
+        """Whether the process did not run (rather than a native call holding the
+        GIL)."""
+        return self.cpu_seconds < RAN_SHARE * self.seconds
+
+    def words(self) -> str:
+        """What happened, for a log line."""
+        if self.stopped:
+            why = "it was stopped, e.g. by SIGSTOP or a paused VM, or starved of CPU"
+        else:
+            why = (
+                f"a native call held Python's lock: {self.cpu_seconds:.1f} s of CPU "
+                "meanwhile"
+            )
+        return (
+            f"this process did not run for {self.seconds:.1f} s ({why}): the "
+            "broker's and the database's delays logged with it are this pause, "
+            "not theirs"
+        )
+
+
+class PauseWatch:
+    """Ticks every ``tick_s`` on a daemon thread (:meth:`start` to :meth:`stop`); a
+    tick that comes more than ``pause_s`` late is a :class:`Pause`, logged as a
+    WARNING naming ``name``."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        tick_s: float = 1.0,
+        pause_s: float = PAUSE_S,
+        clock: Callable[[], float] = time.monotonic,
+        cpu_clock: Callable[[], float] = time.process_time,
+    ):
+        self.name = name
+        self.tick_s = tick_s
+        self._pause_s = pause_s
+        self._clock = clock
+        self._cpu_clock = cpu_clock
+        self._last = clock()
+        self._last_cpu = cpu_clock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()  # the thread's ticks and a caller's
+        #: the latest pause seen, or None
+        self.last: Pause | None = None
+
+    def tick(self) -> Pause | None:
+        """Note a tick; the pause since the last one, if there was one. The thread
+        ticks; a caller about to blame a dependency for a silence ticks too, as the
+        thread may not have run yet since the process ran again."""
+        with self._lock:
+            now, cpu = self._clock(), self._cpu_clock()
+            gap, used = now - self._last, cpu - self._last_cpu
+            self._last, self._last_cpu = now, cpu
+            if gap - self.tick_s <= self._pause_s:
+                return None
+            self.last = Pause(seconds=gap - self.tick_s, cpu_seconds=used, ended=now)
+        log.warning("%s: %s", self.name, self.last.words())
+        return self.last
+
+    def paused_within(self, seconds: float) -> Pause | None:
+        """The latest pause if it ended at most ``seconds`` ago, else None."""
+        last = self.last
+        if last is None or self._clock() - last.ended > seconds:
+            return None
+        return last
+
+    def start(self) -> PauseWatch:
+        """Tick on a daemon thread until :meth:`stop`; returns self."""
+        self._last, self._last_cpu = self._clock(), self._cpu_clock()
+        self._thread = threading.Thread(
+            target=self._run, name=f"pause-watch {self.name}", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.tick_s):
+            self.tick()
+
+    def stop(self) -> None:
+        """End the thread (at once: it waits on an event, not a sleep)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
