@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import sys
 from collections.abc import Callable, Mapping
@@ -299,9 +300,9 @@ class Aim:
     echo_cpu: tuple[str, ...] = ()
 
     def measured(self, results: Mapping[str, Mapping[str, Any]]) -> float:
-        """The figure in ``results`` (results file name -> its figures); KeyError
-        names the missing key."""
-        return float(_at(results[self.file], self.path))
+        """The figure in ``results`` (results file name -> its figures);
+        :class:`BadFigure` when it is missing or not a number at least 0."""
+        return _number(results, self.file, self.path)
 
     def met(self, value: float) -> bool:
         return value >= self.bound if self.at_least else value <= self.bound
@@ -318,25 +319,56 @@ class Aim:
         aim that is not a rate with its CPU measured."""
         if not self.cpu:
             return None
-        figures = results[self.file]
-        cpus = float(figures["setup"]["cpus"])
+        cpus = _number(results, self.file, ("setup", "cpus"))
+        if cpus <= 0:  # a budget of 0 would mark every echo over
+            raise BadFigure(self.file, ("setup", "cpus"), f"is {cpus:g}: not above 0")
         return (
-            _machine_us(_at(figures, self.cpu)),
+            _machine_us(results, self.file, self.cpu),
             cpus * 1_000_000 / self.bound,
-            _machine_us(_at(figures, self.echo_cpu)),
+            _machine_us(results, self.file, self.echo_cpu),
         )
 
 
-def _at(figures: Any, path: tuple[str, ...]) -> Any:
+class BadFigure(ValueError):
+    """A figure of a results file that is missing (``problem`` None) or not what
+    the aims table can read."""
+
+    def __init__(self, file: str, path: tuple[str, ...], problem: str | None = None):
+        self.file, self.path, self.problem = file, path, problem
+        where = f"{'.'.join(path)!r} for the aims table"
+        super().__init__(
+            f"no figure {where}" if problem is None else f"figure {where} {problem}"
+        )
+
+
+def _number(
+    results: Mapping[str, Mapping[str, Any]], file: str, path: tuple[str, ...]
+) -> float:
+    """The number at ``path`` in ``file``'s figures: finite and at least 0 (every
+    figure the aims table reads is a rate, a time, a size or CPU time)."""
+    value: Any = results[file]
     for key in path:
-        figures = figures[key]
-    return figures
+        if not isinstance(value, Mapping) or key not in value:
+            raise BadFigure(file, path)
+        value = value[key]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise BadFigure(file, path, f"is {value!r}: not a number")
+    if not math.isfinite(value) or value < 0:
+        raise BadFigure(file, path, f"is {value!r}: not a number at least 0")
+    return float(value)
 
 
-def _machine_us(cpu: Mapping[str, float]) -> float:
-    """CPU µs per operation of every process of a run (``cpu_us`` may also name
-    parts of the service's tree, such as its serving process: not added twice)."""
-    return sum(float(cpu[p]) for p in PROCESSES)
+def _machine_us(
+    results: Mapping[str, Mapping[str, Any]], file: str, path: tuple[str, ...]
+) -> float:
+    """CPU µs per operation of every process of a run, from the dict at ``path``
+    (``cpu_us`` may also name parts of the service's tree, such as its serving
+    process: not added twice). A dict of zeros is a run that counted no operation
+    (bench.proccpu.per_op_us): :class:`BadFigure`, not a run that cost nothing."""
+    total = sum(_number(results, file, (*path, p)) for p in PROCESSES)
+    if total <= 0:
+        raise BadFigure(file, path, "is 0 for every process: no operation counted")
+    return total
 
 
 def _aims() -> tuple[Aim, ...]:
@@ -469,7 +501,10 @@ def render(readme: str, results: Path = RESULTS) -> str:
     loaded: dict[str, Mapping[str, Any]] = {}
     for file in {f for f, _ in TABLES.values()} | {aim.file for aim in AIMS}:
         if (results / file).exists():
-            loaded[file] = json.loads((results / file).read_text())
+            try:
+                loaded[file] = json.loads((results / file).read_text())
+            except ValueError as exc:  # JSONDecodeError names no file
+                raise ValueError(f"{results / file}: not JSON ({exc})") from exc
     for name, (file, build) in TABLES.items():
         if file in loaded:
             try:
@@ -478,12 +513,17 @@ def render(readme: str, results: Path = RESULTS) -> str:
                 raise ValueError(
                     f"{results / file}: no figure {exc} for the {name} table"
                 ) from exc
+            except (TypeError, ValueError, AttributeError) as exc:
+                raise ValueError(
+                    f"{results / file}: a figure of the {name} table is not a "
+                    f"number, or not a number it can write ({exc})"
+                ) from exc
             readme = _put(readme, name, table)
     if all(aim.file in loaded for aim in AIMS):
         try:
             table = aims_table(loaded)
-        except KeyError as exc:
-            raise ValueError(f"{results}: no figure {exc} for the aims table") from exc
+        except BadFigure as exc:
+            raise ValueError(f"{results / exc.file}: {exc}") from exc
         readme = _put(readme, "aims", table)
     return readme
 
@@ -495,7 +535,10 @@ def main() -> None:
     parser.add_argument("--readme", type=Path, default=README)
     args = parser.parse_args()
     current = args.readme.read_text()
-    wanted = render(current, args.results)
+    try:
+        wanted = render(current, args.results)
+    except ValueError as exc:  # a results file the tables cannot read: say which
+        sys.exit(f"{parser.prog}: error: {exc}")
     if args.check:
         if wanted != current:
             sys.exit(f"{args.readme}: the bench tables differ from {args.results}")

@@ -266,3 +266,80 @@ def test_the_aims_table_waits_for_all_its_files_and_names_a_missing_figure(
     (tmp_path / "verifier.json").write_text(json.dumps(results))
     with pytest.raises(ValueError, match=r"'propagation_p99_ms' for the aims table"):
         tables.render(AIMS_MARKED, tmp_path)
+
+
+_GONE = object()  # the figure deleted
+
+
+def _set(results: dict, path: tuple[str, ...], value: object) -> None:
+    for key in path[:-1]:
+        results = results[key]
+    if value is _GONE:
+        del results[path[-1]]
+    else:
+        results[path[-1]] = value
+
+
+@pytest.mark.parametrize(
+    "file,path,value,message",
+    [
+        # the budget's cores: absent, null (os.cpu_count() may say None), 0 (every
+        # echo would be marked over), text, a truth value
+        ("verifier.json", ("setup", "cpus"), _GONE, "no figure 'setup.cpus'"),
+        ("seal.json", ("setup", "cpus"), None, "'setup.cpus' for the aims table is None"),
+        ("issuer.json", ("setup", "cpus"), 0, "'setup.cpus' for the aims table is 0"),
+        ("verifier.json", ("setup", "cpus"), "2", "'setup.cpus' for the aims table is '2'"),
+        ("verifier.json", ("setup", "cpus"), True, "is True: not a number"),
+        # a process missing from an echo's CPU, or a figure below 0
+        ("issuer.json", ("details", "echo_batch", "cpu_us", "loadgen"), _GONE,
+         "no figure 'details.echo_batch.cpu_us.loadgen'"),
+        ("seal.json", ("es256", "seal_cpu_us", "broker"), -1.0,
+         "'es256.seal_cpu_us.broker' for the aims table is -1.0"),
+        # a run that counted no operation writes 0 for every process (proccpu)
+        ("verifier.json", ("echo_cpu_us",), dict.fromkeys(tables.PROCESSES, 0.0),
+         "'echo_cpu_us' for the aims table is 0 for every process"),
+        ("verifier.json", ("propagation_p99_ms",), float("nan"), "is nan"),
+        ("group.json", ("n1", "group_apply_per_s"), None,
+         "'n1.group_apply_per_s' for the aims table is None"),
+    ],
+)  # fmt: skip
+def test_a_figure_the_aims_table_cannot_read_is_named_with_its_file(
+    tmp_path: Path, file: str, path: tuple[str, ...], value: object, message: str
+):
+    """Not a traceback and not a wrong table: a budget of 0 cores would mark every
+    echo *over*, an echo of 0 µs would hide it."""
+    for name in AIM_FILES:
+        shutil.copy(tables.RESULTS / name, tmp_path / name)
+    results = json.loads((tmp_path / file).read_text())
+    _set(results, path, value)
+    (tmp_path / file).write_text(json.dumps(results))
+    with pytest.raises(ValueError) as raised:
+        tables.render(AIMS_MARKED, tmp_path)
+    assert str(raised.value).startswith(f"{tmp_path / file}: ")
+    assert message in str(raised.value)
+
+
+def test_the_command_says_which_file_it_cannot_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """``python -m bench.tables --check`` on a file that is not JSON, or whose figure
+    is not a number: one line naming the file, exit status 1, the README untouched."""
+    readme = tmp_path / "README.md"
+    readme.write_text(MARKED)
+    (tmp_path / "issuer.json").write_text('{"echo_per_s": ')
+    argv = ["bench.tables", "--check", "--results", str(tmp_path), "--readme"]
+    monkeypatch.setattr("sys.argv", [*argv, str(readme)])
+    with pytest.raises(SystemExit) as exited:
+        tables.main()
+    assert str(exited.value).startswith(f"python -m bench.tables: error: {tmp_path}/")
+    assert "issuer.json: not JSON" in str(exited.value)
+    results = json.loads((tables.RESULTS / "issuer.json").read_text())
+    results["issue_per_s"]["sm2"] = "fast"
+    (tmp_path / "issuer.json").write_text(json.dumps(results))
+    monkeypatch.setattr("sys.argv", [*argv, str(readme)])
+    with pytest.raises(SystemExit) as exited:
+        tables.main()
+    assert "issuer.json: a figure of the issuer table is not a number" in str(
+        exited.value
+    )
+    assert readme.read_text() == MARKED
