@@ -454,13 +454,16 @@ def aims_table(results: Mapping[str, Mapping[str, Any]]) -> str:
 
 #: under the aims table: how to read its last column
 BUDGET_NOTE = (
-    "Machine CPU µs/op adds the CPU per operation of every process of the run (the "
-    "service's, PostgreSQL's, the broker's and the load generator's). The aim's "
-    "budget is the most that leaves the aim's rate within the run's cores (cores × "
-    "1,000,000 µs / the aim): a run above it cannot meet the aim on this machine "
-    "however its load is spread. Where the echo reference, an empty handler over the "
-    "same mTLS driven by the same load generator, is itself above the budget "
-    "(*over*), no handler in this process model can meet the aim here."
+    "Machine CPU µs/op adds the CPU per operation of the processes the bench watched: "
+    "the service's, PostgreSQL's, the broker's and the load generator's (in "
+    "`verifier.json` the service is the group's worker; the issuer running beside it "
+    "is not counted, so there the figures are floors). The aim's budget is cores × "
+    "1,000,000 µs / the aim: at the CPU an operation it measured, a run above it would "
+    "need more than the machine's cores to reach the aim, however its processes shared "
+    "them. *over*: the same run's echo reference, an empty grpc.aio handler over the "
+    "same mTLS driven by the same load generator, is itself above the budget, so no "
+    "grpc.aio handler would have met the aim in that run; the echo's CPU a call moves "
+    "with the shared machine from run to run, so *over* is said of that run only."
 )
 
 
