@@ -113,7 +113,11 @@ class PauseWatch:
         return last
 
     def start(self) -> PauseWatch:
-        """Tick on a daemon thread until :meth:`stop`; returns self."""
+        """Tick on a daemon thread until :meth:`stop` (one thread, however often it
+        is started); returns self."""
+        if self._thread is not None and self._thread.is_alive():
+            return self
+        self._stop.clear()
         self._last, self._last_cpu = self._clock(), self._cpu_clock()
         self._thread = threading.Thread(
             target=self._run, name=f"pause-watch {self.name}", daemon=True

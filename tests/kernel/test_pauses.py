@@ -104,3 +104,17 @@ async def test_a_service_process_watches_its_pauses_while_it_runs(config):
     finally:
         await app.stop()
     assert watching() == before
+
+
+def test_a_watch_started_twice_runs_one_thread_and_starts_again_after_a_stop():
+    def threads() -> int:
+        return sum(t.name == "pause-watch twice" for t in threading.enumerate())
+
+    watch = PauseWatch("twice", tick_s=0.01)
+    watch.start().start()
+    assert threads() == 1
+    watch.stop()
+    assert threads() == 0
+    watch.start()  # a service started again (a mode restart)
+    assert threads() == 1
+    watch.stop()
