@@ -27,6 +27,7 @@ from services.seal.cli_inputs import (
     SIGNATURE,
     read_as,
     read_document,
+    write_sealed,
 )
 from services.seal.cli_ofd import ofd_file_lines, signature_heading
 from services.seal.cli_password import password_hint, password_in
@@ -195,7 +196,6 @@ def cmd_seal(args: argparse.Namespace) -> int:
     from certseal.v1 import seal_pb2 as pb
 
     command = args.seal_command
-    out = shown_name(getattr(args, "out", None) or "")  # the file written, shown
     if command == "register":
         request = pb.RegisterSealRequest(
             owner_code=args.owner or "",
@@ -225,8 +225,8 @@ def cmd_seal(args: argparse.Namespace) -> int:
         with InputFile(args.file, "file") as file:
             info = args.property_info or ""
             reply = _call(args, lambda s: seal_document(s, args.seal_id, file, info))
-        write_output(args.out, reply.signature, "out")
-        say(f"SES_Signature written to {shown_name(out)}")
+        out = write_sealed(args.out, reply.signature, args.file, "the document")
+        say(f"SES_Signature written to {out}")
         say(f"document digest {reply.document_digest}, signed {ts(reply.signed_at)}")
     elif command == "verify":
         request = verify_request(args.signature, args.file)  # a large one's digest
@@ -247,8 +247,8 @@ def cmd_seal(args: argparse.Namespace) -> int:
             field_name=args.field or "",
         )
         reply = _pdf_call(args, lambda s: s.SealPdf(request))
-        write_output(args.out, reply.pdf, "out")
-        say(f"sealed PDF written to {shown_name(out)} (SHA-256 {reply.pdf_digest})")
+        out = write_sealed(args.out, reply.pdf, args.file, "the unsealed original")
+        say(f"sealed PDF written to {out} (SHA-256 {reply.pdf_digest})")
     elif command == "ofd":
         _refuse_placed(args, "keyword", "the stamp goes over the keyword's text")
         request = pb.SealOfdRequest(
@@ -260,8 +260,8 @@ def cmd_seal(args: argparse.Namespace) -> int:
             keyword=args.keyword or "",
         )
         reply = _call(args, lambda s: s.SealOfd(request))
-        write_output(args.out, reply.ofd, "out")
-        say(f"sealed OFD written to {shown_name(out)} (SHA-256 {reply.ofd_digest})")
+        out = write_sealed(args.out, reply.ofd, args.file, "the unsealed original")
+        say(f"sealed OFD written to {out} (SHA-256 {reply.ofd_digest})")
         say(f"signature {reply.signature_id} {reply.signature_path}, page {reply.page}")
     elif command == "verify-ofd":
         return _verify_ofd(args)

@@ -12,6 +12,8 @@ or an OFD package is told by its content alone, so a file of no kind known here 
 refused as one too (trial 2a: ``seal verify-ofd README.md``, ``seal pdf SEAL
 OUT.ofd`` were named by the service's ``pdf`` and ``ofd`` fields and misdescribed:
 ``error: file: README.md is not an OFD package (not a ZIP archive)``).
+
+A sealed file written over the file read says so (:func:`write_sealed`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import os
 
 from certseal.bounds import DOCUMENT_FILE_LIMIT, MAX_DOCUMENT_FILE_BYTES
+from certseal.cli_options import write_output
 from certseal.errors import invalid
 from certseal.filekinds import OFD, PDF, SIGNATURE, kind_of, refuse_other_kind
 from certseal.files import read_input_file
@@ -31,6 +34,7 @@ __all__ = [
     "check_signed",
     "read_as",
     "read_document",
+    "write_sealed",
 ]
 
 #: the command that verifies each kind, and the one that seals it
@@ -90,3 +94,23 @@ def check_signed(signature: bytes, signature_name: str, document: bytes) -> None
     raise invalid(
         "signature", f"{shown_name(signature_name)} is {what} an SES_Signature{hint}"
     )
+
+
+def write_sealed(out: str, data: bytes, source: str, replaced: str) -> str:
+    """Write ``data`` to ``out`` (``--out``, :func:`certseal.cli_options.write_output`)
+    and return the file as the command's report names it: its name, and when it is
+    now the file ``source`` names, the file read (given as the same path, another
+    path to it, or a symbolic link either way), that it replaced ``replaced`` (the
+    unsealed original): trial49 L10, ``seal pdf S IN.pdf --out IN.pdf`` said only
+    "sealed PDF written to IN.pdf". Compared after the write: a hard link to the
+    file read, written, leaves the original under its other name."""
+    write_output(out, data, "out")
+    shown = shown_name(out)
+    try:
+        same = os.path.samefile(out, source)
+    except OSError:  # either gone, or not to be looked at: not known to be one
+        return shown
+    if not same:
+        return shown
+    given = "" if out == source else f" (given as {shown_name(source)})"
+    return f"{shown}, replacing {replaced}{given}"
