@@ -173,13 +173,22 @@ def rpc_failure(
 ) -> CertsealError:
     """The CertsealError of a failed call to ``service`` at ``target`` (arguments as
     :func:`call_service`'s): the typed error the service sent (its error kind in
-    the trailers); else what is wrong as the commands say it
-    (:func:`_transport_problem`), else :func:`unreachable`: nobody answers at
-    ``target``."""
+    the trailers); else a connection lost after the call was sent; else what is
+    wrong as the commands say it (:func:`_transport_problem`), else
+    :func:`unreachable`: nobody answers at ``target``."""
+    from certseal.cli_keys import connection_lost
     from certseal.rpcerrors import ERROR_KIND_KEY, error_from_rpc
 
     if dict(exc.trailing_metadata() or ()).get(ERROR_KIND_KEY):
         return _as_identity(error_from_rpc(exc), cfg, identity)
+    if connection_lost(exc):  # trial49 L4: it had started, not "is it running?"
+        return CertsealError(
+            ErrorKind.UNAVAILABLE,
+            f"the connection to {target} was lost after the call was sent: the "
+            f"{_named(service)} there stopped or was restarted (see its log), or the "
+            "network dropped the connection",
+            field=service,
+        )
     try:
         found = _transport_problem(exc, cfg, target, service, identity, setting)
     except CertsealError as problem:

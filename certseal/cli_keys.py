@@ -153,7 +153,8 @@ class CommandKeys(grpc.aio.UnaryUnaryClientInterceptor):
         tries: _Tries,
     ) -> Any:
         """The change's attempts by the retry policy, within its deadline: the last
-        attempt's call; ``tries`` notes whether any attempt may have reached the
+        attempt's call (the last that may have reached the service, when later ones
+        never connected); ``tries`` notes whether any attempt may have reached the
         service (one that ended otherwise than "failed to connect"), and a change
         stopped between attempts of which none did as settled."""
         from certseal.retries import RETRY_SERVICE_CONFIG
@@ -164,7 +165,7 @@ class CommandKeys(grpc.aio.UnaryUnaryClientInterceptor):
         longest = float(policy["maxBackoff"].removesuffix("s"))
         timeout = details.timeout
         deadline = None if timeout is None else time.monotonic() + timeout
-        attempt = 0
+        attempt, reached = 0, None
         while True:
             attempt += 1
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -172,9 +173,14 @@ class CommandKeys(grpc.aio.UnaryUnaryClientInterceptor):
             try:
                 await call
             except grpc.aio.AioRpcError as exc:
-                tries.reached = tries.reached or left_unknown(exc)
+                if left_unknown(exc):
+                    tries.reached, reached = True, call
+                # the change's error: the last attempt's, but for one that never
+                # connected after one that reached the service (killed with the
+                # change: "connection lost", not "is certseal running?"; trial49 L4)
+                told = reached if reached is not None and never_sent(exc) else call
                 if exc.code() not in retried or attempt >= policy["maxAttempts"]:
-                    return call
+                    return told
             except asyncio.CancelledError:
                 call.cancel()  # the command stopped: the outcome stays unknown
                 raise
@@ -182,7 +188,7 @@ class CommandKeys(grpc.aio.UnaryUnaryClientInterceptor):
                 return call
             pause = random.uniform(0, backoff)  # gRPC's jitter
             if deadline is not None and time.monotonic() + pause >= deadline:
-                return call
+                return told
             try:
                 await asyncio.sleep(pause)
             except asyncio.CancelledError:
@@ -205,10 +211,43 @@ def left_unknown(exc: grpc.aio.AioRpcError) -> bool:
     retried with its key: a status of :data:`UNSETTLED`, but not a connection that
     was never made (gRPC's "failed to connect to all addresses": nothing was sent by
     that attempt; an earlier one may have been, :meth:`CommandKeys._attempts`)."""
-    if exc.code() not in UNSETTLED:
+    return exc.code() in UNSETTLED and not never_sent(exc)
+
+
+def never_sent(exc: grpc.aio.AioRpcError) -> bool:
+    """Whether the call that failed with ``exc`` was never sent: gRPC could not
+    connect to the service (UNAVAILABLE, "failed to connect to all addresses")."""
+    failed = "failed to connect to all addresses" in (exc.details() or "")
+    return exc.code() is grpc.StatusCode.UNAVAILABLE and failed
+
+
+#: what gRPC's details of an UNAVAILABLE call say of a connection lost after the
+#: call was sent, lowercased: the peer killed (``Stream removed (recvmsg:Connection
+#: reset by peer)``), stopping (``Cancelling all calls``, ``GOAWAY received``,
+#: ``Server shutdown``), or gone from the network (``keepalive watchdog timeout``)
+_LOST = (
+    "stream removed",
+    "socket closed",
+    "connection reset",
+    "broken pipe",
+    "recvmsg",
+    "goaway",
+    "cancelling all calls",
+    "server shutdown",
+    "endpoint closing",
+    "transport closed",
+    "keepalive watchdog timeout",
+)
+
+
+def connection_lost(exc: grpc.aio.AioRpcError) -> bool:
+    """Whether the call that failed with ``exc`` was sent on a connection that was
+    then lost (:data:`_LOST`), the service stopped or restarted while it had the
+    call: not a connection never made (:func:`never_sent`)."""
+    details = (exc.details() or "").lower()
+    if exc.code() is not grpc.StatusCode.UNAVAILABLE or never_sent(exc):
         return False
-    never_sent = "failed to connect to all addresses" in (exc.details() or "")
-    return not (exc.code() is grpc.StatusCode.UNAVAILABLE and never_sent)
+    return any(words in details for words in _LOST)
 
 
 @contextlib.contextmanager

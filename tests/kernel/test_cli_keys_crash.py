@@ -11,7 +11,10 @@ the CLI's own (:func:`certseal.calls.channel`)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -19,24 +22,29 @@ import grpc
 import pytest
 
 from certseal import calls
-from certseal.cli_keys import command
+from certseal.cli_keys import command, stop_words
 from certseal.devpki import DevCA
+from certseal.errors import CertsealError, ErrorKind
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import issuer_pb2_grpc
 from services.devstack import free_port
 
 #: a server that takes RevokeLicence and dies with it, as a process killed after its
-#: commit does; it prints its port once it serves
+#: commit does (or, given "stop", stops as on SIGTERM, ending the calls it has); it
+#: prints its port once it serves
 DYING = """
 import asyncio, os, signal, sys
 import grpc
 from certseal.tlsfiles import server_credentials
 
 async def main():
-    server = grpc.aio.server()
+    server, stopping = grpc.aio.server(), []
 
     async def revoke(request, context):
-        os.kill(os.getpid(), signal.SIGKILL)
+        if sys.argv[4:] != ["stop"]:
+            os.kill(os.getpid(), signal.SIGKILL)
+        stopping.append(asyncio.ensure_future(server.stop(0)))
+        await asyncio.Event().wait()  # ended by the stop
 
     handlers = {"RevokeLicence": grpc.unary_unary_rpc_method_handler(revoke)}
     server.add_generic_rpc_handlers(
@@ -107,3 +115,68 @@ async def test_a_change_never_sent_through_the_cli_channel_is_settled(tmp_path):
         failed = await _revoke(cfg, f"localhost:{free_port()}")
     assert failed.code() is grpc.StatusCode.UNAVAILABLE
     assert not keys.unsettled
+
+
+@contextlib.contextmanager
+def _dying(
+    cfg: SimpleNamespace, ending: str
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """The :data:`DYING` server, ending as ``ending`` says (``kill``, ``stop``), in
+    its own process, and its target."""
+    server = cfg.ca.identity("service:issuer", server=True)
+    files = (cfg.ca.ca_file, server.cert_file, server.key_file)
+    process = subprocess.Popen(
+        [sys.executable, "-c", DYING, *map(str, files), ending],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parents[2],
+    )
+    try:
+        yield process, f"localhost:{int(process.stdout.readline())}"
+    finally:
+        if process.returncode is None:
+            process.kill()
+        process.wait()
+
+
+def _revoke_call(channel: grpc.aio.Channel) -> object:
+    stub = issuer_pb2_grpc.IssuerStub(channel)
+    return stub.RevokeLicence(pb.RevokeLicenceRequest(identifier="x", reason="y"))
+
+
+@pytest.mark.parametrize(("ending", "status"), [("kill", -9), ("stop", 0)])
+def test_a_connection_lost_during_a_change_is_not_said_as_never_started(
+    tmp_path, ending, status
+):
+    """trial49 L4: the service killed (or stopped) with a change in flight; the
+    command's first line was "is unreachable: is certseal running?", as if it had
+    never been started, its retries having found nobody listening. It says the
+    connection was lost after the call was sent; the next line says the key."""
+    cfg = _cli_config(tmp_path)
+    with _dying(cfg, ending) as (process, target), command("counter-11") as keys:
+        with pytest.raises(CertsealError) as err:
+            calls.call_service(cfg, target, _revoke_call, service="issuer")
+        assert process.wait() == status  # it took the call and ended with it
+    assert (err.value.field, err.value.kind) == ("issuer", ErrorKind.UNAVAILABLE)
+    assert err.value.message == (
+        f"the connection to {target} was lost after the call was sent: the issuer "
+        "there stopped or was restarted (see its log), or the network dropped the "
+        "connection"
+    )
+    assert stop_words(keys, interrupted=False) == (
+        "RevokeLicence: not known to be done; to be sure it is done once, run the "
+        "same command again with --idempotency-key counter-11"
+    )
+
+
+def test_a_service_never_reached_is_still_said_unreachable(tmp_path):
+    """The other side of L4: nobody listening at all is "is certseal running?",
+    with no key (nothing was sent)."""
+    cfg = _cli_config(tmp_path)
+    target = f"localhost:{free_port()}"
+    with command("counter-12") as keys, pytest.raises(CertsealError) as err:
+        calls.call_service(cfg, target, _revoke_call, service="issuer")
+    assert err.value.message.startswith(
+        f"{target} is unreachable: is certseal running?"
+    )
+    assert stop_words(keys, interrupted=False) is None
