@@ -72,13 +72,15 @@ class GrpcService(EndsItsTasks):
         #: the start gate passed (_serve_when_recovered): readiness follows the lag
         self._gate_open = False
         self._cut_off = False  # out of rotation for an unknown lag
-        #: this process's own pauses (a thread ticking every second), so that a lag
-        #: unknown after one is not said to be the broker's silence
-        self._pauses = PauseWatch(f"verifier {config.verifier.group}")
+        #: this process's own pauses (a thread ticking every second from the start,
+        #: named with the group then), so that a lag unknown after one is not said
+        #: to be the broker's silence
+        self._pauses = PauseWatch("verifier")
 
     async def on_start(self) -> None:
         """Listen; SERVING once the tables are recovered and read through the start."""
         cfg = self._config
+        self._pauses.name = f"verifier {cfg.verifier.group}"
         self._pauses.start()
         interceptor = ServiceInterceptor(
             metrics=self._metrics,
