@@ -103,14 +103,28 @@ def write_sealed(out: str, data: bytes, source: str, replaced: str) -> str:
     path to it, or a symbolic link either way), that it replaced ``replaced`` (the
     unsealed original): trial49 L10, ``seal pdf S IN.pdf --out IN.pdf`` said only
     "sealed PDF written to IN.pdf". Compared after the write: a hard link to the
-    file read, written, leaves the original under its other name."""
+    file read, written, leaves the original under its other name. The file read
+    left with no name by the write is replaced too: ``/dev/stdin`` redirected from
+    ``IN.pdf`` (its descriptor keeps the original, unlinked; atk52)."""
+    before = _file_identity(source)
     write_output(out, data, "out")
     shown = shown_name(out)
     try:
         same = os.path.samefile(out, source)
     except OSError:  # either gone, or not to be looked at: not known to be one
-        return shown
-    if not same:
+        same = False
+    after = _file_identity(source)
+    unnamed = before is not None and after == (*before[:2], 0) and before[2] > 0
+    if not (same or unnamed):
         return shown
     given = "" if out == source else f" (given as {shown_name(source)})"
     return f"{shown}, replacing {replaced}{given}"
+
+
+def _file_identity(path: str) -> tuple[int, int, int] | None:
+    """The device, inode and link count of the file ``path`` names, or None."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino, status.st_nlink

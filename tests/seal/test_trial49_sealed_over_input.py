@@ -140,3 +140,29 @@ def test_a_sealing_command_says_it_replaced_its_input(
     assert status == 0, out.err
     assert out.out.splitlines()[0].startswith(said.format(given)), out.out
     assert given.read_bytes() != original
+
+
+def test_the_file_read_as_standard_input_written_over_is_said_replaced(tmp_path):
+    """atk52: ``seal pdf S /dev/stdin --out IN.pdf < IN.pdf`` replaced IN.pdf and
+    said only "written to IN.pdf": /dev/stdin still names the original (unlinked, no
+    name left), so the two paths were not the same file after the write."""
+    pdf = tmp_path / "in.pdf"
+    pdf.write_bytes(UNSEALED)
+    fd = os.open(pdf, os.O_RDONLY)  # the shell's redirection of standard input
+    try:
+        stdin = f"/proc/self/fd/{fd}"  # what /dev/stdin names
+        assert _written(pdf, Path(stdin)) == (
+            f"{pdf}, replacing the unsealed original (given as {stdin})"
+        )
+        assert pdf.read_bytes() == SEALED
+        kept = tmp_path / "kept.pdf"  # the original keeping another name: not said
+        kept.write_bytes(UNSEALED)
+        os.link(kept, tmp_path / "also.pdf")
+        os.close(fd)
+        fd = os.open(kept, os.O_RDONLY)
+        assert _written(tmp_path / "also.pdf", Path(f"/proc/self/fd/{fd}")) == str(
+            tmp_path / "also.pdf"
+        )
+        assert kept.read_bytes() == UNSEALED
+    finally:
+        os.close(fd)
