@@ -57,8 +57,10 @@ class Pause:
                 f"a native call held Python's lock: {self.cpu_seconds:.1f} s of CPU "
                 "meanwhile"
             )
+        # a native call: the process ran, its Python code did not
+        who = "this process" if self.stopped else "this process's Python code"
         return (
-            f"this process did not run for {self.seconds:.1f} s ({why}): the "
+            f"{who} did not run for {self.seconds:.1f} s ({why}): the "
             "broker's and the database's delays logged with it are this pause, "
             "not theirs"
         )
@@ -101,9 +103,10 @@ class PauseWatch:
             self._last, self._last_cpu = now, cpu
             if gap - self.tick_s <= self._pause_s:
                 return None
-            self.last = Pause(seconds=gap - self.tick_s, cpu_seconds=used, ended=now)
-        log.warning("%s: %s", self.name, self.last.words())
-        return self.last
+            pause = Pause(seconds=gap - self.tick_s, cpu_seconds=used, ended=now)
+            self.last = pause
+        log.warning("%s: %s", self.name, pause.words())
+        return pause
 
     def paused_within(self, seconds: float) -> Pause | None:
         """The latest pause if it ended at most ``seconds`` ago, else None."""
@@ -111,6 +114,11 @@ class PauseWatch:
         if last is None or self._clock() - last.ended > seconds:
             return None
         return last
+
+    def ran_since(self, pause: Pause) -> float:
+        """Seconds this process has run since ``pause`` ended (on the watch's
+        clock)."""
+        return self._clock() - pause.ended
 
     def start(self) -> PauseWatch:
         """Tick on a daemon thread until :meth:`stop` (one thread, however often it

@@ -16,7 +16,7 @@ from certseal import logs
 from certseal.collector import settle_collector
 from certseal.errors import CertsealError
 from certseal.metrics import Metrics
-from certseal.pauses import PauseWatch
+from certseal.pauses import Pause, PauseWatch
 from certseal.rpc import ServiceInterceptor
 from certseal.rpcserver import Health, build_server, start_probe_server
 from certseal.tlsfiles import server_credentials
@@ -76,6 +76,8 @@ class GrpcService(EndsItsTasks):
         #: named with the group then), so that a lag unknown after one is not said
         #: to be the broker's silence
         self._pauses = PauseWatch("verifier")
+        #: the pause an unknown lag was said to follow from, while it is unknown
+        self._blamed: Pause | None = None
 
     async def on_start(self) -> None:
         """Listen; SERVING once the tables are recovered and read through the start."""
@@ -196,6 +198,8 @@ class GrpcService(EndsItsTasks):
             return
         serving = not self._freshness.lag_unknown
         if serving == self.health.serving:
+            if not serving:
+                self._still_silent()
             return
         measured = self._freshness.lag_measured_at
         group = self._config.verifier.group  # make run shows several groups' lines
@@ -209,6 +213,7 @@ class GrpcService(EndsItsTasks):
             after = self._config.verifier.lag_unknown_after_s
             self._pauses.tick()  # its thread may not have run yet since the pause
             pause = self._pauses.paused_within(after + self._pauses.tick_s)
+            self._blamed = pause
             if pause is not None:  # the silence is this process's own pause
                 log.warning(
                     "verifier %s: the index's lag is unknown after this process's "
@@ -226,7 +231,28 @@ class GrpcService(EndsItsTasks):
                     measured.isoformat() if measured else "never",
                 )
         self._cut_off = not serving
+        if serving:
+            self._blamed = None
         await self.health.set_serving(serving)
+
+    def _still_silent(self) -> None:
+        """A lag said unknown after this process's own pause, and the broker still
+        silent ``lag_unknown_after_s`` after the process ran again: said as the
+        broker's silence, once (an outage that came with the pause, or during it,
+        was otherwise said as the pause alone for as long as it lasted; atk52)."""
+        pause, after = self._blamed, self._config.verifier.lag_unknown_after_s
+        if pause is None or self._pauses.ran_since(pause) <= after:
+            return
+        self._blamed = None
+        measured = self._freshness.lag_measured_at
+        log.warning(
+            "verifier %s: the broker has not answered for more than %.0f s since this "
+            "process ran again after its pause (last at %s): the index's lag is "
+            "unknown; not ready until it answers",
+            self._config.verifier.group,
+            after,
+            measured.isoformat() if measured else "never",
+        )
 
     async def on_stop(self) -> None:
         """Stop taking requests, finish those in flight."""

@@ -66,6 +66,8 @@ def test_a_gap_spent_on_cpu_is_a_native_call_holding_the_lock():
     pause = watch.tick()
     assert pause is not None and not pause.stopped
     assert "a native call held Python's lock: 5.5 s of CPU" in pause.words()
+    # the process ran (atk52: it said "this process did not run")
+    assert pause.words().startswith("this process's Python code did not run for 5.0 s")
 
 
 def test_the_watch_ticks_on_its_thread_through_a_blocked_event_loop_and_stops_at_once():
