@@ -214,10 +214,27 @@ def left_unknown(exc: grpc.aio.AioRpcError) -> bool:
     return exc.code() in UNSETTLED and not never_sent(exc)
 
 
+#: what gRPC's details of an UNAVAILABLE call say of one never sent, lowercased: no
+#: connection made, or no address to make one to (the name not resolved: ``errors
+#: resolving HOST:PORT: [... Domain name not found]``, older gRPC's ``DNS resolution
+#: failed for``, or resolved to none)
+_NEVER_SENT = (
+    "failed to connect to all addresses",
+    "errors resolving",
+    "dns resolution failed",
+    "empty address list",
+)
+
+
 def never_sent(exc: grpc.aio.AioRpcError) -> bool:
     """Whether the call that failed with ``exc`` was never sent: gRPC could not
-    connect to the service (UNAVAILABLE, "failed to connect to all addresses")."""
-    failed = "failed to connect to all addresses" in (exc.details() or "")
+    connect to the service (UNAVAILABLE, :data:`_NEVER_SENT`). A name that did not
+    resolve was taken for a call that may have reached the service (atk52: a
+    change to a host not found said "not known to be done", and a service whose
+    name went with it, a pod's, left its retries' "host not found" as the error,
+    not the connection lost)."""
+    details = (exc.details() or "").lower()
+    failed = any(words in details for words in _NEVER_SENT)
     return exc.code() is grpc.StatusCode.UNAVAILABLE and failed
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,7 +23,15 @@ import grpc
 import pytest
 
 from certseal import calls
-from certseal.cli_keys import command, stop_words
+from certseal.cli_keys import (
+    CommandKeys,
+    _Tries,
+    command,
+    connection_lost,
+    left_unknown,
+    never_sent,
+    stop_words,
+)
 from certseal.devpki import DevCA
 from certseal.errors import CertsealError, ErrorKind
 from certseal.v1 import issuer_pb2 as pb
@@ -179,4 +188,84 @@ def test_a_service_never_reached_is_still_said_unreachable(tmp_path):
     assert err.value.message.startswith(
         f"{target} is unreachable: is certseal running?"
     )
+    assert stop_words(keys, interrupted=False) is None
+
+
+#: gRPC's details (1.85) of a call to a name that does not resolve
+NOT_RESOLVED = (
+    "errors resolving issuer.certseal.svc:50051: [field:hostname lookup error:address "
+    "lookup failed for issuer.certseal.svc:50051: Domain name not found]"
+)
+
+
+def _failure(details: str) -> grpc.aio.AioRpcError:
+    return grpc.aio.AioRpcError(
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.aio.Metadata(),
+        grpc.aio.Metadata(),
+        details=details,
+    )
+
+
+class _Failed:
+    """An attempt's call, ended with ``exc``."""
+
+    def __init__(self, exc: grpc.aio.AioRpcError):
+        self.exc = exc
+
+    def __await__(self):  # type: ignore[no-untyped-def]
+        raise self.exc
+        yield  # a generator: what await takes
+
+
+@pytest.mark.parametrize(
+    "details",
+    [
+        NOT_RESOLVED,
+        "DNS resolution failed for issuer:50051: C-ares status is not ARES_SUCCESS",
+        "empty address list: ",
+        "failed to connect to all addresses; last error: UNKNOWN: ipv4:127.0.0.1:9: "
+        "Failed to connect to remote host: Connection refused",
+    ],
+)
+def test_a_name_not_resolved_is_a_call_never_sent(details):
+    """atk52: a name that did not resolve was read as a call that may have reached
+    the service."""
+    failed = _failure(details)
+    assert never_sent(failed) and not left_unknown(failed)
+    assert not connection_lost(failed)
+
+
+async def test_a_change_whose_service_went_with_its_name_is_told_the_lost_connection(
+    monkeypatch,
+):
+    """The service killed with the change and its name gone with it (a pod's, in
+    Kubernetes): the retries' "host not found" was the change's error (exit 2, "a
+    name mistyped"), not the connection lost with the change in it."""
+    monkeypatch.setattr(random, "uniform", lambda low, high: 0.0)  # no backoff
+    attempts = [_Failed(_failure("Socket closed"))]
+    attempts += [_Failed(_failure(NOT_RESOLVED)) for _ in range(4)]
+    given = iter(attempts)
+
+    async def continuation(details, request):  # type: ignore[no-untyped-def]
+        return next(given)
+
+    tries = _Tries()
+    details = grpc.aio.ClientCallDetails(
+        "/certseal.v1.Issuer/RevokeLicence", None, None, None, None
+    )
+    told = await CommandKeys()._attempts(continuation, details, object(), tries)
+    assert told is attempts[0] and tries.reached
+    assert next(given, None) is None  # every attempt made
+
+
+def test_a_change_to_a_host_not_found_is_not_said_to_be_maybe_done(tmp_path):
+    """Its error says the host is not found; its key was said as not known to be
+    done (run again with it), for a change nothing was sent of."""
+    cfg = _cli_config(tmp_path)
+    with command("counter-13") as keys, pytest.raises(CertsealError) as err:
+        calls.call_service(
+            cfg, "no-such-host.invalid:50051", _revoke_call, service="issuer"
+        )
+    assert err.value.field == "cli.issuer_target", err.value.message
     assert stop_words(keys, interrupted=False) is None
