@@ -1,20 +1,23 @@
 """certseal's services; each package is one service (docs/architecture.md §3)."""
 
+import _signal  # builtin, loaded at every start
 import sys as _sys
 
-#: the services run as ``python -m services.<name>``, whose ``__main__`` hands SIGINT to
-#: the OS until the service sets its own handler (certseal.interrupt)
-SERVICE_MAINS = ("console", "feed", "issuer", "seal", "tlog", "verifier")
-
-# ``python -m services.<service>`` being located (runpy sets argv[0] to "-m" until it
-# runs the module): a SIGINT while this package and the kernel load ends the start
-# quietly too, as it does once the service's __main__ runs. A loaded machine spends
-# tens of milliseconds here (CI: a KeyboardInterrupt traceback from this file).
-if _sys.argv[:1] == ["-m"]:
-    _ran = _sys.orig_argv[_sys.orig_argv.index("-m") + 1 :][:1]
-    if _ran in ([f"services.{name}"] for name in SERVICE_MAINS):
-        import _signal
-
-        _signal.signal(_signal.SIGINT, _signal.SIG_DFL)
+# ``python -m services...`` being located (runpy sets argv[0] to "-m" until it runs
+# the module): a SIGINT while this package and the kernel load ends the process by the
+# signal, quietly, where Python printed a KeyboardInterrupt traceback from this file
+# (CI: a console interrupted 0.05 s into its start; a loaded machine spends tens of
+# milliseconds here). Python's handler is back once they are loaded: a service's
+# __main__ hands SIGINT to the OS itself (certseal.interrupt), and the CLI and the
+# other modules handle KeyboardInterrupt. A SIGINT the process was started ignoring
+# stays ignored.
+_QUIET = _sys.argv[:1] == ["-m"] and (
+    _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler
+)
+if _QUIET:
+    _signal.signal(_signal.SIGINT, _signal.SIG_DFL)
 
 import certseal  # noqa: E402, F401 - first: sets gRPC's log verbosity before grpc starts
+
+if _QUIET:
+    _signal.signal(_signal.SIGINT, _signal.default_int_handler)

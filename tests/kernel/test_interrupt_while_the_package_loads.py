@@ -1,8 +1,8 @@
-"""A SIGINT while ``python -m services.<service>`` loads the ``services`` package and
-the kernel ends the start quietly, as one after the service's ``__main__`` began does
-(certseal.interrupt). CI (2026-12-06): a console interrupted 0.05 s into its start
-printed a KeyboardInterrupt traceback from ``services/__init__.py`` importing
-certseal, before the service's ``__main__`` had run.
+"""A SIGINT while ``python -m services…`` loads the ``services`` package and the
+kernel ends the process by the signal, quietly, as one after a service's ``__main__``
+began does (certseal.interrupt). CI (2026-12-06): a console interrupted 0.05 s into
+its start printed a KeyboardInterrupt traceback from ``services/__init__.py``
+importing certseal, before the service's ``__main__`` had run.
 
 The moment is made exact here: a ``sitecustomize`` on PYTHONPATH sends the process
 SIGINT as ``certseal`` is first imported."""
@@ -16,8 +16,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
-import services
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,41 +33,60 @@ sys.meta_path.insert(0, _InterruptAtTheKernel())
 """
 
 
-def _run(tmp_path: Path, *argv: str) -> subprocess.CompletedProcess[str]:
-    (tmp_path / "sitecustomize.py").write_text(PROBE)
-    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
+def _run(tmp_path: Path, *argv: str, probe: bool = True) -> subprocess.CompletedProcess:
+    path = [str(ROOT)]
+    if probe:
+        (tmp_path / "sitecustomize.py").write_text(PROBE)
+        path.insert(0, str(tmp_path))
     return subprocess.run(
         [sys.executable, *argv],
         cwd=ROOT,
-        env=env,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(path)},
         capture_output=True,
         text=True,
         timeout=60,
     )
 
 
-@pytest.mark.parametrize("service", services.SERVICE_MAINS)
-def test_a_service_interrupted_as_the_kernel_loads_ends_by_the_signal_quietly(
-    tmp_path: Path, service: str
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["-m", "services.console", "--config", "/nonexistent"],
+        ["-m", "services.issuer", "--config", "/nonexistent"],
+        ["-mservices.seal", "--config", "/nonexistent"],  # -m's value attached
+        ["-um", "services.verifier", "--config", "/nonexistent"],  # flags combined
+        ["-X", "dev", "-m", "services.feed.__main__", "--config", "/nonexistent"],
+        ["-m", "services", "--help"],  # the CLI
+    ],
+)
+def test_a_start_interrupted_as_the_kernel_loads_ends_by_the_signal_quietly(
+    tmp_path: Path, argv: list[str]
 ):
-    done = _run(tmp_path, "-m", f"services.{service}", "--config", "/nonexistent")
+    done = _run(tmp_path, *argv)
     assert done.returncode == -signal.SIGINT, done.stderr
     assert done.stdout == done.stderr == ""
 
 
-def test_a_program_importing_services_keeps_pythons_keyboard_interrupt(tmp_path):
-    """Only a service's start is changed: the CLI (``python -m services``) and any
-    program that imports the package keep Python's KeyboardInterrupt, which they
-    handle (pytest's own Ctrl-C among them)."""
-    for argv in (["-m", "services", "--help"], ["-c", "import services"]):
-        done = _run(tmp_path, *argv)  # Python ends by the signal after its report
-        assert done.stderr.rstrip().endswith("KeyboardInterrupt"), (argv, done.stderr)
+def test_a_program_importing_the_package_keeps_pythons_keyboard_interrupt(tmp_path):
+    """Only a ``-m`` start is changed: pytest, or any program that imports the
+    package, keeps Python's KeyboardInterrupt, which it handles."""
+    done = _run(tmp_path, "-c", "import services")
+    assert done.stderr.rstrip().endswith("KeyboardInterrupt"), done.stderr
 
 
-def test_the_list_is_every_service_whose_main_hands_sigint_to_the_os():
-    calling = sorted(
-        path.parent.name
-        for path in (ROOT / "services").glob("*/__main__.py")
-        if "interrupt_ends_the_start()" in path.read_text()
+@pytest.mark.parametrize(
+    "before,after",
+    [
+        ("pass", "signal.default_int_handler"),  # Python's handler is back once loaded
+        ("signal.signal(signal.SIGINT, signal.SIG_IGN)", "signal.SIG_IGN"),  # ignored
+    ],
+)
+def test_a_m_start_has_its_sigint_handling_back_once_the_package_is_loaded(
+    tmp_path: Path, before: str, after: str
+):
+    script = (
+        f"import signal, sys; {before}; sys.argv[0] = '-m'; import services; "
+        f"print(signal.getsignal(signal.SIGINT) is {after})"
     )
-    assert calling == sorted(services.SERVICE_MAINS)
+    done = _run(tmp_path, "-c", script, probe=False)
+    assert done.stdout.strip() == "True", done.stderr
