@@ -60,7 +60,7 @@ class Pause:
         # a native call: the process ran, its Python code did not
         who = "this process" if self.stopped else "this process's Python code"
         return (
-            f"{who} did not run for {self.seconds:.1f} s ({why}): the "
+            f"{who} did not run for at least {self.seconds:.1f} s ({why}): the "
             "broker's and the database's delays logged with it are this pause, "
             "not theirs"
         )
