@@ -17,7 +17,7 @@ _QUIET = _sys.argv[:1] == ["-m"] and (
 if _QUIET:
     _signal.signal(_signal.SIGINT, _signal.SIG_DFL)
 
-import certseal  # noqa: E402, F401 - first: sets gRPC's log verbosity before grpc starts
+import certseal  # noqa: E402, F401 - sets gRPC's log verbosity before grpc starts
 
 if _QUIET:
     _signal.signal(_signal.SIGINT, _signal.default_int_handler)

@@ -217,7 +217,8 @@ class GrpcService(EndsItsTasks):
             if pause is not None:  # the silence is this process's own pause
                 log.warning(
                     "verifier %s: the index's lag is unknown after this process's "
-                    "own pause of at least %.1f s; not ready until the broker answers again",
+                    "own pause of at least %.1f s; not ready until the broker "
+                    "answers again",
                     group,
                     pause.seconds,
                 )
