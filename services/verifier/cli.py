@@ -149,8 +149,8 @@ def warn_lag_unknown() -> None:
     since may not be in it (the caller exits 1)."""
     print(
         "warning: VALID from a verifier whose lag is unknown (cut off from its "
-        "broker: a revocation since may not be seen); exit status 1, verify "
-        "again shortly",
+        "broker, or itself paused: a revocation since may not be seen); exit status "
+        "1, verify again shortly",
         file=sys.stderr,
     )
 
@@ -177,19 +177,20 @@ def print_answered(result: Any, target: str, wanted: str | None) -> None:
 
 
 def _lag(freshness: Any, behind: int) -> str:
-    """``N events behind`` (``behind``), or, when the worker has not reached its
+    """``N events behind`` (``behind``), or, when the worker has not heard from its
     broker for too long (services.verifier.ends), that its lag is unknown and since
     when. ``freshness``: an IndexFreshness or a GetIndexStatusResponse."""
     if not freshness.lag_unknown:
         return f"{behind} events behind"
     if not freshness.lag_measured_at.seconds:
-        return "lag unknown: the worker has not reached its broker"
+        return "lag unknown: the worker has not heard from its broker"
     measured = freshness.lag_measured_at.ToDatetime(tzinfo=dt.UTC)
     age = max(0.0, (utcnow() - measured).total_seconds())
+    # the worker itself stopped for as long is the same silence: its log says which
     return (
-        f"lag unknown: the worker has not reached its broker for {age:.0f} s "
-        f"({behind} events behind then); anything revoked since may "
-        "not be seen"
+        f"lag unknown: the worker has not heard from its broker for {age:.0f} s (the "
+        "broker unreachable, or the worker itself paused: its log says which; "
+        f"{behind} events behind then); anything revoked since may not be seen"
     )
 
 

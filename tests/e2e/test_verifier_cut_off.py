@@ -115,7 +115,7 @@ async def test_a_worker_cut_off_from_its_broker_says_its_lag_is_unknown(
                 *("verifier", "status", "--verifier", f"127.0.0.1:{group.port}"),
             )
             assert status_exit == 0 and "Traceback" not in out, out
-            assert "lag unknown: the worker has not reached its broker for" in out
+            assert "lag unknown: the worker has not heard from its broker for" in out
             # a VALID it cannot vouch for is not exit 0 for a script (nu21)
             verify_exit, out = await run_certseal(
                 config,

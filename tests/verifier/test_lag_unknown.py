@@ -116,11 +116,13 @@ def test_the_cli_says_the_lag_is_unknown_and_since_when(monkeypatch):
     unknown = pb.IndexFreshness(lag_events=0, lag_unknown=True, lag_measured_at=ts(T0))
     said = _lag(unknown, unknown.lag_events)
     assert said.startswith(
-        "lag unknown: the worker has not reached its broker for 42 s"
+        "lag unknown: the worker has not heard from its broker for 42 s"
     )
     assert "0 events behind then" in said
+    # the same silence when the worker itself was stopped: not said to be the broker
+    assert "or the worker itself paused: its log says which" in said
     never = pb.IndexFreshness(lag_unknown=True)
-    assert _lag(never, 0) == "lag unknown: the worker has not reached its broker"
+    assert _lag(never, 0) == "lag unknown: the worker has not heard from its broker"
 
 
 def test_the_default_bound_is_5_s():
