@@ -358,10 +358,11 @@ class EventWatcher:
 
 
 async def start_certseal(
-    config: Config, folder, *args: str, **cli: str
+    config: Config, folder, *args: str, apart: bool = False, **cli: str
 ) -> asyncio.subprocess.Process:
     """Start the ``certseal`` CLI as a process with ``[cli]`` overrides (e.g. a
-    ``verifier_target``), its standard error joined to its output (a pipe)."""
+    ``verifier_target``), its standard error joined to its output (a pipe), or a
+    pipe of its own (``apart``)."""
     import copy
     import sys
 
@@ -380,7 +381,7 @@ async def start_certseal(
         str(config_file),
         *args,
         stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
+        stderr=asyncio.subprocess.PIPE if apart else asyncio.subprocess.STDOUT,
     )
 
 

@@ -40,7 +40,7 @@ def licence_code(args: argparse.Namespace, call: Callable[..., Any]) -> int:
     print(code.text)
     if args.png:
         write_output(args.png, code.png, "png")
-        print(f"QR code written to {shown_name(args.png)}")
+        print(f"QR code written to {shown_name(args.png)}", file=sys.stderr)
     if code.current_identifier:  # as `licence get` shows "superseded by"
         warning = (
             f"{args.identifier} was superseded; its current version is "

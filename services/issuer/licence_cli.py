@@ -335,11 +335,11 @@ def cmd_licence(args: argparse.Namespace) -> int:
                 )
             ),
         )
-        print(presented.text)
-        print(f"expires {ts(presented.expires_at)}")
+        print(presented.text)  # alone on the output: PC=$(certseal ... present ...)
+        print(f"expires {ts(presented.expires_at)}", file=sys.stderr)
         if args.png:
             write_output(args.png, presented.png, "png")
-            print(f"QR code written to {shown_name(args.png)}")
+            print(f"QR code written to {shown_name(args.png)}", file=sys.stderr)
         return 0
     if command == "transfer":
         moved = _call(

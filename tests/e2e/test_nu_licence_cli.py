@@ -5,8 +5,10 @@ signature prints no blank lines; on the real stack."""
 
 from __future__ import annotations
 
+import asyncio
+
 from certseal.v1 import issuer_pb2 as pb
-from tests.conftest import issue_request, make_department
+from tests.conftest import issue_request, make_department, start_certseal
 
 
 def _identifier(out: str) -> str:
@@ -161,3 +163,31 @@ async def test_seal_verify_of_a_file_that_is_no_signature_prints_what_is_known(
     assert "MALFORMED" in out, out
     assert "seal        \n" not in out and "signed      -" not in out, out
     assert not any(line.strip() in ("seal", "signed") for line in out.splitlines())
+
+
+async def test_a_code_command_prints_the_code_alone_on_its_output(
+    operator, connect, config, issuer, tmp_path
+):
+    """trial50: ``PC=$(certseal licence present ID)`` took the code and the line
+    ``expires …`` after it, and the verification of that text was MALFORMED. The
+    code commands write the code alone on standard output; what they add (its
+    expiry, the QR file written) goes to standard error."""
+    dept = await make_department(operator, connect)
+    licence = (await dept.clients.issuer.IssueLicence(issue_request(dept))).licence
+    for command, prefix, notes in (
+        ("code", "LC1:", ["QR code written to"]),
+        ("present", "PC1:", ["expires ", "QR code written to"]),
+    ):
+        png = tmp_path / f"{command}.png"
+        process = await start_certseal(
+            config, tmp_path, "licence", "--as", dept.code, command,
+            licence.identifier, "--png", str(png), apart=True,
+            issuer_target=f"localhost:{issuer.port}",
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(process.communicate(), 120)
+        assert process.returncode == 0, err.decode()
+        (line,) = out.decode().splitlines()
+        assert line.startswith(prefix), line
+        for note in notes:
+            assert note in err.decode(), err.decode()
+        assert png.read_bytes().startswith(b"\x89PNG")
