@@ -405,7 +405,7 @@ def _aims() -> tuple[Aim, ...]:
             ("n1", "group_apply_per_s"), 20_000, True, per_s),
         Aim("recovery of 1,000,000 entries, restart → SERVING", "verifier.json",
             ("recovery_s",), 5, False, " s"),
-        Aim("index memory, RSS per million entries", "verifier.json",
+        Aim("index memory, RSS growth per million entries", "verifier.json",
             ("index_rss_mb_per_million",), 100, False, " MB"),
         Aim("revocation → REVOKED at two groups, p99", "verifier.json",
             ("propagation_p99_ms",), 20, False, ms),

@@ -247,7 +247,7 @@ def cmd_seal(args: argparse.Namespace) -> int:
             field_name=args.field or "",
         )
         reply = _pdf_call(args, lambda s: s.SealPdf(request))
-        out = write_sealed(args.out, reply.pdf, args.file, "the unsealed original")
+        out = write_sealed(args.out, reply.pdf, args.file, "the file it sealed")
         say(f"sealed PDF written to {out} (SHA-256 {reply.pdf_digest})")
     elif command == "ofd":
         _refuse_placed(args, "keyword", "the stamp goes over the keyword's text")
@@ -260,7 +260,7 @@ def cmd_seal(args: argparse.Namespace) -> int:
             keyword=args.keyword or "",
         )
         reply = _call(args, lambda s: s.SealOfd(request))
-        out = write_sealed(args.out, reply.ofd, args.file, "the unsealed original")
+        out = write_sealed(args.out, reply.ofd, args.file, "the file it sealed")
         say(f"sealed OFD written to {out} (SHA-256 {reply.ofd_digest})")
         say(f"signature {reply.signature_id} {reply.signature_path}, page {reply.page}")
     elif command == "verify-ofd":

@@ -101,8 +101,8 @@ def write_sealed(out: str, data: bytes, source: str, replaced: str) -> str:
     and return the file as the command's report names it: its name, and when it is
     now the file ``source`` names, the file read (given as the same path, another
     path to it, or a symbolic link either way), that it replaced ``replaced`` (the
-    unsealed original): trial49 L10, ``seal pdf S IN.pdf --out IN.pdf`` said only
-    "sealed PDF written to IN.pdf". Compared after the write: a hard link to the
+    file read, which may carry seals already): trial49 L10, ``seal pdf S IN.pdf
+    --out IN.pdf`` said only "sealed PDF written to IN.pdf". Compared after the write: a hard link to the
     file read, written, leaves the original under its other name. The file read
     left with no name by the write is replaced too: ``/dev/stdin`` redirected from
     ``IN.pdf`` (its descriptor keeps the original, unlinked; atk52)."""

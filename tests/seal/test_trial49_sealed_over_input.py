@@ -34,13 +34,13 @@ def _ofd(text: str) -> bytes:
 
 
 def _written(out: Path, source: Path) -> str:
-    return write_sealed(str(out), SEALED, str(source), "the unsealed original")
+    return write_sealed(str(out), SEALED, str(source), "the file it sealed")
 
 
 def test_the_file_read_written_over_is_said_replaced(tmp_path):
     pdf = tmp_path / "in.pdf"
     pdf.write_bytes(UNSEALED)
-    assert _written(pdf, pdf) == f"{pdf}, replacing the unsealed original"
+    assert _written(pdf, pdf) == f"{pdf}, replacing the file it sealed"
     assert pdf.read_bytes() == SEALED
 
 
@@ -56,7 +56,7 @@ def test_the_file_read_given_by_another_path_is_said_replaced(tmp_path):
     ):
         pdf.write_bytes(UNSEALED)
         assert _written(out, source) == (
-            f"{out}, replacing the unsealed original (given as {source})"
+            f"{out}, replacing the file it sealed (given as {source})"
         )
         assert pdf.read_bytes() == SEALED and link.is_symlink()
 
@@ -119,8 +119,8 @@ def seal_config(tmp_path) -> Iterator[Path]:
 @pytest.mark.parametrize(
     ("command", "original", "said"),
     [
-        ("pdf", UNSEALED, "sealed PDF written to {}, replacing the unsealed original"),
-        ("ofd", _ofd("x"), "sealed OFD written to {}, replacing the unsealed original"),
+        ("pdf", UNSEALED, "sealed PDF written to {}, replacing the file it sealed"),
+        ("ofd", _ofd("x"), "sealed OFD written to {}, replacing the file it sealed"),
         # a document the command may write over: a signature (sealed again)
         (
             "document",
@@ -152,7 +152,7 @@ def test_the_file_read_as_standard_input_written_over_is_said_replaced(tmp_path)
     try:
         stdin = f"/proc/self/fd/{fd}"  # what /dev/stdin names
         assert _written(pdf, Path(stdin)) == (
-            f"{pdf}, replacing the unsealed original (given as {stdin})"
+            f"{pdf}, replacing the file it sealed (given as {stdin})"
         )
         assert pdf.read_bytes() == SEALED
         kept = tmp_path / "kept.pdf"  # the original keeping another name: not said
