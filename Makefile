@@ -55,8 +55,15 @@ setup: $(STAMP)
 # and about 600 processes a test run. __pycache__ is git-ignored. A speed-up only: a
 # checkout it cannot write (mounted read-only, a __pycache__ a `sudo make` left) is
 # run as before, Python skipping the bytecode it cannot write (atk47 F4).
+# A Ctrl-C while it compiles ends it and its worker processes by the signal, quietly:
+# Python's KeyboardInterrupt printed a traceback from each of them (trial50).
 bytecode: setup
-	$(PY) -m compileall -qq -j 0 certseal services tests bench examples deploy || true
+	$(PY) -c '$(BYTECODE)' -qq -j 0 certseal services tests bench examples deploy || true
+
+BYTECODE = import compileall, signal, sys; \
+	signal.signal(signal.SIGINT, signal.SIG_DFL); \
+	sys.argv[0] = "compileall"; \
+	sys.exit(int(not compileall.main()))
 
 # The counter console tests drive Debian's chromium; Playwright never downloads one.
 # The console serves Debian's HanaMinB (fonts-hanazono) for rare Han characters.
