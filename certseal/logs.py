@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from certseal.pauses import PausesSaidFirst
+
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar(
     "request_id", default=""
 )
@@ -63,6 +65,7 @@ def dict_config(level: str = "INFO") -> dict[str, object]:
         "disable_existing_loggers": False,
         "formatters": {"certseal": {"()": formatter}},
         "filters": {
+            "pauses_first": {"()": PausesSaidFirst},
             "not_said_twice": {"()": NotSaidTwice},
             "throttled": {"()": Throttled},
             "one_line": {"()": LibraryWarningsOneLine},
@@ -72,7 +75,7 @@ def dict_config(level: str = "INFO") -> dict[str, object]:
                 "class": "logging.StreamHandler",
                 "stream": "ext://sys.stderr",
                 "formatter": "certseal",
-                "filters": ["not_said_twice", "throttled", "one_line"],
+                "filters": ["pauses_first", "not_said_twice", "throttled", "one_line"],
             }
         },
         "root": {"level": level, "handlers": ["default"]},
@@ -213,6 +216,7 @@ def configure(level: str = "INFO") -> None:
     exceptions of threads too (:func:`log_uncaught`)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter())
+    handler.addFilter(PausesSaidFirst())
     handler.addFilter(Throttled())
     handler.addFilter(LibraryWarningsOneLine())
     root = logging.getLogger()

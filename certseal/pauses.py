@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -31,6 +32,12 @@ log = logging.getLogger(__name__)
 PAUSE_S = 3.0
 #: CPU used over a gap, as a share of it, below which the process did not run
 RAN_SHARE = 0.25
+#: the loggers whose lines are the process's own; any other is a dependency's
+OURS = ("certseal", "services")
+
+#: the watches running in this process (:class:`PausesSaidFirst` ticks them)
+_RUNNING: weakref.WeakSet[PauseWatch] = weakref.WeakSet()
+_RUNNING_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -131,6 +138,8 @@ class PauseWatch:
             target=self._run, name=f"pause-watch {self.name}", daemon=True
         )
         self._thread.start()
+        with _RUNNING_LOCK:
+            _RUNNING.add(self)
         return self
 
     def _run(self) -> None:
@@ -139,6 +148,24 @@ class PauseWatch:
 
     def stop(self) -> None:
         """End the thread (at once: it waits on an event, not a sleep)."""
+        with _RUNNING_LOCK:
+            _RUNNING.discard(self)
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+
+
+class PausesSaidFirst(logging.Filter):
+    """A log handler's filter: before a dependency's warning or error (a logger
+    outside :data:`OURS`: aiokafka's fetch timed out, Faust's, asyncpg's), every
+    running watch ticks, so that a pause the process has just come back from is
+    said before the delays it caused, not after them (trial50: aiokafka's
+    "Failed fetch messages … RequestTimedOutError" came first, naming no service)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING and not record.name.startswith(OURS):
+            with _RUNNING_LOCK:
+                watches = list(_RUNNING)
+            for watch in watches:
+                watch.tick()
+        return True

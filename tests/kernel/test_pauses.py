@@ -122,3 +122,38 @@ def test_a_watch_started_twice_runs_one_thread_and_starts_again_after_a_stop():
     watch.start()  # a service started again (a mode restart)
     assert threads() == 1
     watch.stop()
+
+
+def test_a_pause_is_said_before_the_dependencys_error_it_caused():
+    """trial50: after a stop, aiokafka's "Failed fetch messages …" ERROR came before
+    the pause line, naming no service. A dependency's warning or error now has the
+    running watches tick first (certseal.logs sets the filter on its handler)."""
+    from certseal.pauses import PausesSaidFirst
+
+    said: list[str] = []
+
+    class Kept(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            said.append(f"{record.name}: {record.getMessage()}")
+
+    handler = Kept()
+    handler.addFilter(PausesSaidFirst())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    clocks = Clocks()
+    watch = clocks.watch(tick_s=60.0)  # its thread waits: only the filter ticks
+    watch.start()
+    try:
+        logging.getLogger("aiokafka.consumer.fetcher").error("a fetch before the stop")
+        clocks.run(80.0, 0.1)  # stopped 20 s past its tick
+        logging.getLogger("aiokafka.consumer.fetcher").error("Failed fetch messages")
+        logging.getLogger("services.verifier").warning("ours: no tick for it")
+    finally:
+        watch.stop()
+        root.removeHandler(handler)
+    assert said[0] == "aiokafka.consumer.fetcher: a fetch before the stop"
+    assert said[1].startswith("certseal.pauses: seal: this process did not run")
+    assert said[2:] == [
+        "aiokafka.consumer.fetcher: Failed fetch messages",
+        "services.verifier: ours: no tick for it",
+    ]
