@@ -13,20 +13,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.sigint_probe import interrupting_at
+
 ROOT = Path(__file__).resolve().parents[2]
-
-PROBE = """
-import importlib.abc, os, signal, sys, time
-
-class _InterruptAtThePool(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name == "concurrent.futures.process":
-            os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(0.5)  # the signal's handling runs before this returns
-        return None
-
-sys.meta_path.insert(0, _InterruptAtThePool())
-"""
 
 
 def test_a_ctrl_c_while_the_modules_compile_ends_quietly(tmp_path: Path):
@@ -40,9 +29,7 @@ def test_a_ctrl_c_while_the_modules_compile_ends_quietly(tmp_path: Path):
     assert "compileall" in recipe, recipe
     shutil.copytree(ROOT / "certseal", tmp_path / "certseal")  # nothing compiled yet
     shutil.rmtree(tmp_path / "certseal" / "__pycache__", ignore_errors=True)
-    probe = tmp_path / "probe"
-    probe.mkdir()
-    (probe / "sitecustomize.py").write_text(PROBE)
+    probe = interrupting_at(tmp_path / "probe", "concurrent.futures.process")
     command = recipe.replace(".venv/bin/python", sys.executable).replace(" || true", "")
     done = subprocess.run(
         command.replace("tests bench examples deploy", ""),

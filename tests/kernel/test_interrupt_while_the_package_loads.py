@@ -17,27 +17,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.sigint_probe import interrupting_at
+
 ROOT = Path(__file__).resolve().parents[2]
-
-PROBE = """
-import importlib.abc, os, signal, sys, time
-
-class _InterruptAtTheKernel(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name == "certseal":
-            os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(0.5)  # the signal's handling runs before this returns
-        return None
-
-sys.meta_path.insert(0, _InterruptAtTheKernel())
-"""
 
 
 def _run(tmp_path: Path, *argv: str, probe: bool = True) -> subprocess.CompletedProcess:
     path = [str(ROOT)]
     if probe:
-        (tmp_path / "sitecustomize.py").write_text(PROBE)
-        path.insert(0, str(tmp_path))
+        path.insert(0, str(interrupting_at(tmp_path / "probe", "certseal")))
     return subprocess.run(
         [sys.executable, *argv],
         cwd=ROOT,
