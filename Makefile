@@ -58,12 +58,7 @@ setup: $(STAMP)
 # A Ctrl-C while it compiles ends it and its worker processes by the signal, quietly:
 # Python's KeyboardInterrupt printed a traceback from each of them (trial50).
 bytecode: setup
-	$(PY) -c '$(BYTECODE)' -qq -j 0 certseal services tests bench examples deploy || true
-
-BYTECODE = import compileall, signal, sys; \
-	signal.signal(signal.SIGINT, signal.SIG_DFL); \
-	sys.argv[0] = "compileall"; \
-	sys.exit(int(not compileall.main()))
+	$(PY) -c 'import compileall, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); sys.argv[0] = "compileall"; sys.exit(int(not compileall.main()))' -qq -j 0 certseal services tests bench examples deploy || true
 
 # The counter console tests drive Debian's chromium; Playwright never downloads one.
 # The console serves Debian's HanaMinB (fonts-hanazono) for rare Han characters.

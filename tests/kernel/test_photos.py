@@ -200,7 +200,8 @@ def test_the_one_image_limit_is_stated_alike(tmp_path, capsys):
     big = tmp_path / "big.jpg"
     big.write_bytes(b"\xff" * (bounds.MAX_IMAGE_BYTES + 1))
     assert cli.main(["verify", "--image", str(big), "--purpose", "x"]) == 2
-    assert capsys.readouterr().err == f"error: image: {err.value.message}\n"
+    # the file's words are the service's, after its name (trial50)
+    assert capsys.readouterr().err == f"error: image: {big} {err.value.message}\n"
     assert cli.main(["verify", "--image", str(tmp_path / "none.jpg")]) == 2
     assert "error: image: cannot read" in capsys.readouterr().err
     # a code and an image: which was meant is not guessed (nu29: the code was
