@@ -6,6 +6,11 @@ from certseal.interrupt import interrupt_ends_the_start
 
 if __name__ == "__main__":  # run, not imported: before the imports below
     interrupt_ends_the_start()
+    # a stop asked while the worker started itself again (_rebuild) waited, blocked,
+    # across execv: it ends this start now, by the signal (SIGTERM's default)
+    import signal as _signal
+
+    _signal.pthread_sigmask(_signal.SIG_UNBLOCK, {_signal.SIGTERM, _signal.SIGINT})
 
 import argparse
 import asyncio
@@ -55,7 +60,7 @@ from services.verifier.replay_store import FolderInUse, prepare_worker_folder
 from services.verifier.server import GrpcService
 from services.verifier.start_checks import check_files, check_identity
 from services.verifier.storage import drop_index
-from services.verifier.worker import VerifierWorker
+from services.verifier.worker import STOP_SIGNALS, VerifierWorker
 
 #: ``--log-level`` (Faust's names) -> the logging module's
 LOG_LEVELS = {
@@ -344,8 +349,16 @@ def _rebuild(
         log.warning("index in %s is %s; rebuilding from the topics", data_dir, why)
         note_rebuild(data_dir, reason)
         drop_index(data_dir, keep=(REPLAY_FOLDER,))
+    # a stop asked after the look below would be noted by this image and lost with
+    # it: the worker started again ran on (CI, once). From here a stop signal ends
+    # the process (the OS's default), and one that reaches this thread waits,
+    # blocked, across execv for the new image to unblock it first thing (__main__)
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_DFL)
     asked = stop_signal()
     if asked is not None:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         log.warning(
             "index in %s is %s; asked to stop (%s): exiting, not starting again; "
             "the next start rebuilds it",
