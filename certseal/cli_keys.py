@@ -233,9 +233,15 @@ def never_sent(exc: grpc.aio.AioRpcError) -> bool:
     change to a host not found said "not known to be done", and a service whose
     name went with it, a pod's, left its retries' "host not found" as the error,
     not the connection lost)."""
+    return _unavailable_saying(exc, _NEVER_SENT)
+
+
+def _unavailable_saying(exc: grpc.aio.AioRpcError, words: tuple[str, ...]) -> bool:
+    """Whether ``exc`` is UNAVAILABLE with details holding one of ``words``
+    (lowercased)."""
     details = (exc.details() or "").lower()
-    failed = any(words in details for words in _NEVER_SENT)
-    return exc.code() is grpc.StatusCode.UNAVAILABLE and failed
+    unavailable = exc.code() is grpc.StatusCode.UNAVAILABLE
+    return unavailable and any(said in details for said in words)
 
 
 #: what gRPC's details of an UNAVAILABLE call say of a connection lost after the
@@ -261,10 +267,7 @@ def connection_lost(exc: grpc.aio.AioRpcError) -> bool:
     """Whether the call that failed with ``exc`` was sent on a connection that was
     then lost (:data:`_LOST`), the service stopped or restarted while it had the
     call: not a connection never made (:func:`never_sent`)."""
-    details = (exc.details() or "").lower()
-    if exc.code() is not grpc.StatusCode.UNAVAILABLE or never_sent(exc):
-        return False
-    return any(words in details for words in _LOST)
+    return not never_sent(exc) and _unavailable_saying(exc, _LOST)
 
 
 @contextlib.contextmanager

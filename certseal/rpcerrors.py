@@ -55,3 +55,13 @@ def error_from_rpc(exc: grpc.aio.AioRpcError) -> CertsealError:
         message = message[len(field) + 2 :]
     reason = urllib.parse.unquote(trailing.get(ERROR_REASON_KEY) or "") or None
     return CertsealError(kind, message, field=field, reason=reason)
+
+
+def failure_reason(exc: BaseException) -> str:
+    """A failed call's reason in one line, for a log or a status page: a gRPC
+    error's status and details (``UNAVAILABLE: failed to connect …``: its ``str``
+    is a multi-line repr with gRPC's debug string), else the exception's text or,
+    when it has none, its type's name."""
+    if isinstance(exc, grpc.aio.AioRpcError):
+        return f"{exc.code().name}: {exc.details()}"
+    return str(exc) or type(exc).__name__

@@ -22,6 +22,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from certseal.kafka import KafkaSettings
+from certseal.rpcerrors import failure_reason
 from certseal.timestamps import from_ts, rfc3339, utcnow
 from certseal.v1 import verifier_pb2, verifier_pb2_grpc
 from services.console.domain import (
@@ -38,12 +39,6 @@ log = logging.getLogger(__name__)
 _TIMEOUT_S = 1.5
 
 
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, grpc.aio.AioRpcError):
-        return f"{exc.code().name}: {exc.details()}"
-    return str(exc) or type(exc).__name__
-
-
 async def group_status(target: str, channel: grpc.aio.Channel) -> GroupStatus:
     """One verifier group's health and index position."""
     try:
@@ -58,7 +53,7 @@ async def group_status(target: str, channel: grpc.aio.Channel) -> GroupStatus:
             target=target,
             group="",
             serving=False,
-            error=_reason(exc),
+            error=failure_reason(exc),
             lag_unknown=True,  # whatever was published since, unknown
         )
     return GroupStatus(
@@ -87,7 +82,7 @@ async def scrape_outbox(
             reply.raise_for_status()
             return outbox_status(name, url, await reply.text())
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-        return OutboxStatus(name=name, url=url, up=False, error=_reason(exc))
+        return OutboxStatus(name=name, url=url, up=False, error=failure_reason(exc))
 
 
 class TopicOffsets:
@@ -166,7 +161,7 @@ class StatusCollector:
             totals = await asyncio.wait_for(self._offsets.totals(), 5)
             rates = self._rates.update(time.monotonic(), totals)
         except Exception as exc:  # the page says the broker is unreachable
-            broker_error, totals, rates = _reason(exc), {}, {}
+            broker_error, totals, rates = failure_reason(exc), {}, {}
             await self._offsets.close()
         now = self._clock()
         self.history.add(now, groups, outboxes, rates)

@@ -31,6 +31,7 @@ import grpc
 
 from certseal.errors import CertsealError, ErrorKind, denied, invalid
 from certseal.rpc import current_caller, secure_channel
+from certseal.rpcerrors import failure_reason
 from certseal.timestamps import ts
 from certseal.v1 import verifier_pb2 as pb
 from certseal.v1 import verifier_pb2_grpc
@@ -251,7 +252,7 @@ class GroupIndex:
             raise unavailable(
                 f"verifier group {self._group}: worker {owner}, which holds this "
                 f"licence's partition of the index, did not answer "
-                f"({exc.code().name}: {exc.details()}); retry later"
+                f"({failure_reason(exc)}); retry later"
             ) from None
         # the owner answers every lineage asked (an empty event: no entry); a reply
         # that leaves one out says nothing of it, so no verdict may rest on it

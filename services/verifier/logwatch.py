@@ -19,6 +19,7 @@ import grpc
 from certseal.checkpoints import Checkpoint, NoteVerifier, open_checkpoint
 from certseal.merkle import verify_consistency
 from certseal.rpc import secure_channel
+from certseal.rpcerrors import failure_reason
 from certseal.v1 import tlog_pb2 as pb
 from certseal.v1 import tlog_pb2_grpc
 
@@ -58,15 +59,8 @@ class LogWatch:
             return
         try:
             await self._refresh(self._verifier)
-        except grpc.aio.AioRpcError as exc:  # one line, not the error's repr
-            log.warning(
-                "transparency log %s: %s: %s",
-                self._target,
-                exc.code().name,
-                exc.details(),
-            )
-        except Exception as exc:  # a bad signature, a bad proof, ...
-            log.warning("transparency log %s: %s", self._target, exc)
+        except Exception as exc:  # unreachable, a bad signature, a bad proof, ...
+            log.warning("transparency log %s: %s", self._target, failure_reason(exc))
 
     async def _refresh(self, verifier: NoteVerifier) -> None:
         if self._channel is None:
