@@ -35,6 +35,7 @@ from bench import proccpu
 from bench.reference import run_loadgen, start_echo, stop, versus, watch
 from certseal.config import dump_config
 from certseal.rpc import secure_channel
+from certseal.storage.outbox import unpublished_rows
 from certseal.storage.pool import connect
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import issuer_pb2_grpc, licence_pb2
@@ -153,12 +154,16 @@ async def commit_to_publish(dsn: str, since: dt.datetime) -> dict[str, float]:
     conn = await connect(dsn)
     try:
         row = await conn.fetchrow(
-            """select count(*) as n, count(published_at) as published,
+            """with sent as (
+                   select unnest(ids) as id, min(published_at) as published_at
+                   from outbox_published where published_at >= $1 group by 1)
+               select count(*) as n, count(s.published_at) as published,
                  percentile_cont(0.5) within group (order by extract(epoch from
-                   published_at - created_at)) as p50,
+                   s.published_at - o.created_at)) as p50,
                  percentile_cont(0.99) within group (order by extract(epoch from
-                   published_at - created_at)) as p99
-               from outbox where created_at >= $1""",
+                   s.published_at - o.created_at)) as p99
+               from outbox o left join sent s using (id)
+               where o.created_at >= $1""",
             since,
         )
     finally:
@@ -177,9 +182,7 @@ async def drain_outbox(dsn: str, within_s: float = 120.0) -> None:
     conn = await connect(dsn)
     try:
         deadline = asyncio.get_running_loop().time() + within_s
-        while await conn.fetchval(
-            "select exists(select 1 from outbox where published_at is null)"
-        ):
+        while await unpublished_rows(conn):
             if asyncio.get_running_loop().time() > deadline:
                 raise RuntimeError(f"outbox not drained within {within_s} s")
             await asyncio.sleep(0.05)

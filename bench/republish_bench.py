@@ -25,6 +25,7 @@ from bench.issuer_bench import (
     wait_serving,
     write_results,
 )
+from certseal.storage.outbox import unpublished_rows
 from certseal.storage.pool import connect
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import issuer_pb2_grpc, licence_pb2
@@ -86,9 +87,7 @@ async def republish(stack, port: int, dsn: str) -> dict[str, float]:  # type: ig
                     pb.RepublishRequest(max_events=100_000), timeout=600
                 )
         written = time.perf_counter() - started
-        while await conn.fetchval(  # noqa: ASYNC110 - the relay's progress is in the table
-            "select count(*) from outbox where published_at is null"
-        ):
+        while await unpublished_rows(conn):  # noqa: ASYNC110 - the relay's progress is in the table
             await asyncio.sleep(0.2)
         total = time.perf_counter() - started
     finally:

@@ -445,7 +445,7 @@ async def propagation(
 ) -> dict[str, list[float]]:
     """Seconds per revocation, from the issuer's answer until every group answers
     REVOKED (``total``), and its parts: ``commit_to_publish`` (the outbox row's insert
-    to the relay marking it published after the broker's acknowledgement),
+    to the relay logging it published after the broker's acknowledgement),
     ``answer_to_publish`` (the issuer's answer to that mark), ``publish_to_revoked``
     (that mark to the start of the first VerifyCode that answered REVOKED, per group:
     the topic to the worker's apply, within one poll; the mark follows the ack, so it
@@ -500,11 +500,13 @@ async def propagation(
                 if pending:
                     await asyncio.sleep(0.001)
             parts["total"].append(time.monotonic() - committed)
-            while True:  # the relay marks the row after the broker's ack
+            while True:  # the relay logs the row after the broker's ack
                 row = await db.fetchrow(
-                    """select extract(epoch from created_at) as created,
-                              extract(epoch from published_at) as published
-                       from outbox where topic = $1 order by id desc limit 1""",
+                    """select extract(epoch from o.created_at) as created,
+                              (select extract(epoch from p.published_at)
+                               from outbox_published p where o.id = any(p.ids)
+                               order by p.published_at limit 1) as published
+                       from outbox o where topic = $1 order by id desc limit 1""",
                     LICENCE_EVENTS,
                 )
                 if row["published"] is not None:

@@ -32,6 +32,7 @@ from certseal.audit import (
 )
 from certseal.logs import REQUEST_ID
 from certseal.metrics import Metrics
+from certseal.storage.idcursor import IdCursor
 from certseal.storage.idempotency import kept
 from certseal.storage.worker import NotifiedWorker
 
@@ -229,26 +230,40 @@ class AuditSealer(NotifiedWorker):
         super().__init__(dsn=dsn, poll_interval_s=poll_interval_s)
         self._metrics = metrics
         self._batch_size = batch_size
+        #: where this leader reads from (set from the head as it leads)
+        self._cursor = IdCursor.at(1)
+
+    async def on_leader(self, conn: asyncpg.Connection) -> None:
+        """Read from the position the head keeps (every row below it is sealed)."""
+        self._cursor = IdCursor.at(
+            await conn.fetchval("select unsealed_from from audit_head")
+        )
 
     async def work_once(self, conn: asyncpg.Connection) -> int:
-        """Seal one batch of unsealed rows."""
+        """Seal one batch of the rows committed since the last (read by an
+        :class:`~certseal.storage.idcursor.IdCursor`: no index on unsealed rows), and
+        store the position with the head. The head row (kernel migration 0007)
+        serialises two sealers (FOR UPDATE)."""
         async with conn.transaction():
-            # the head row must exist for FOR UPDATE to serialise two sealers, also on
-            # a fresh database
-            await conn.execute(
-                """insert into audit_head (singleton, seq, hash) values (true, 0, $1)
-                   on conflict (singleton) do nothing""",
-                GENESIS,
-            )
             head = await conn.fetchrow("select seq, hash from audit_head for update")
             seq, prev = head["seq"], bytes(head["hash"])
-            rows = await conn.fetch(
-                """select id, occurred_at, actor, action, subject, outcome, details,
-                          request_id
-                   from audit_log where seq is null order by id limit $1""",
-                self._batch_size,
+            lows, highs = self._cursor.ranges()
+            found = await conn.fetch(
+                _UNSEALED, self._cursor.read_to, lows, highs, self._batch_size
+            )
+            rows = [r for r in found if r["id"] is not None]
+            cursor = self._cursor.after(
+                [r["id"] for r in rows],
+                xmin=found[0]["xmin"],
+                xmax=found[0]["xmax"],
+                limit_reached=len(rows) == self._batch_size,
             )
             if not rows:
+                if cursor.next_id != self._cursor.next_id:
+                    await conn.execute(
+                        "update audit_head set unsealed_from = $1", cursor.next_id
+                    )
+                self._cursor = cursor
                 return 0
             ids, seqs, prevs, hashes = [], [], [], []
             for row in rows:
@@ -270,13 +285,33 @@ class AuditSealer(NotifiedWorker):
                 hashes,
             )
             await conn.execute(
-                """insert into audit_head (singleton, seq, hash) values (true, $1, $2)
-                   on conflict (singleton) do update set seq = $1, hash = $2""",
+                "update audit_head set seq = $1, hash = $2, unsealed_from = $3",
                 seq,
                 prev,
+                cursor.next_id,
             )
+        self._cursor = cursor  # kept only once the transaction committed
         self._metrics.audit_sealed.inc(len(rows))
         return len(rows)
+
+
+#: the rows committed above ``read_to`` ($1) or in the cursor's gaps ($2 lows, $3
+#: highs) not yet sealed, at most $4, with the snapshot they were read under
+_UNSEALED = """with snap as (select pg_current_snapshot() as s)
+select pg_snapshot_xmin(snap.s)::text::bigint as xmin,
+       pg_snapshot_xmax(snap.s)::text::bigint as xmax, a.*
+from snap left join (
+    (select id, occurred_at, actor, action, subject, outcome, details, request_id
+     from audit_log where id > $1 and seq is null order by id limit $4)
+    union all
+    (select b.id, b.occurred_at, b.actor, b.action, b.subject, b.outcome, b.details,
+            b.request_id
+     from unnest($2::bigint[], $3::bigint[]) as r(lo, hi)
+     join audit_log b on b.id between r.lo and r.hi
+     where b.seq is null)
+    order by id limit $4
+) a on true
+order by a.id"""
 
 
 async def audit_rows(

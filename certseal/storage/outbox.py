@@ -30,6 +30,7 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from certseal.events import OutboxRecord
 from certseal.metrics import Metrics
+from certseal.storage.idcursor import IdCursor
 from certseal.storage.worker import NotifiedWorker
 
 log = logging.getLogger(__name__)
@@ -51,17 +52,41 @@ async def write_outbox(
     )
 
 
-#: marks the acknowledged rows ``ids`` (a bigint[] parameter) published, once
-_MARK = (
-    "update outbox set published_at = clock_timestamp() "
-    "where id = any({ids}::bigint[]) and published_at is null"
+#: one round's statement: log the last round's acknowledged rows ($4) and store the
+#: position it left ($5, $6, unless republish_all moved the epoch from $7), and read the
+#: next $3 unpublished rows above read_to ($1) or in the cursor's gaps ($2 lows, $8
+#: highs), with the snapshot they were read under (:mod:`certseal.storage.idcursor`)
+_ROUND = """with logged as (
+    insert into outbox_published (ids)
+    select $4::bigint[] where cardinality($4::bigint[]) > 0
+), moved as (
+    update outbox_relay set next_id = $5, read_to = $6
+    where epoch = $7 and (next_id, read_to) <> ($5, $6)
+), snap as (
+    select pg_current_snapshot() as s, (select epoch from outbox_relay) as epoch
 )
-#: one round's statement: mark the last round's acknowledged rows ($2), read the next
-#: $1 unpublished ones (those just marked are left out: the update is not yet visible)
-_ROUND = f"""with marked as ({_MARK.format(ids="$2")})
-   select id, topic, key, value, headers, created_at from outbox
-   where published_at is null and id <> all($2::bigint[])
-   order by id limit $1"""
+select pg_snapshot_xmin(snap.s)::text::bigint as xmin,
+       pg_snapshot_xmax(snap.s)::text::bigint as xmax, snap.epoch,
+       o.id, o.topic, o.key, o.value, o.headers, o.created_at
+from snap left join (
+    (select id, topic, key, value, headers, created_at from outbox
+     where id > $1 and published_at is null order by id limit $3)
+    union all
+    (select b.id, b.topic, b.key, b.value, b.headers, b.created_at
+     from unnest($2::bigint[], $8::bigint[]) as r(lo, hi)
+     join outbox b on b.id between r.lo and r.hi
+     where b.published_at is null)
+    order by id limit $3
+) o on true
+order by o.id"""
+#: the stored position: where a relay starting to lead reads from
+_POSITION = "select next_id, epoch from outbox_relay"
+#: what a stopping relay leaves: its acknowledged rows logged, its position stored
+_STOP = """with logged as (
+    insert into outbox_published (ids)
+    select $1::bigint[] where cardinality($1::bigint[]) > 0
+)
+update outbox_relay set next_id = $2, read_to = $3 where epoch = $4"""
 
 
 class OutboxRelay(NotifiedWorker):
@@ -88,8 +113,11 @@ class OutboxRelay(NotifiedWorker):
         #: broker, a batch per partition) is then shared by more rows
         self._linger_s = linger_s
         self._caught_up = True
-        #: ids the broker acknowledged that are not yet marked published
+        #: ids the broker acknowledged that are not yet logged published
         self._acked: list[int] = []
+        #: where this leader reads from (set from the stored position as it leads)
+        self._cursor = IdCursor.at(1)
+        self._epoch = 0
         self._producer_factory = producer_factory
         self._producer: AIOKafkaProducer | None = None
         self._metrics = metrics
@@ -120,23 +148,38 @@ class OutboxRelay(NotifiedWorker):
                 log.debug("producer stop failed: %s", exc)
 
     async def on_leader(self, conn: asyncpg.Connection) -> None:
-        """Commit this session's marks and purges without waiting for the WAL flush.
+        """Read from the stored position (rows published after it by the previous
+        leader are sent again, which consumers drop), and commit this session's
+        position, log and purges without waiting for the WAL flush.
 
         ``synchronous_commit = off`` (PostgreSQL, "Asynchronous Commit") makes a
         commit return before its WAL record reaches the disk; a crash of the database
         can then lose the last few hundred milliseconds of this session's commits, never
-        corrupt them. A lost mark only means those rows are sent again, which
+        corrupt them. A lost position only means rows are sent again, which
         consumers drop (at-least-once, as after a lost session); the rows themselves
         are written by the committing transactions, which keep the server's setting.
         Under load a relay round otherwise waited for a group flush behind every
         issuance's WAL (measured: docs/architecture.md, "Commit -> topic")."""
         await conn.execute("set synchronous_commit = off")
+        await self._start_over(conn)
+
+    async def _start_over(self, conn: asyncpg.Connection) -> None:
+        row = await conn.fetchrow(_POSITION)
+        assert row is not None  # kernel migration 0007 writes it
+        self._cursor, self._epoch = IdCursor.at(row["next_id"]), row["epoch"]
+        self._acked = []
 
     async def on_stop(self, conn: asyncpg.Connection) -> None:
-        """Mark what the broker acknowledged, so a restart does not send it again."""
-        if self._acked:
-            await conn.execute(_MARK.format(ids="$1"), self._acked)
-            self._acked = []
+        """Log what the broker acknowledged and store the position, so that a
+        restart does not send it again."""
+        await conn.execute(
+            _STOP,
+            self._acked,
+            self._cursor.next_id,
+            self._cursor.read_to,
+            self._epoch,
+        )
+        self._acked = []
 
     async def close(self) -> None:
         """Stop the producer."""
@@ -145,19 +188,47 @@ class OutboxRelay(NotifiedWorker):
     async def work_once(self, conn: asyncpg.Connection) -> int:
         """Publish one round; return the number of rows published.
 
-        The rows the previous round had acknowledged are marked published by the
-        same statement that reads this round's rows (one round trip, not two; a mark
-        lost with the session only means those rows are sent again, which consumers
-        drop). A round that follows one which took every unpublished row (the relay
+        The rows the previous round had acknowledged are logged published, and the
+        position it left stored, by the same statement that reads this round's rows
+        (one round trip, not two; a position lost with the session only means rows
+        are sent again, which consumers drop). Rows a round read but did not
+        publish (their partition's send failed, or its batch was full) are read
+        again by the next (:meth:`IdCursor.retrying`), before any later row of
+        their partition. A round that follows one which took every unpublished row (the relay
         was caught up, or was woken from idle) first lingers ``linger_s`` when that
         is set, so that the rows committed meanwhile go in the same round; a backlog
         is sent without waiting."""
         if self._linger_s > 0 and self._caught_up and not self._acked:
             await asyncio.sleep(self._linger_s)
-        rows = await conn.fetch(_ROUND, self._batch_size, self._acked)
+        cursor = self._cursor
+        lows, highs = cursor.ranges()
+        found = await conn.fetch(
+            _ROUND,
+            cursor.read_to,
+            lows,
+            self._batch_size,
+            self._acked,
+            cursor.next_id,
+            cursor.read_to,
+            self._epoch,
+            highs,
+        )
         self._acked = []
+        snapshot = found[0]
+        if snapshot["epoch"] != self._epoch:  # republish_all: start over from there
+            await self._start_over(conn)
+            return 1
+        rows = [r for r in found if r["id"] is not None]
+        ids = [r["id"] for r in rows]
+        cursor = cursor.after(
+            ids,
+            xmin=snapshot["xmin"],
+            xmax=snapshot["xmax"],
+            limit_reached=len(rows) == self._batch_size,
+        )
         self._caught_up = len(rows) < self._batch_size
         if not rows:
+            self._cursor = cursor
             return 0
         producer = await self._get_producer()
         groups: OrderedDict[tuple[str, int], list[asyncpg.Record]] = OrderedDict()
@@ -202,8 +273,12 @@ class OutboxRelay(NotifiedWorker):
                 published.extend(r["id"] for r in included)
             except Exception as exc:
                 failure = exc
+        done = set(published)
+        self._cursor = cursor.retrying(
+            [i for i in ids if i not in done], horizon=snapshot["xmax"]
+        )
         if published:
-            # marked by the next round's statement, which follows at once
+            # logged by the next round's statement, which follows at once
             self._acked = published
             now = time.time()
             by_id = {r["id"]: r for r in rows}
@@ -235,34 +310,64 @@ class OutboxRelay(NotifiedWorker):
             return
         self._last_purge = now
         await conn.execute(
-            """delete from outbox where id in (select id from outbox
-               where published_at < now() - $1::interval limit 10000)""",
+            """with oldest as (
+                   select id, created_at from outbox where id < $1
+                   order by id limit 10000)
+               delete from outbox where id in (
+                   select id from oldest where created_at < now() - $2::interval)""",
+            self._cursor.next_id,
+            self._retention,
+        )
+        await conn.execute(
+            "delete from outbox_published where published_at < now() - $1::interval",
             self._retention,
         )
 
 
 async def refresh_backlog_metrics(conn: asyncpg.Connection, metrics: Metrics) -> None:
-    """Set the backlog and relay-lag gauges from the outbox."""
+    """Set the backlog and relay-lag gauges from the outbox: the rows above the
+    position the relay stored last (its read_to), not yet read."""
     row = await conn.fetchrow(
         """select count(*) as backlog,
                   extract(epoch from clock_timestamp() - min(created_at)) as lag
-           from outbox where published_at is null"""
+           from outbox
+           where id > (select read_to from outbox_relay) and published_at is null"""
     )
     assert row is not None
     metrics.outbox_backlog.set(row["backlog"])
     metrics.relay_lag.set(float(row["lag"] or 0.0))
 
 
+async def unpublished_rows(conn: asyncpg.Connection) -> int:
+    """How many outbox rows the relay has not stored as published: those at or
+    above its stored position (rows it published since are stored by its next
+    round, or as it stops)."""
+    return await conn.fetchval(
+        """select count(*) from outbox
+           where id >= (select next_id from outbox_relay) and published_at is null"""
+    )
+
+
 async def republish_all(conn: asyncpg.Connection) -> int:
-    """Mark every retained row unpublished, so the relay sends it again in order.
+    """Send every retained row again, in order: the relay's position moves back to
+    the oldest row retained (never forward: a row in flight below it stays to be
+    read), and its epoch on, so that a leading relay starts over from there. Returns
+    the number of retained rows.
 
     Used to re-seed a broker that lost its data (the embedded memory broker after a
     restart, or a rebuilt cluster); consumers drop the duplicates.
     """
-    status = await conn.execute(
-        "update outbox set published_at = null where published_at is not null"
-    )
-    return int(status.split()[-1])
+    async with conn.transaction():
+        await conn.execute(
+            "update outbox set published_at = null where published_at is not null"
+        )
+        count, oldest = await conn.fetchrow("select count(*), min(id) from outbox")
+        await conn.execute(
+            """update outbox_relay set next_id = least(next_id, $1),
+                   read_to = least(next_id, $1) - 1, epoch = epoch + 1""",
+            oldest if oldest is not None else 2**62,
+        )
+    return int(count)
 
 
 async def republish_retained(dsn: str) -> int:

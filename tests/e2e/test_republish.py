@@ -29,6 +29,7 @@ from certseal.indexkeys import IndexKeys
 from certseal.kafka import ensure_topics
 from certseal.rpc import secure_channel
 from certseal.secretfiles import read_secret_file
+from certseal.storage.outbox import unpublished_rows
 from certseal.timestamps import MAX_SECONDS
 from certseal.v1 import events_pb2, issuer_pb2_grpc, seal_pb2_grpc, verifier_pb2
 from certseal.v1 import issuer_pb2 as pb
@@ -94,9 +95,7 @@ async def _until(predicate, within: float = 60.0) -> None:
 
 
 async def _all_published(conn: asyncpg.Connection) -> bool:
-    return not await conn.fetchval(
-        "select count(*) from outbox where published_at is null"
-    )
+    return not await unpublished_rows(conn)
 
 
 async def _caught_up(verifier: VerifierProcess) -> bool:
@@ -327,7 +326,7 @@ async def test_a_new_broker_is_rebuilt_from_postgresql(stack, config, tmp_path):
 
         # -- the outbox ages past its retention; the relay purges it -----------------
         await _until(lambda: _all_published(conn))
-        await conn.execute("update outbox set published_at = now() - interval '2 days'")
+        await conn.execute("update outbox set created_at = now() - interval '2 days'")
         await _until(lambda: _count(conn, "select count(*) from outbox", 0))
 
         # -- Kafka lost: an empty broker replaces it ----------------------------------

@@ -14,7 +14,7 @@ from aiokafka.admin import NewTopic
 
 from certseal.events import OutboxRecord
 from certseal.metrics import Metrics
-from certseal.storage.outbox import OutboxRelay, write_outbox
+from certseal.storage.outbox import OutboxRelay, unpublished_rows, write_outbox
 from certseal.storage.pool import connect
 from tests.conftest import EventWatcher, migrated_database
 
@@ -54,9 +54,7 @@ async def commit_rows(dsn: str, topic: str, keys: list[bytes]) -> None:
 async def unpublished(dsn: str) -> int:
     conn = await connect(dsn)
     try:
-        return await conn.fetchval(
-            "select count(*) from outbox where published_at is null"
-        )
+        return await unpublished_rows(conn)
     finally:
         await conn.close()
 
@@ -87,10 +85,8 @@ async def test_a_commit_wakes_the_idle_relay_and_every_row_is_published_once(
 
     async def on_idle(conn) -> None:  # called just before the relay waits
         await housekeeping(conn)
-        rows, waiting = await conn.fetchrow(
-            "select count(*), count(*) filter (where published_at is null) from outbox"
-        )
-        if rows and not waiting:  # idle with every committed row marked
+        rows = await conn.fetchval("select count(*) from outbox")
+        if rows and not await unpublished_rows(conn):  # idle, every row stored
             idle.set()
 
     worker.on_idle = on_idle  # type: ignore[method-assign]

@@ -1,0 +1,128 @@
+"""Reading every committed row of a table once, in id order, without marking the row.
+
+The outbox relay and the audit sealer each take the rows that commit to one table
+(``outbox``, ``audit_log``), whose ids come from one sequence. Marking each row taken
+(an UPDATE of a published or sealed column) made a second row version and index
+entries per row: about half of PostgreSQL's work a SealDocument (docs/architecture.md,
+"The outbox and the audit log without a mark a row"). An :class:`IdCursor` instead
+remembers how far it has read.
+
+Why ``id > last read`` alone is not enough: a transaction takes its row's id when it
+inserts it and may commit after a transaction with a higher id, so row 7 can become
+visible after row 8 was read. Every id below the highest read that the read did not
+return is a *gap*, kept with the snapshot's ``xmax`` (PostgreSQL, "Snapshot
+Information Functions"; transaction ids as 64-bit ``xid8``) of the read that first
+missed it, its *horizon*. The transaction that took a missing id ``g`` took it before
+the visible id above it was taken, hence before that snapshot: its transaction id is
+below the horizon, *provided it had a transaction id before it took ``g``*. The tables'
+id default (``certseal_next_id``, kernel migration 0007) therefore takes the
+transaction id first. A gap is then *settled* once a later snapshot's ``xmin`` (the
+oldest transaction still running) reaches its horizon: every transaction that could
+hold ``g`` has ended, so ``g`` either was read or never will be (rolled back). The
+ids must come from a sequence without a per-session cache (``bigserial``'s default),
+so that they are taken in time order.
+
+Every gap and every row a round could not finish (:meth:`IdCursor.retrying`) is read
+again, by its range, until it is read or settled: nothing committed is skipped, and a
+transaction that stays open only holds back :attr:`IdCursor.next_id`, the point
+below which everything was read. The cursor itself is a value: a round computes the
+next one and keeps it only once the round's work is done.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Ids ``lo`` to ``hi`` (inclusive) to read again, not seen by a read whose
+    snapshot's ``xmax`` was ``horizon``."""
+
+    lo: int
+    hi: int
+    horizon: int
+
+
+@dataclass(frozen=True)
+class IdCursor:
+    """Where a reader of a table's committed rows stands: every id up to
+    ``read_to`` was read, except the ``gaps`` (sorted, disjoint, all at or below
+    ``read_to``)."""
+
+    read_to: int
+    gaps: tuple[Gap, ...] = ()
+
+    @classmethod
+    def at(cls, next_id: int) -> IdCursor:
+        """A cursor that reads from ``next_id`` on (a leader's start, from the
+        position it finds stored)."""
+        return cls(read_to=next_id - 1)
+
+    @property
+    def next_id(self) -> int:
+        """The lowest id not known to be read or settled: what may be stored as
+        the position to start from again (ids below it are done)."""
+        return self.gaps[0].lo if self.gaps else self.read_to + 1
+
+    def ranges(self) -> tuple[list[int], list[int]]:
+        """The gaps as two arrays, their lows and highs: the read's parameters
+        (``id > read_to`` or ``id between lo and hi`` of one of them)."""
+        return [g.lo for g in self.gaps], [g.hi for g in self.gaps]
+
+    def after(
+        self, ids: Sequence[int], *, xmin: int, xmax: int, limit_reached: bool
+    ) -> IdCursor:
+        """The cursor after a read that returned ``ids`` (ascending, each above
+        ``read_to`` or in a gap) under a snapshot of ``xmin`` and ``xmax``. The read
+        took them ``order by id limit n``: when it returned ``n`` (``limit_reached``),
+        ids above the last returned were not looked at.
+
+        Raises ValueError for ids not ascending."""
+        if any(b <= a for a, b in itertools.pairwise(ids)):
+            raise ValueError("ids: not ascending")
+        top = ids[-1] if ids else self.read_to
+        looked_to = top if limit_reached else None  # None: everything was looked at
+        kept: list[Gap] = []
+        for gap in self.gaps:
+            if looked_to is not None and gap.lo > looked_to:
+                kept.append(gap)
+                continue
+            hi = gap.hi if looked_to is None else min(gap.hi, looked_to)
+            if gap.horizon > xmin:  # not settled: what the read did not return stays
+                kept += _missing(ids, gap.lo, hi, gap.horizon)
+            if hi < gap.hi:
+                kept.append(Gap(hi + 1, gap.hi, gap.horizon))
+        read_to = max(self.read_to, top)
+        if xmax > xmin:  # else no transaction was running: every missing id settled
+            kept += _missing(ids, self.read_to + 1, read_to, xmax)
+        return IdCursor(read_to, tuple(sorted(kept, key=lambda g: g.lo)))
+
+    def retrying(self, ids: Sequence[int], *, horizon: int) -> IdCursor:
+        """The cursor with ``ids`` (read, at or below ``read_to``, not finished: a
+        send that failed) to be read again, each a gap of ``horizon``, the read's
+        ``xmax``; a row that is no longer there settles like any gap."""
+        if not ids:
+            return self
+        extra = [Gap(i, i, horizon) for i in ids]
+        return IdCursor(
+            self.read_to, tuple(sorted((*self.gaps, *extra), key=lambda g: g.lo))
+        )
+
+
+def _missing(ids: Sequence[int], lo: int, hi: int, horizon: int) -> list[Gap]:
+    """The runs of ``lo..hi`` that ``ids`` (ascending) does not hold, as gaps."""
+    gaps = []
+    start = bisect.bisect_left(ids, lo)
+    end = bisect.bisect_right(ids, hi)
+    at = lo
+    for i in ids[start:end]:
+        if i > at:
+            gaps.append(Gap(at, i - 1, horizon))
+        at = i + 1
+    if at <= hi:
+        gaps.append(Gap(at, hi, horizon))
+    return gaps

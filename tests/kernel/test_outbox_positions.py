@@ -1,0 +1,328 @@
+"""The outbox relay's and the audit sealer's read positions, against the real
+PostgreSQL and broker (certseal/storage/idcursor.py): a row whose transaction commits
+after a later id was read is still published and sealed, a rolled-back id is passed
+over, a relay that starts to lead mid-gap reads it again, a connection lost between
+the broker's ack and the log loses nothing, and a partition whose send failed is sent
+again before its later rows."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import pytest
+
+from certseal.audit import AuditEntry, chain_hash
+from certseal.events import OutboxRecord
+from certseal.metrics import Metrics
+from certseal.storage.audit import AuditSealer, verify_chain, write_audit
+from certseal.storage.outbox import republish_all, unpublished_rows, write_outbox
+from certseal.storage.pool import connect
+from tests.conftest import EventWatcher
+from tests.kernel.test_outbox_relay import fresh_database, fresh_topic, keys_on, relay
+
+
+async def insert(conn, topic: str, key: bytes) -> int:
+    """One outbox row in ``conn``'s open transaction; its id."""
+    await write_outbox(conn, [OutboxRecord(topic, key, b"v-" + key, {"ce_id": "x"})])
+    return await conn.fetchval("select max(id) from outbox")
+
+
+async def committed(dsn: str, topic: str, key: bytes) -> int:
+    conn = await connect(dsn)
+    try:
+        async with conn.transaction():
+            return await insert(conn, topic, key)
+    finally:
+        await conn.close()
+
+
+async def position(conn) -> int:
+    return await conn.fetchval("select next_id from outbox_relay")
+
+
+async def test_a_row_committed_after_a_later_one_was_read_is_published(stack, config):
+    dsn = await fresh_database(config)
+    topic = await fresh_topic(stack)
+    worker = relay(stack, dsn)
+    conn, slow = await connect(dsn), await connect(dsn)
+    try:
+        await worker.on_leader(conn)
+        async with EventWatcher(stack, topic) as watcher:
+            held = slow.transaction()
+            await held.start()
+            early = await insert(slow, topic, b"early")  # taken first, commits last
+            late = await committed(dsn, topic, b"late")
+            assert early < late
+            assert await worker.work_once(conn) == 1
+            await watcher.wait_for(lambda rs: keys_on(rs, b"late") == [b"late"])
+            for _ in range(3):  # rounds while it is open: its id stays to be read
+                await worker.work_once(conn)
+            assert worker._cursor.next_id == early
+            await held.commit()
+            assert await worker.work_once(conn) == 1
+            records = await watcher.wait_for(lambda rs: keys_on(rs, b"early"))
+            assert keys_on(records, b"early") == [b"early"]
+            await worker.work_once(conn)  # stores the position past both
+            assert await position(conn) == late + 1
+            assert await unpublished_rows(conn) == 0
+    finally:
+        await conn.close()
+        await slow.close()
+        await worker.close()
+
+
+async def test_a_rolled_back_id_is_passed_over_and_a_new_leader_reads_an_open_one(
+    stack, config
+):
+    dsn = await fresh_database(config)
+    topic = await fresh_topic(stack)
+    first = relay(stack, dsn)
+    conn, slow = await connect(dsn), await connect(dsn)
+    try:
+        await first.on_leader(conn)
+        async with EventWatcher(stack, topic) as watcher:
+            dropped = slow.transaction()
+            await dropped.start()
+            gone = await insert(slow, topic, b"gone")
+            await dropped.rollback()
+            kept_open = slow.transaction()
+            await kept_open.start()
+            held = await insert(slow, topic, b"held")
+            after = await committed(dsn, topic, b"after")
+            assert gone < held < after
+            assert await first.work_once(conn) == 1
+            # neither id settles while a transaction that could hold it is open
+            await first.work_once(conn)
+            assert first._cursor.next_id == gone
+            await first.on_stop(conn)
+            assert await position(conn) == gone
+            # another relay leads from the stored position while the row is open
+            second = relay(stack, dsn)
+            await second.on_leader(conn)
+            assert await second.work_once(conn) == 1  # "after" again: a duplicate
+            await kept_open.commit()
+            assert await second.work_once(conn) == 1
+            records = await watcher.wait_for(lambda rs: keys_on(rs, b"held"))
+            assert keys_on(records, b"held") == [b"held"]
+            assert keys_on(records, b"gone") == []
+            assert keys_on(records, b"after") == [b"after", b"after"]
+            await second.on_stop(conn)
+            assert await position(conn) == after + 1
+            await second.close()
+    finally:
+        await conn.close()
+        await slow.close()
+        await first.close()
+
+
+class FailingPartitions:
+    """A real producer whose sends to ``partitions`` fail (the broker's refusal),
+    while ``fail`` holds them."""
+
+    def __init__(self, producer, partitions: set[int]):
+        self._producer, self.fail = producer, partitions
+
+    def __getattr__(self, name):
+        return getattr(self._producer, name)
+
+    async def send_batch(self, batch, topic, partition):
+        if partition in self.fail:
+            future = asyncio.get_running_loop().create_future()
+            future.set_exception(RuntimeError("broker refused"))
+            return future
+        return await self._producer.send_batch(batch, topic, partition=partition)
+
+
+async def test_a_failed_partition_is_sent_again_and_a_lost_session_loses_nothing(
+    stack, config
+):
+    dsn = await fresh_database(config)
+    topic = await fresh_topic(stack)
+    worker = relay(stack, dsn)
+    real = worker._producer_factory
+    failing = {1}
+
+    def factory():
+        return FailingPartitions(real(), failing)
+
+    worker._producer_factory = factory
+    conn = await connect(dsn)
+    try:
+        await worker.on_leader(conn)
+        keys = [b"k-%d" % i for i in range(30)]
+        for key in keys:
+            await committed(dsn, topic, key)
+        async with EventWatcher(stack, topic) as watcher:
+            with pytest.raises(RuntimeError, match="publish failed"):
+                await worker.work_once(conn)
+            on = await watcher.wait_for(lambda rs: len(keys_on(rs, b"k-")) > 0)
+            assert {r.partition for r in on} <= {0, 2}
+            await worker.on_error()
+            failing.clear()
+            assert await worker.work_once(conn) > 0  # partition 1's rows, in order
+            records = await watcher.wait_for(lambda rs: len(keys_on(rs, b"k-")) == 30)
+            for part in {r.partition for r in records}:
+                got = [r.key for r in records if r.partition == part]
+                assert got == sorted(got, key=keys.index)
+            # acknowledged, logged by the next round; that session is lost first
+            await conn.close()
+            conn = await connect(dsn)
+            assert await unpublished_rows(conn) > 0
+            await worker.on_leader(conn)  # the new session starts where it stored
+            while await worker.work_once(conn):
+                pass
+            assert await unpublished_rows(conn) == 0
+            assert sorted(set(keys_on(watcher.records, b"k-"))) == sorted(keys)
+    finally:
+        await conn.close()
+        await worker.close()
+
+
+async def test_republish_all_moves_a_leading_relay_back(stack, config):
+    dsn = await fresh_database(config)
+    topic = await fresh_topic(stack)
+    worker = relay(stack, dsn)
+    conn = await connect(dsn)
+    try:
+        await worker.on_leader(conn)
+        for key in (b"r-1", b"r-2"):
+            await committed(dsn, topic, key)
+        async with EventWatcher(stack, topic) as watcher:
+            while await worker.work_once(conn):
+                pass
+            assert await republish_all(conn) == 2
+            while await worker.work_once(conn):
+                pass
+            records = await watcher.wait_for(lambda rs: len(keys_on(rs, b"r-")) == 4)
+            assert keys_on(records, b"r-") == [b"r-1", b"r-2", b"r-1", b"r-2"]
+    finally:
+        await conn.close()
+        await worker.close()
+
+
+async def test_an_id_is_taken_only_with_a_transaction_id(config):
+    """The outbox's and the audit log's id default gives the transaction its id
+    first (kernel migration 0007): what settles a gap safely."""
+    conn = await connect(await fresh_database(config))
+    try:
+        for table in ("outbox", "audit_log"):
+            async with conn.transaction():
+                assert (
+                    await conn.fetchval("select pg_current_xact_id_if_assigned()")
+                    is None
+                )
+                await conn.fetchval(
+                    f"select certseal_next_id(pg_get_serial_sequence('{table}', 'id'))"
+                )
+                assert await conn.fetchval("select pg_current_xact_id_if_assigned()")
+            default = await conn.fetchval(
+                "select pg_get_expr(adbin, adrelid) from pg_attrdef d join pg_attribute a"
+                " on a.attrelid = d.adrelid and a.attnum = d.adnum"
+                " where adrelid = $1::regclass and attname = 'id'",
+                table,
+            )
+            assert default.startswith("certseal_next_id(")
+    finally:
+        await conn.close()
+
+
+def entry(action: str) -> AuditEntry:
+    return AuditEntry(
+        occurred_at=dt.datetime(2026, 12, 7, tzinfo=dt.UTC),
+        actor="operator:test",
+        action=action,
+        subject="s",
+        outcome="ok",
+    )
+
+
+async def test_the_sealer_seals_a_row_committed_after_a_later_one(config):
+    dsn = await fresh_database(config)
+    sealer = AuditSealer(dsn=dsn, metrics=Metrics(families=frozenset({"audit"})))
+    conn, slow = await connect(dsn), await connect(dsn)
+    try:
+        await sealer.on_leader(conn)
+        held = slow.transaction()
+        await held.start()
+        await write_audit(slow, [entry("early")])
+        await write_audit(conn, [entry("late")])
+        assert await sealer.work_once(conn) == 1
+        await sealer.work_once(conn)
+        await held.commit()
+        assert await sealer.work_once(conn) == 1
+        report = await verify_chain(conn)
+        assert report.ok and report.rows_checked == 2 and report.unsealed == 0
+        # a new leader starts where the head says: nothing to seal again
+        again = AuditSealer(dsn=dsn, metrics=Metrics(families=frozenset({"audit"})))
+        await again.on_leader(conn)
+        assert await again.work_once(conn) == 0
+        assert await conn.fetchval("select unsealed_from from audit_head") == 3
+    finally:
+        await conn.close()
+        await slow.close()
+
+
+async def test_a_previous_mains_outbox_and_audit_log_upgrade_in_place(
+    stack, config, tmp_path
+):
+    """A database of the previous main (kernel migrations to 0006): rows it marked
+    published are not sent again, its unpublished rows are, and its unsealed audit
+    rows join its chain."""
+    from certseal.storage.pool import KERNEL_MIGRATIONS, migrate
+    from tests.tlog.test_queue import kernel_database
+
+    topic = await fresh_topic(stack)
+    async with kernel_database(config, tmp_path, 6) as pool:
+        for key, published in ((b"u-1", True), (b"u-2", False), (b"u-3", True)):
+            await pool.execute(
+                """insert into outbox (topic, key, value, headers, published_at)
+                   values ($1, $2, $3, '{"ce_id": "x"}'::jsonb,
+                           case when $4 then now() end)""",
+                topic,
+                key,
+                b"v",
+                published,
+            )
+        await write_audit(pool, [entry("before-1"), entry("before-2")])
+        prev = bytes(32)  # sealed as the previous main's sealer sealed them
+        for row in await pool.fetch("select * from audit_log order by id"):
+            digest = chain_hash(prev, dict(row.items()), row["id"])
+            await pool.execute(
+                "update audit_log set seq = $1, prev_hash = $2, hash = $3 where id = $1",
+                row["id"],
+                prev,
+                digest,
+            )
+            prev = digest
+        await pool.execute(
+            "insert into audit_head (singleton, seq, hash) values (true, 2, $1)", prev
+        )
+        await write_audit(pool, [entry("before-3")])
+        name = await pool.fetchval("select current_database()")
+        dsn = config.database.dsn().replace("/certseal?", f"/{name}?")
+        await migrate(pool, [("kernel", KERNEL_MIGRATIONS)])
+        async with pool.acquire() as conn:
+            assert await position(conn) == 2  # the first row not marked
+            assert await conn.fetchval("select unsealed_from from audit_head") == 3
+            worker = relay(stack, dsn)
+            sealer = AuditSealer(dsn=dsn, metrics=Metrics(families=frozenset()))
+            try:
+                await worker.on_leader(conn)
+                await sealer.on_leader(conn)
+                async with EventWatcher(stack, topic) as watcher:
+                    assert await worker.work_once(conn) == 1
+                    await committed(dsn, topic, b"u-4")
+                    while await worker.work_once(conn):
+                        pass
+                    records = await watcher.wait_for(
+                        lambda rs: len(keys_on(rs, b"u-")) == 2
+                    )
+                    assert keys_on(records, b"u-") == [b"u-2", b"u-4"]
+                assert await sealer.work_once(conn) == 1
+                await write_audit(conn, [entry("after")])
+                assert await sealer.work_once(conn) == 1
+                report = await verify_chain(conn)
+                assert report.ok and report.rows_checked == 4
+            finally:
+                await worker.close()
