@@ -155,8 +155,9 @@ async def commit_to_publish(dsn: str, since: dt.datetime) -> dict[str, float]:
     try:
         row = await conn.fetchrow(
             """with sent as (
-                   select unnest(ids) as id, min(published_at) as published_at
-                   from outbox_published where published_at >= $1 group by 1)
+                   select u.id, min(u.at) as published_at
+                   from outbox_published p, unnest(p.ids, p.published_at) u(id, at)
+                   where p.logged_at >= $1 group by 1)
                select count(*) as n, count(s.published_at) as published,
                  percentile_cont(0.5) within group (order by extract(epoch from
                    s.published_at - o.created_at)) as p50,

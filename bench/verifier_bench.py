@@ -503,9 +503,11 @@ async def propagation(
             while True:  # the relay logs the row after the broker's ack
                 row = await db.fetchrow(
                     """select extract(epoch from o.created_at) as created,
-                              (select extract(epoch from p.published_at)
-                               from outbox_published p where o.id = any(p.ids)
-                               order by p.published_at limit 1) as published
+                              (select extract(epoch from min(u.at))
+                               from outbox_published p,
+                                    unnest(p.ids, p.published_at) u(id, at)
+                               where p.ids @> array[o.id] and u.id = o.id
+                              ) as published
                        from outbox o where topic = $1 order by id desc limit 1""",
                     LICENCE_EVENTS,
                 )

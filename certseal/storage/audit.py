@@ -234,19 +234,29 @@ class AuditSealer(NotifiedWorker):
         self._cursor = IdCursor.at(1)
 
     async def on_leader(self, conn: asyncpg.Connection) -> None:
-        """Read from the position the head keeps (every row below it is sealed)."""
+        """Read from the position the head keeps (every row below it is sealed);
+        plan the reading statement once (``plan_cache_mode``, as the outbox relay's
+        :meth:`~certseal.storage.outbox.OutboxRelay.on_leader`)."""
+        await conn.execute("set plan_cache_mode = force_generic_plan")
         self._cursor = IdCursor.at(
             await conn.fetchval("select unsealed_from from audit_head")
         )
 
+    def more_to_do(self, handled: int) -> bool:
+        """Seal again at once only after a full batch: otherwise the next poll
+        (``poll_interval_s``) seals what committed meanwhile in one transaction,
+        rather than a transaction for every few rows under load."""
+        return handled >= self._batch_size
+
     async def work_once(self, conn: asyncpg.Connection) -> int:
         """Seal one batch of the rows committed since the last (read by an
         :class:`~certseal.storage.idcursor.IdCursor`: no index on unsealed rows), and
-        store the position with the head. The head row (kernel migration 0007)
-        serialises two sealers (FOR UPDATE)."""
+        store the position with the head. The rows are read by the transaction's
+        first statement, which takes its transaction id after its snapshot (the
+        cursor's horizon); the head row (kernel migration 0007), locked after,
+        serialises two sealers (FOR UPDATE), and a row another sealed meanwhile
+        fails the batch (RuntimeError), which is rolled back and read again."""
         async with conn.transaction():
-            head = await conn.fetchrow("select seq, hash from audit_head for update")
-            seq, prev = head["seq"], bytes(head["hash"])
             lows, highs = self._cursor.ranges()
             found = await conn.fetch(
                 _UNSEALED, self._cursor.read_to, lows, highs, self._batch_size
@@ -255,9 +265,11 @@ class AuditSealer(NotifiedWorker):
             cursor = self._cursor.after(
                 [r["id"] for r in rows],
                 xmin=found[0]["xmin"],
-                xmax=found[0]["xmax"],
+                horizon=found[0]["horizon"],
                 limit_reached=len(rows) == self._batch_size,
             )
+            head = await conn.fetchrow("select seq, hash from audit_head for update")
+            seq, prev = head["seq"], bytes(head["hash"])
             if not rows:
                 if cursor.next_id != self._cursor.next_id:
                     await conn.execute(
@@ -274,16 +286,20 @@ class AuditSealer(NotifiedWorker):
                 prevs.append(prev)
                 hashes.append(digest)
                 prev = digest
-            await conn.execute(
+            sealed = await conn.execute(
                 """update audit_log a set seq = u.seq, prev_hash = u.prev, hash = u.hash
                    from unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::bytea[])
                         as u(id, seq, prev, hash)
-                   where a.id = u.id""",
+                   where a.id = u.id and a.seq is null""",
                 ids,
                 seqs,
                 prevs,
                 hashes,
             )
+            if sealed != f"UPDATE {len(ids)}":
+                raise RuntimeError(
+                    f"audit rows were sealed by another sealer meanwhile ({sealed})"
+                )
             await conn.execute(
                 "update audit_head set seq = $1, hash = $2, unsealed_from = $3",
                 seq,
@@ -296,10 +312,12 @@ class AuditSealer(NotifiedWorker):
 
 
 #: the rows committed above ``read_to`` ($1) or in the cursor's gaps ($2 lows, $3
-#: highs) not yet sealed, at most $4, with the snapshot they were read under
-_UNSEALED = """with snap as (select pg_current_snapshot() as s)
+#: highs) not yet sealed, at most $4, with the snapshot they were read under and the
+#: transaction id the statement takes after it (the cursor's horizon)
+_UNSEALED = """with snap as (
+    select pg_current_snapshot() as s, pg_current_xact_id() as horizon)
 select pg_snapshot_xmin(snap.s)::text::bigint as xmin,
-       pg_snapshot_xmax(snap.s)::text::bigint as xmax, a.*
+       snap.horizon::text::bigint as horizon, a.*
 from snap left join (
     (select id, occurred_at, actor, action, subject, outcome, details, request_id
      from audit_log where id > $1 and seq is null order by id limit $4)

@@ -52,41 +52,46 @@ async def write_outbox(
     )
 
 
-#: one round's statement: log the last round's acknowledged rows ($4) and store the
-#: position it left ($5, $6, unless republish_all moved the epoch from $7), and read the
-#: next $3 unpublished rows above read_to ($1) or in the cursor's gaps ($2 lows, $8
-#: highs), with the snapshot they were read under (:mod:`certseal.storage.idcursor`)
-_ROUND = """with logged as (
-    insert into outbox_published (ids)
-    select $4::bigint[] where cardinality($4::bigint[]) > 0
-), moved as (
-    update outbox_relay set next_id = $5, read_to = $6
-    where epoch = $7 and (next_id, read_to) <> ($5, $6)
-), snap as (
-    select pg_current_snapshot() as s, (select epoch from outbox_relay) as epoch
-)
-select pg_snapshot_xmin(snap.s)::text::bigint as xmin,
-       pg_snapshot_xmax(snap.s)::text::bigint as xmax, snap.epoch,
+#: the columns a round reads, with the snapshot's xmin, the transaction id the
+#: statement takes after its snapshot (the horizon of :mod:`certseal.storage.idcursor`)
+#: and the epoch republish_all moves
+_READ_HEAD = """select pg_snapshot_xmin(pg_current_snapshot())::text::bigint as xmin,
+       pg_current_xact_id()::text::bigint as horizon,
+       (select epoch from outbox_relay) as epoch,
        o.id, o.topic, o.key, o.value, o.headers, o.created_at
-from snap left join (
-    (select id, topic, key, value, headers, created_at from outbox
-     where id > $1 and published_at is null order by id limit $3)
+from (select 1) as one left join ("""
+#: a round's read: the next $2 unpublished rows above read_to ($1)
+_READ = (
+    _READ_HEAD
+    + """select id, topic, key, value, headers, created_at from outbox
+    where id > $1 and published_at is null order by id limit $2
+) o on true order by o.id"""
+)
+#: the same, and the rows in the cursor's gaps ($3 lows, $4 highs)
+_READ_GAPS = (
+    _READ_HEAD
+    + """(select id, topic, key, value, headers, created_at from outbox
+     where id > $1 and published_at is null order by id limit $2)
     union all
     (select b.id, b.topic, b.key, b.value, b.headers, b.created_at
-     from unnest($2::bigint[], $8::bigint[]) as r(lo, hi)
+     from unnest($3::bigint[], $4::bigint[]) as r(lo, hi)
      join outbox b on b.id between r.lo and r.hi
      where b.published_at is null)
-    order by id limit $3
-) o on true
-order by o.id"""
+    order by id limit $2
+) o on true order by o.id"""
+)
 #: the stored position: where a relay starting to lead reads from
 _POSITION = "select next_id, epoch from outbox_relay"
-#: what a stopping relay leaves: its acknowledged rows logged, its position stored
-_STOP = """with logged as (
-    insert into outbox_published (ids)
-    select $1::bigint[] where cardinality($1::bigint[]) > 0
+#: a flush: the rows published since the last ($1, at $2) logged, the position
+#: ($3, $4) stored unless republish_all moved the epoch from $5
+_FLUSH = """with logged as (
+    insert into outbox_published (ids, published_at)
+    select $1::bigint[], $2::timestamptz[] where cardinality($1::bigint[]) > 0
 )
-update outbox_relay set next_id = $2, read_to = $3 where epoch = $4"""
+update outbox_relay set next_id = $3, read_to = $4 where epoch = $5"""
+#: how often a busy relay logs what it published and stores its position, in
+#: seconds: a position lost with its session sends again what was published since
+FLUSH_S = 0.2
 
 
 class OutboxRelay(NotifiedWorker):
@@ -113,11 +118,15 @@ class OutboxRelay(NotifiedWorker):
         #: broker, a batch per partition) is then shared by more rows
         self._linger_s = linger_s
         self._caught_up = True
-        #: ids the broker acknowledged that are not yet logged published
-        self._acked: list[int] = []
+        #: ids the broker acknowledged, and when, not yet logged (:meth:`flush`)
+        self._published: list[int] = []
+        self._published_at: list[dt.datetime] = []
         #: where this leader reads from (set from the stored position as it leads)
         self._cursor = IdCursor.at(1)
+        self._stored = self._cursor
         self._epoch = 0
+        self._flushed_at = 0.0
+        self._flush_timer: asyncio.TimerHandle | None = None
         self._producer_factory = producer_factory
         self._producer: AIOKafkaProducer | None = None
         self._metrics = metrics
@@ -159,27 +168,49 @@ class OutboxRelay(NotifiedWorker):
         consumers drop (at-least-once, as after a lost session); the rows themselves
         are written by the committing transactions, which keep the server's setting.
         Under load a relay round otherwise waited for a group flush behind every
-        issuance's WAL (measured: docs/architecture.md, "Commit -> topic")."""
-        await conn.execute("set synchronous_commit = off")
+        issuance's WAL (measured: docs/architecture.md, "Commit -> topic").
+        ``plan_cache_mode = force_generic_plan``: the round's statement is planned
+        once, not at every round (its custom plans cost PostgreSQL about 170 µs a
+        round to make, twice what the generic one costs to run; measured in
+        docs/architecture.md section 2, "The outbox and the audit log without a mark
+        a row")."""
+        await conn.execute(
+            "set synchronous_commit = off; set plan_cache_mode = force_generic_plan"
+        )
         await self._start_over(conn)
 
     async def _start_over(self, conn: asyncpg.Connection) -> None:
         row = await conn.fetchrow(_POSITION)
         assert row is not None  # kernel migration 0007 writes it
         self._cursor, self._epoch = IdCursor.at(row["next_id"]), row["epoch"]
-        self._acked = []
+        self._stored = self._cursor
+
+    def more_to_do(self, handled: int) -> bool:
+        """Read again at once only after a full round: a round that took every
+        committed row goes idle, and a commit's NOTIFY (also one that came during
+        the round) wakes it."""
+        return not self._caught_up
+
+    async def flush(self, conn: asyncpg.Connection) -> None:
+        """Log the rows published since the last flush (``outbox_published``) and
+        store the position (``outbox_relay``), in one statement. A busy relay
+        flushes every :data:`FLUSH_S`, an idle one at once, a stopping one last."""
+        if self._published or self._cursor != self._stored:
+            await conn.execute(
+                _FLUSH,
+                self._published,
+                self._published_at,
+                self._cursor.next_id,
+                self._cursor.read_to,
+                self._epoch,
+            )
+        self._published, self._published_at = [], []
+        self._stored, self._flushed_at = self._cursor, time.monotonic()
 
     async def on_stop(self, conn: asyncpg.Connection) -> None:
         """Log what the broker acknowledged and store the position, so that a
         restart does not send it again."""
-        await conn.execute(
-            _STOP,
-            self._acked,
-            self._cursor.next_id,
-            self._cursor.read_to,
-            self._epoch,
-        )
-        self._acked = []
+        await self.flush(conn)
 
     async def close(self) -> None:
         """Stop the producer."""
@@ -188,32 +219,26 @@ class OutboxRelay(NotifiedWorker):
     async def work_once(self, conn: asyncpg.Connection) -> int:
         """Publish one round; return the number of rows published.
 
-        The rows the previous round had acknowledged are logged published, and the
-        position it left stored, by the same statement that reads this round's rows
-        (one round trip, not two; a position lost with the session only means rows
-        are sent again, which consumers drop). Rows a round read but did not
-        publish (their partition's send failed, or its batch was full) are read
-        again by the next (:meth:`IdCursor.retrying`), before any later row of
-        their partition. A round that follows one which took every unpublished row (the relay
-        was caught up, or was woken from idle) first lingers ``linger_s`` when that
-        is set, so that the rows committed meanwhile go in the same round; a backlog
-        is sent without waiting."""
-        if self._linger_s > 0 and self._caught_up and not self._acked:
+        One statement reads the round's rows (and the cursor's gaps only when it
+        has any); every :data:`FLUSH_S` a busy relay first logs what it published
+        and stores its position (:meth:`flush`; a position lost with the session
+        only means rows are sent again, which consumers drop). Rows a round read but
+        did not publish (their partition's send failed, or its batch was full) are
+        read again by the next (:meth:`IdCursor.retrying`), before any later row of
+        their partition. A round woken from idle first lingers ``linger_s`` when
+        that is set, so that the rows committed meanwhile go in the same round; a
+        backlog is sent without waiting."""
+        if time.monotonic() - self._flushed_at >= FLUSH_S:
+            await self.flush(conn)
+        if self._linger_s > 0 and self._caught_up:
             await asyncio.sleep(self._linger_s)
         cursor = self._cursor
-        lows, highs = cursor.ranges()
-        found = await conn.fetch(
-            _ROUND,
-            cursor.read_to,
-            lows,
-            self._batch_size,
-            self._acked,
-            cursor.next_id,
-            cursor.read_to,
-            self._epoch,
-            highs,
-        )
-        self._acked = []
+        if cursor.gaps:
+            found = await conn.fetch(
+                _READ_GAPS, cursor.read_to, self._batch_size, *cursor.ranges()
+            )
+        else:
+            found = await conn.fetch(_READ, cursor.read_to, self._batch_size)
         snapshot = found[0]
         if snapshot["epoch"] != self._epoch:  # republish_all: start over from there
             await self._start_over(conn)
@@ -223,7 +248,7 @@ class OutboxRelay(NotifiedWorker):
         cursor = cursor.after(
             ids,
             xmin=snapshot["xmin"],
-            xmax=snapshot["xmax"],
+            horizon=snapshot["horizon"],
             limit_reached=len(rows) == self._batch_size,
         )
         self._caught_up = len(rows) < self._batch_size
@@ -275,16 +300,16 @@ class OutboxRelay(NotifiedWorker):
                 failure = exc
         done = set(published)
         self._cursor = cursor.retrying(
-            [i for i in ids if i not in done], horizon=snapshot["xmax"]
+            [i for i in ids if i not in done], horizon=snapshot["horizon"]
         )
         if published:
-            # logged by the next round's statement, which follows at once
-            self._acked = published
-            now = time.time()
+            at = dt.datetime.now(dt.UTC)
+            self._published += published
+            self._published_at += [at] * len(published)
             by_id = {r["id"]: r for r in rows}
             for row_id in published:
                 self._metrics.commit_to_publish.observe(
-                    max(0.0, now - by_id[row_id]["created_at"].timestamp())
+                    max(0.0, (at - by_id[row_id]["created_at"]).total_seconds())
                 )
             self._metrics.events_published.inc(len(published))
         await self._refresh_gauges(conn)  # also while never idle
@@ -303,8 +328,19 @@ class OutboxRelay(NotifiedWorker):
         await self._refresh_gauges(conn)
 
     async def on_idle(self, conn: asyncpg.Connection) -> None:
-        """Backlog gauges, and now and then a purge of old published rows."""
+        """A flush (at once, or when :data:`FLUSH_S` is up: a wake-up is set for
+        it), backlog gauges, and now and then a purge of old published rows."""
         now = time.monotonic()
+        if self._published or self._cursor != self._stored:
+            wait = self._flushed_at + FLUSH_S - now
+            if wait <= 0:
+                await self.flush(conn)
+            else:
+                if self._flush_timer is not None:
+                    self._flush_timer.cancel()
+                self._flush_timer = asyncio.get_running_loop().call_later(
+                    wait, self._wake.set
+                )
         await self._refresh_gauges(conn)
         if now - self._last_purge < 5:
             return
@@ -319,7 +355,7 @@ class OutboxRelay(NotifiedWorker):
             self._retention,
         )
         await conn.execute(
-            "delete from outbox_published where published_at < now() - $1::interval",
+            "delete from outbox_published where logged_at < now() - $1::interval",
             self._retention,
         )
 
@@ -341,7 +377,7 @@ async def refresh_backlog_metrics(conn: asyncpg.Connection, metrics: Metrics) ->
 async def unpublished_rows(conn: asyncpg.Connection) -> int:
     """How many outbox rows the relay has not stored as published: those at or
     above its stored position (rows it published since are stored by its next
-    round, or as it stops)."""
+    flush, within :data:`FLUSH_S` or as it stops)."""
     return await conn.fetchval(
         """select count(*) from outbox
            where id >= (select next_id from outbox_relay) and published_at is null"""

@@ -37,6 +37,12 @@ class NotifiedWorker(abc.ABC):
     async def work_once(self, conn: asyncpg.Connection) -> int:
         """Do one unit of work; return how many items it handled (0 = idle)."""
 
+    def more_to_do(self, handled: int) -> bool:
+        """Whether to run :meth:`work_once` again at once after it handled
+        ``handled`` items (default: whenever it handled any); otherwise the worker
+        idles until a NOTIFY or the poll."""
+        return handled > 0
+
     async def on_leader(self, conn: asyncpg.Connection) -> None:
         """Called once the session leads, before the first :meth:`work_once`
         (session settings)."""
@@ -94,7 +100,7 @@ class NotifiedWorker(abc.ABC):
                     await self.on_error()
                     await _sleep_or_stop(stop, delay)
                     continue
-                if handled:
+                if self.more_to_do(handled):
                     continue
                 await self.on_idle(conn)
                 waiter = asyncio.ensure_future(self._wake.wait())

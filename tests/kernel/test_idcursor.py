@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from certseal.storage import idcursor
 from certseal.storage.idcursor import Gap, IdCursor
 
 
@@ -14,55 +15,70 @@ def test_a_fresh_cursor_reads_from_its_position():
 
 
 def test_missing_ids_below_the_highest_read_are_gaps_until_settled():
-    cursor = IdCursor.at(1).after([1, 4, 5, 9], xmin=100, xmax=105, limit_reached=False)
+    cursor = IdCursor.at(1).after(
+        [1, 4, 5, 9], xmin=100, horizon=105, limit_reached=False
+    )
     assert cursor.read_to == 9
     assert cursor.gaps == (Gap(2, 3, 105), Gap(6, 8, 105))
     assert cursor.next_id == 2
     assert cursor.ranges() == ([2, 6], [3, 8])
     # 3 appears; the rest is missing while a transaction below 105 may still run
-    cursor = cursor.after([3], xmin=104, xmax=107, limit_reached=False)
+    cursor = cursor.after([3], xmin=104, horizon=107, limit_reached=False)
     assert cursor.gaps == (Gap(2, 2, 105), Gap(6, 8, 105))
     assert cursor.read_to == 9
     # every transaction below 105 ended: what is still missing never commits
-    cursor = cursor.after([7, 12], xmin=105, xmax=110, limit_reached=False)
+    cursor = cursor.after([7, 12], xmin=105, horizon=110, limit_reached=False)
     assert cursor.gaps == (Gap(10, 11, 110),)
     assert cursor.next_id == 10
 
 
-def test_a_read_with_no_transaction_running_settles_its_gaps_at_once():
-    cursor = IdCursor.at(1).after([1, 3], xmin=50, xmax=50, limit_reached=False)
-    assert cursor.gaps == () and cursor.next_id == 4
+def test_a_gap_settles_only_at_a_later_read():
+    """A read's own horizon is a transaction id it took after its snapshot: its gaps
+    wait for a later snapshot whose oldest running transaction is past it."""
+    cursor = IdCursor.at(1).after([1, 3], xmin=50, horizon=50, limit_reached=False)
+    assert cursor.gaps == (Gap(2, 2, 50),)
+    assert cursor.after([], xmin=51, horizon=52, limit_reached=False).next_id == 4
 
 
 def test_a_limited_read_keeps_what_it_did_not_look_at():
     cursor = IdCursor(read_to=20, gaps=(Gap(2, 3, 90), Gap(15, 16, 90)))
     # the read stopped at its limit at id 5: the gap 15-16 was not looked at, even
     # with every transaction that could hold it ended
-    after = cursor.after([2, 5], xmin=95, xmax=99, limit_reached=True)
+    after = cursor.after([2, 5], xmin=95, horizon=99, limit_reached=True)
     assert after.gaps == (Gap(15, 16, 90),)
     assert after.read_to == 20
     # a limited read that took new ids: nothing above the last was looked at
-    fresh = IdCursor.at(1).after([1, 2, 4], xmin=10, xmax=12, limit_reached=True)
+    fresh = IdCursor.at(1).after([1, 2, 4], xmin=10, horizon=12, limit_reached=True)
     assert (fresh.read_to, fresh.gaps) == (4, (Gap(3, 3, 12),))
 
 
 def test_a_gap_split_by_a_limit_keeps_its_unseen_part():
     cursor = IdCursor(read_to=30, gaps=(Gap(2, 20, 90),))
-    after = cursor.after([4], xmin=80, xmax=99, limit_reached=True)
+    after = cursor.after([4], xmin=80, horizon=99, limit_reached=True)
     assert after.gaps == (Gap(2, 3, 90), Gap(5, 20, 90))
 
 
 def test_rows_not_finished_are_read_again_and_hold_the_position():
-    cursor = IdCursor.at(1).after([1, 2, 3], xmin=7, xmax=7, limit_reached=False)
+    cursor = IdCursor.at(1).after([1, 2, 3], xmin=6, horizon=7, limit_reached=False)
     again = cursor.retrying([2], horizon=7)
     assert again.next_id == 2 and again.ranges() == ([2], [2])
     assert cursor.retrying([], horizon=7) is cursor
     # read again: done; a row gone meanwhile settles like any gap
-    assert again.after([2], xmin=7, xmax=8, limit_reached=False).next_id == 4
-    assert again.after([], xmin=7, xmax=8, limit_reached=False).next_id == 4
-    assert again.after([], xmin=6, xmax=8, limit_reached=False).next_id == 2
+    assert again.after([2], xmin=7, horizon=8, limit_reached=False).next_id == 4
+    assert again.after([], xmin=7, horizon=8, limit_reached=False).next_id == 4
+    assert again.after([], xmin=6, horizon=8, limit_reached=False).next_id == 2
 
 
 def test_ids_out_of_order_are_refused():
     with pytest.raises(ValueError, match="ascending"):
-        IdCursor.at(1).after([3, 2], xmin=1, xmax=1, limit_reached=False)
+        IdCursor.at(1).after([3, 2], xmin=1, horizon=1, limit_reached=False)
+
+
+def test_too_many_gaps_are_joined_closest_first(monkeypatch):
+    monkeypatch.setattr(idcursor, "MAX_GAPS", 3)
+    ids = [1, 3, 4, 5, 7, 9, 10, 11, 12, 14]  # gaps 2, 6, 8, 13
+    cursor = IdCursor.at(1).after(ids, xmin=5, horizon=9, limit_reached=False)
+    assert cursor.gaps == (Gap(2, 2, 9), Gap(6, 8, 9), Gap(13, 13, 9))
+    # a joined gap keeps the latest horizon; ids read in between are read again
+    again = cursor.retrying([11], horizon=12)
+    assert again.gaps == (Gap(2, 2, 9), Gap(6, 8, 9), Gap(11, 13, 12))

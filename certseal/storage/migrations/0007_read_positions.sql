@@ -29,12 +29,14 @@ insert into outbox_relay (next_id, read_to)
 select n, n - 1 from (
     select coalesce((select min(id) from outbox where published_at is null),
                     (select max(id) + 1 from outbox), 1) as n) p;
--- When each row was published: one row per relay round, the ids the broker acknowledged.
+-- When each row was published: a row per flush of the relay (about every 0.2 s while
+-- busy), the ids the broker acknowledged and when, element by element.
 create table outbox_published (
-    published_at timestamptz not null default clock_timestamp(),
-    ids          bigint[]    not null
+    logged_at    timestamptz   not null default clock_timestamp(),
+    ids          bigint[]      not null,
+    published_at timestamptz[] not null
 );
-create index outbox_published_at on outbox_published (published_at);
+create index outbox_published_logged_at on outbox_published (logged_at);
 
 -- The audit log: the sealer reads from its position, kept in the chain's head.
 drop index audit_unsealed;
