@@ -34,6 +34,7 @@ from certseal.logs import REQUEST_ID
 from certseal.metrics import Metrics
 from certseal.storage.idcursor import IdCursor
 from certseal.storage.idempotency import kept
+from certseal.storage.outbox import SESSION
 from certseal.storage.worker import NotifiedWorker
 
 log = logging.getLogger(__name__)
@@ -234,10 +235,10 @@ class AuditSealer(NotifiedWorker):
         self._cursor = IdCursor.at(1)
 
     async def on_leader(self, conn: asyncpg.Connection) -> None:
-        """Read from the position the head keeps (every row below it is sealed);
-        plan the reading statement once (``plan_cache_mode``, as the outbox relay's
-        :meth:`~certseal.storage.outbox.OutboxRelay.on_leader`)."""
-        await conn.execute("set plan_cache_mode = force_generic_plan")
+        """Read from the position the head keeps (every row below it is sealed),
+        with the outbox relay's planner settings
+        (:data:`certseal.storage.outbox.SESSION`)."""
+        await conn.execute(SESSION)
         self._cursor = IdCursor.at(
             await conn.fetchval("select unsealed_from from audit_head")
         )

@@ -80,6 +80,14 @@ _READ_GAPS = (
     order by id limit $2
 ) o on true order by o.id"""
 )
+#: the planner settings of the relay's and the audit sealer's sessions: their
+#: statements are planned once, not at every round (custom plans of the round's
+#: statement cost PostgreSQL about 170 µs a round to make, twice what running the
+#: generic one costs), and never as a scan of the whole table: a plan made while the
+#: table was new and empty scanned it all at every round as it grew (PostgreSQL's
+#: CPU an issuance doubled within a minute of a fresh database; docs/architecture.md
+#: section 2, "The outbox and the audit log without a mark a row")
+SESSION = "set plan_cache_mode = force_generic_plan; set enable_seqscan = off"
 #: the stored position: where a relay starting to lead reads from
 _POSITION = "select next_id, epoch from outbox_relay"
 #: a flush: the rows published since the last ($1, at $2) logged, the position
@@ -169,14 +177,8 @@ class OutboxRelay(NotifiedWorker):
         are written by the committing transactions, which keep the server's setting.
         Under load a relay round otherwise waited for a group flush behind every
         issuance's WAL (measured: docs/architecture.md, "Commit -> topic").
-        ``plan_cache_mode = force_generic_plan``: the round's statement is planned
-        once, not at every round (its custom plans cost PostgreSQL about 170 µs a
-        round to make, twice what the generic one costs to run; measured in
-        docs/architecture.md section 2, "The outbox and the audit log without a mark
-        a row")."""
-        await conn.execute(
-            "set synchronous_commit = off; set plan_cache_mode = force_generic_plan"
-        )
+        And :data:`SESSION`'s planner settings."""
+        await conn.execute(SESSION + "; set synchronous_commit = off")
         await self._start_over(conn)
 
     async def _start_over(self, conn: asyncpg.Connection) -> None:

@@ -300,6 +300,8 @@ async def test_the_sealer_seals_a_row_committed_after_a_later_one(config):
         assert await sealer.work_once(conn) == 1
         report = await verify_chain(conn)
         assert report.ok and report.rows_checked == 2 and report.unsealed == 0
+        # a batch not full: the next poll seals what commits meanwhile
+        assert not sealer.more_to_do(1) and sealer.more_to_do(sealer._batch_size)
         # a new leader starts where the head says: nothing to seal again
         again = AuditSealer(dsn=dsn, metrics=Metrics(families=frozenset({"audit"})))
         await again.on_leader(conn)
@@ -398,3 +400,21 @@ async def test_a_flush_logs_when_each_row_was_published(stack, config):
     finally:
         await conn.close()
         await worker.close()
+
+
+async def test_the_readers_plan_once_and_never_scan_a_whole_table(stack, config):
+    """A plan the relay or the sealer made while its table was empty must not scan
+    it whole at every round as it grows: their sessions plan once, with sequential
+    scans off."""
+    dsn = await fresh_database(config)
+    worker = relay(stack, dsn)
+    sealer = AuditSealer(dsn=dsn, metrics=Metrics(families=frozenset({"audit"})))
+    for leader in (worker, sealer):
+        conn = await connect(dsn)
+        try:
+            await leader.on_leader(conn)
+            assert await conn.fetchval("show enable_seqscan") == "off"
+            assert await conn.fetchval("show plan_cache_mode") == "force_generic_plan"
+        finally:
+            await conn.close()
+    await worker.close()
