@@ -39,6 +39,7 @@ import bisect
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 #: the most gaps a cursor keeps: past it the closest are joined into one, whose rows
 #: read in between are read again (the relay sends them twice, which consumers drop).
@@ -47,8 +48,7 @@ from dataclasses import dataclass
 MAX_GAPS = 1000
 
 
-@dataclass(frozen=True)
-class Gap:
+class Gap(NamedTuple):
     """Ids ``lo`` to ``hi`` (inclusive) to read again, not seen by a read that took
     the transaction id ``horizon`` after its snapshot."""
 
@@ -104,12 +104,15 @@ class IdCursor:
                 continue
             hi = gap.hi if looked_to is None else min(gap.hi, looked_to)
             if gap.horizon > xmin:  # not settled: what the read did not return stays
+                if hi == gap.hi and not _holds(ids, gap.lo, hi):
+                    kept.append(gap)  # untouched (most gaps, most rounds)
+                    continue
                 kept += _missing(ids, gap.lo, hi, gap.horizon)
             if hi < gap.hi:
                 kept.append(Gap(hi + 1, gap.hi, gap.horizon))
         read_to = max(self.read_to, top)
         kept += _missing(ids, self.read_to + 1, read_to, horizon)
-        return IdCursor(read_to, _bounded(sorted(kept, key=lambda g: g.lo)))
+        return IdCursor(read_to, _bounded(kept))  # in order: old gaps, then new
 
     def retrying(self, ids: Sequence[int], *, horizon: int) -> IdCursor:
         """The cursor with ``ids`` (read, at or below ``read_to``, not finished: a
@@ -121,6 +124,12 @@ class IdCursor:
         return IdCursor(
             self.read_to, _bounded(sorted((*self.gaps, *extra), key=lambda g: g.lo))
         )
+
+
+def _holds(ids: Sequence[int], lo: int, hi: int) -> bool:
+    """Whether ``ids`` (ascending) holds an id from ``lo`` to ``hi``."""
+    at = bisect.bisect_left(ids, lo)
+    return at < len(ids) and ids[at] <= hi
 
 
 def _missing(ids: Sequence[int], lo: int, hi: int, horizon: int) -> list[Gap]:
