@@ -8,6 +8,7 @@ again before its later rows."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 
 import pytest
@@ -37,17 +38,29 @@ async def committed(dsn: str, topic: str, key: bytes) -> int:
         await conn.close()
 
 
+@contextlib.asynccontextmanager
+async def leading(stack, config):
+    """A fresh database and topic, and a relay leading on a connection of its own:
+    (dsn, topic, relay, connection)."""
+    dsn = await fresh_database(config)
+    topic = await fresh_topic(stack)
+    worker = relay(stack, dsn)
+    conn = await connect(dsn)
+    try:
+        await worker.on_leader(conn)
+        yield dsn, topic, worker, conn
+    finally:
+        await conn.close()
+        await worker.close()
+
+
 async def position(conn) -> int:
     return await conn.fetchval("select next_id from outbox_relay")
 
 
 async def test_a_row_committed_after_a_later_one_was_read_is_published(stack, config):
-    dsn = await fresh_database(config)
-    topic = await fresh_topic(stack)
-    worker = relay(stack, dsn)
-    conn, slow = await connect(dsn), await connect(dsn)
-    try:
-        await worker.on_leader(conn)
+    async with leading(stack, config) as (dsn, topic, worker, conn):
+        slow = await connect(dsn)
         async with EventWatcher(stack, topic) as watcher:
             held = slow.transaction()
             await held.start()
@@ -66,10 +79,7 @@ async def test_a_row_committed_after_a_later_one_was_read_is_published(stack, co
             await worker.flush(conn)  # logs them, stores the position past both
             assert await position(conn) == late + 1
             assert await unpublished_rows(conn) == 0
-    finally:
-        await conn.close()
         await slow.close()
-        await worker.close()
 
 
 async def test_a_rolled_back_id_is_passed_over_and_a_new_leader_reads_an_open_one(
@@ -227,12 +237,7 @@ async def test_a_failed_partition_is_sent_again_and_a_lost_session_loses_nothing
 
 
 async def test_republish_all_moves_a_leading_relay_back(stack, config):
-    dsn = await fresh_database(config)
-    topic = await fresh_topic(stack)
-    worker = relay(stack, dsn)
-    conn = await connect(dsn)
-    try:
-        await worker.on_leader(conn)
+    async with leading(stack, config) as (dsn, topic, worker, conn):
         for key in (b"r-1", b"r-2"):
             await committed(dsn, topic, key)
         async with EventWatcher(stack, topic) as watcher:
@@ -243,9 +248,6 @@ async def test_republish_all_moves_a_leading_relay_back(stack, config):
                 pass
             records = await watcher.wait_for(lambda rs: len(keys_on(rs, b"r-")) == 4)
             assert keys_on(records, b"r-") == [b"r-1", b"r-2", b"r-1", b"r-2"]
-    finally:
-        await conn.close()
-        await worker.close()
 
 
 async def test_an_id_is_taken_only_with_a_transaction_id(config):
@@ -378,12 +380,7 @@ async def test_a_previous_mains_outbox_and_audit_log_upgrade_in_place(
 
 
 async def test_a_flush_logs_when_each_row_was_published(stack, config):
-    dsn = await fresh_database(config)
-    topic = await fresh_topic(stack)
-    worker = relay(stack, dsn)
-    conn = await connect(dsn)
-    try:
-        await worker.on_leader(conn)
+    async with leading(stack, config) as (dsn, topic, worker, conn):
         first = await committed(dsn, topic, b"l-1")
         assert await worker.work_once(conn) == 1
         assert not worker.more_to_do(1)  # it took every row: idle until a NOTIFY
@@ -397,9 +394,6 @@ async def test_a_flush_logs_when_each_row_was_published(stack, config):
         assert (row["id"], row["after_commit"]) == (first, True)
         await worker.flush(conn)  # nothing new: nothing logged
         assert await conn.fetchval("select count(*) from outbox_published") == 1
-    finally:
-        await conn.close()
-        await worker.close()
 
 
 async def test_the_readers_plan_once_and_never_scan_a_whole_table(stack, config):
