@@ -186,6 +186,7 @@ class OutboxRelay(NotifiedWorker):
         assert row is not None  # kernel migration 0007 writes it
         self._cursor, self._epoch = IdCursor.at(row["next_id"]), row["epoch"]
         self._stored = self._cursor
+        self._caught_up = False  # read on at once from there
 
     def more_to_do(self, handled: int) -> bool:
         """Read again at once only after a full round: a round that took every

@@ -244,6 +244,8 @@ async def test_republish_all_moves_a_leading_relay_back(stack, config):
             while await worker.work_once(conn):
                 pass
             assert await republish_all(conn) == 2
+            assert await worker.work_once(conn) == 1  # it starts over from there
+            assert worker.more_to_do(1)  # at once, not at the next poll
             while await worker.work_once(conn):
                 pass
             records = await watcher.wait_for(lambda rs: len(keys_on(rs, b"r-")) == 4)
