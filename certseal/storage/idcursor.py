@@ -26,7 +26,7 @@ unlisted above it (the fault a test keeps: tests/kernel/test_outbox_positions.py
 ids must come from a sequence without a per-session cache (``bigserial``'s default),
 so that they are taken in time order.
 
-Every gap and every row a round could not finish (:meth:`IdCursor.retrying`) is read
+Every gap and every row a round could not finish (``unfinished``) is read
 again, by its range, until it is read or settled: nothing committed is skipped, and a
 transaction that stays open only holds back :attr:`IdCursor.next_id`, the point
 below which everything was read. The cursor itself is a value: a round computes the
@@ -37,15 +37,19 @@ from __future__ import annotations
 
 import bisect
 import itertools
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
-#: the most gaps a cursor keeps: past it the closest are joined into one, whose rows
-#: read in between are read again (the relay sends them twice, which consumers drop).
-#: Many gaps need a writing transaction left open while many others roll back; each
-#: gap is one index range per read.
+#: the most gaps a cursor keeps: past it the closest are joined into one
+#: (:attr:`IdCursor.joined`: the relay marks the rows read in between, so that it does
+#: not send them again at every read of the joined gap). Many gaps need a writing
+#: transaction left open while many others roll back; each gap is one index range per
+#: read.
 MAX_GAPS = 1000
+
+#: ids ``lo`` to ``hi`` (inclusive)
+Space = tuple[int, int]
 
 
 class Gap(NamedTuple):
@@ -65,6 +69,11 @@ class IdCursor:
 
     read_to: int
     gaps: tuple[Gap, ...] = ()
+    #: the ranges the read that made this cursor joined into its gaps (past
+    #: :data:`MAX_GAPS`): every id in them was read and finished, or never commits.
+    #: A reader that takes no mark of its own (the relay) marks their rows, which a
+    #: read of the joined gap would otherwise return again at every round
+    joined: tuple[Space, ...] = field(default=(), compare=False)
 
     @classmethod
     def at(cls, next_id: int) -> IdCursor:
@@ -84,19 +93,29 @@ class IdCursor:
         return [g.lo for g in self.gaps], [g.hi for g in self.gaps]
 
     def after(
-        self, ids: Sequence[int], *, xmin: int, horizon: int, limit_reached: bool
+        self,
+        ids: Sequence[int],
+        *,
+        xmin: int,
+        horizon: int,
+        limit_reached: bool,
+        unfinished: Collection[int] = (),
     ) -> IdCursor:
         """The cursor after a read that returned ``ids`` (ascending, each above
         ``read_to`` or in a gap) under a snapshot whose ``xmin`` is given, the
         statement having taken the transaction id ``horizon`` after it. The read
         took them ``order by id limit n``: when it returned ``n`` (``limit_reached``),
-        ids above the last returned were not looked at.
+        ids above the last returned were not looked at. The ``unfinished`` among
+        ``ids`` (a send that failed, a batch that was full) are read again, like
+        the ids the read did not return (a row no longer there settles like any
+        gap): computed with them, never added after, so that no two gaps overlap.
 
         Raises ValueError for ids not ascending."""
         if any(b <= a for a, b in itertools.pairwise(ids)):
             raise ValueError("ids: not ascending")
         top = ids[-1] if ids else self.read_to
         looked_to = top if limit_reached else None  # None: everything was looked at
+        done = [i for i in ids if i not in unfinished] if unfinished else ids
         kept: list[Gap] = []
         for gap in self.gaps:
             if looked_to is not None and gap.lo > looked_to:
@@ -104,26 +123,36 @@ class IdCursor:
                 continue
             hi = gap.hi if looked_to is None else min(gap.hi, looked_to)
             if gap.horizon > xmin:  # not settled: what the read did not return stays
-                if hi == gap.hi and not _holds(ids, gap.lo, hi):
+                if hi == gap.hi and not _holds(done, gap.lo, hi):
                     kept.append(gap)  # untouched (most gaps, most rounds)
                     continue
-                kept += _missing(ids, gap.lo, hi, gap.horizon)
+                kept += _missing(done, gap.lo, hi, gap.horizon)
+            else:  # settled: only the rows read and not finished stay
+                kept += _unfinished(ids, unfinished, gap.lo, hi, horizon)
             if hi < gap.hi:
                 kept.append(Gap(hi + 1, gap.hi, gap.horizon))
         read_to = max(self.read_to, top)
-        kept += _missing(ids, self.read_to + 1, read_to, horizon)
-        return IdCursor(read_to, _bounded(kept))  # in order: old gaps, then new
+        kept += _missing(done, self.read_to + 1, read_to, horizon)
+        gaps, joined = _bounded(kept)  # in order: old gaps, then new
+        return IdCursor(read_to, gaps, joined)
 
-    def retrying(self, ids: Sequence[int], *, horizon: int) -> IdCursor:
-        """The cursor with ``ids`` (read, at or below ``read_to``, not finished: a
-        send that failed) to be read again, each a gap of ``horizon``, the read's;
-        a row that is no longer there settles like any gap."""
-        if not ids:
-            return self
-        extra = [Gap(i, i, horizon) for i in ids]
-        return IdCursor(
-            self.read_to, _bounded(sorted((*self.gaps, *extra), key=lambda g: g.lo))
-        )
+
+def _unfinished(
+    ids: Sequence[int], unfinished: Collection[int], lo: int, hi: int, horizon: int
+) -> list[Gap]:
+    """The runs of ``ids`` (ascending) in ``lo..hi`` that are all ``unfinished``, as
+    gaps (between two ids of a run no row is visible: no row is read twice)."""
+    gaps: list[Gap] = []
+    run: list[int] = []
+    for i in ids[bisect.bisect_left(ids, lo) : bisect.bisect_right(ids, hi)]:
+        if i in unfinished:
+            run.append(i)
+        elif run:
+            gaps.append(Gap(run[0], run[-1], horizon))
+            run = []
+    if run:
+        gaps.append(Gap(run[0], run[-1], horizon))
+    return gaps
 
 
 def _holds(ids: Sequence[int], lo: int, hi: int) -> bool:
@@ -147,18 +176,22 @@ def _missing(ids: Sequence[int], lo: int, hi: int, horizon: int) -> list[Gap]:
     return gaps
 
 
-def _bounded(gaps: list[Gap]) -> tuple[Gap, ...]:
-    """``gaps`` (sorted) with the closest joined until at most :data:`MAX_GAPS`
-    remain; a joined gap keeps the latest horizon of its parts."""
+def _bounded(gaps: list[Gap]) -> tuple[tuple[Gap, ...], tuple[Space, ...]]:
+    """``gaps`` (sorted, disjoint) with the closest joined until at most
+    :data:`MAX_GAPS` remain (a joined gap keeps the latest horizon of its parts),
+    and the ranges between them that were joined in."""
     if len(gaps) <= MAX_GAPS:
-        return tuple(gaps)
+        return tuple(gaps), ()
     spaces = sorted(range(len(gaps) - 1), key=lambda i: gaps[i + 1].lo - gaps[i].hi)
     join = set(spaces[: len(gaps) - MAX_GAPS])  # join gap i with gap i + 1
     joined: list[Gap] = []
+    filled: list[Space] = []
     for i, gap in enumerate(gaps):
         if i - 1 in join:
             last = joined[-1]
             joined[-1] = Gap(last.lo, gap.hi, max(last.horizon, gap.horizon))
+            if last.hi + 1 < gap.lo:
+                filled.append((last.hi + 1, gap.lo - 1))
         else:
             joined.append(gap)
-    return tuple(joined)
+    return tuple(joined), tuple(filled)

@@ -80,6 +80,12 @@ _READ_GAPS = (
     order by id limit $2
 ) o on true order by o.id"""
 )
+#: the rows in the ranges ($1 lows, $2 highs) a cursor joined into its gaps
+#: (:attr:`IdCursor.joined`): every one was published (or never commits), and a read
+#: of a joined gap, which takes only the rows not marked, would send them again
+_MARK_JOINED = """update outbox o set published_at = now()
+from unnest($1::bigint[], $2::bigint[]) as r(lo, hi)
+where o.id between r.lo and r.hi and o.published_at is null"""
 #: the planner settings of the relay's and the audit sealer's sessions: their
 #: statements are planned once, not at every round (custom plans of the round's
 #: statement cost PostgreSQL about 170 µs a round to make, twice what running the
@@ -227,10 +233,10 @@ class OutboxRelay(NotifiedWorker):
         and stores its position (:meth:`flush`; a position lost with the session
         only means rows are sent again, which consumers drop). Rows a round read but
         did not publish (their partition's send failed, or its batch was full) are
-        read again by the next (:meth:`IdCursor.retrying`), before any later row of
-        their partition. A round woken from idle first lingers ``linger_s`` when
-        that is set, so that the rows committed meanwhile go in the same round; a
-        backlog is sent without waiting."""
+        read again by the next (``unfinished``, :meth:`IdCursor.after`), before any
+        later row of their partition. A round woken from idle first lingers
+        ``linger_s`` when that is set, so that the rows committed meanwhile go in the
+        same round; a backlog is sent without waiting."""
         if time.monotonic() - self._flushed_at >= FLUSH_S:
             await self.flush(conn)
         if self._linger_s > 0 and self._caught_up:
@@ -248,15 +254,9 @@ class OutboxRelay(NotifiedWorker):
             return 1
         rows = [r for r in found if r["id"] is not None]
         ids = [r["id"] for r in rows]
-        cursor = cursor.after(
-            ids,
-            xmin=snapshot["xmin"],
-            horizon=snapshot["horizon"],
-            limit_reached=len(rows) == self._batch_size,
-        )
         self._caught_up = len(rows) < self._batch_size
         if not rows:
-            self._cursor = cursor
+            self._cursor = self._after(cursor, snapshot, ids, set())
             return 0
         producer = await self._get_producer()
         groups: OrderedDict[tuple[str, int], list[asyncpg.Record]] = OrderedDict()
@@ -302,9 +302,11 @@ class OutboxRelay(NotifiedWorker):
             except Exception as exc:
                 failure = exc
         done = set(published)
-        self._cursor = cursor.retrying(
-            [i for i in ids if i not in done], horizon=snapshot["horizon"]
-        )
+        unfinished = {i for i in ids if i not in done}
+        self._cursor = self._after(cursor, snapshot, ids, unfinished)
+        if self._cursor.joined:  # rows a read of the joined gaps would send again
+            lows, highs = zip(*self._cursor.joined, strict=True)
+            await conn.execute(_MARK_JOINED, list(lows), list(highs))
         if published:
             at = dt.datetime.now(dt.UTC)
             self._published += published
@@ -319,6 +321,24 @@ class OutboxRelay(NotifiedWorker):
         if failure is not None:
             raise RuntimeError(f"publish failed: {failure!r}") from failure
         return len(published)
+
+    def _after(
+        self,
+        cursor: IdCursor,
+        snapshot: asyncpg.Record,
+        ids: list[int],
+        unfinished: set[int],
+    ) -> IdCursor:
+        """The cursor after a round that read ``ids`` and did not finish the
+        ``unfinished`` among them (read again by the next round, before any later
+        row of their partition)."""
+        return cursor.after(
+            ids,
+            xmin=snapshot["xmin"],
+            horizon=snapshot["horizon"],
+            limit_reached=len(ids) == self._batch_size,
+            unfinished=unfinished,
+        )
 
     async def _refresh_gauges(self, conn: asyncpg.Connection) -> None:
         if time.monotonic() - self._last_gauges >= 5:
