@@ -251,6 +251,7 @@ class OutboxRelay(NotifiedWorker):
         snapshot = found[0]
         if snapshot["epoch"] != self._epoch:  # republish_all: start over from there
             await self._start_over(conn)
+            self._caught_up = False  # read from there at once, not at the next poll
             return 1
         rows = [r for r in found if r["id"] is not None]
         ids = [r["id"] for r in rows]
@@ -426,6 +427,8 @@ async def republish_all(conn: asyncpg.Connection) -> int:
                    read_to = least(next_id, $1) - 1, epoch = epoch + 1""",
             oldest if oldest is not None else 2**62,
         )
+        # an idle relay learns the epoch only from a read: wake it at commit
+        await conn.execute("select pg_notify('certseal_outbox', '')")
     return int(count)
 
 

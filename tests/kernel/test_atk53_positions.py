@@ -4,9 +4,12 @@ republish_all, with purges and with the backlog gauges."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from certseal.storage import idcursor
+from certseal.storage.outbox import republish_all
 from certseal.storage.pool import connect
 from tests.conftest import EventWatcher
 from tests.kernel.test_outbox_positions import FailingPartitions, committed, insert
@@ -102,4 +105,28 @@ async def test_a_failed_send_inside_a_joined_gap_loses_no_row(
     finally:
         await conn.close()
         await slow.close()
+        await worker.close()
+
+
+async def test_republish_all_wakes_an_idle_relay(stack, config):
+    """republish_all moved the position back without a NOTIFY, and the round that
+    saw the new epoch started over and then went idle: an idle relay sent nothing
+    again until two polls later (here a poll of an hour)."""
+    dsn = await fresh_database(config)
+    topic = await fresh_topic(stack)
+    worker = relay(stack, dsn)
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    conn = await connect(dsn)
+    try:
+        async with EventWatcher(stack, topic) as watcher:
+            await committed(dsn, topic, b"w-1")
+            await watcher.wait_for(lambda rs: keys_on(rs, b"w-") == [b"w-1"])
+            await republish_all(conn)
+            records = await watcher.wait_for(lambda rs: len(keys_on(rs, b"w-")) == 2)
+            assert keys_on(records, b"w-") == [b"w-1", b"w-1"]
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+        await conn.close()
         await worker.close()
