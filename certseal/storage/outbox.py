@@ -251,7 +251,6 @@ class OutboxRelay(NotifiedWorker):
         snapshot = found[0]
         if snapshot["epoch"] != self._epoch:  # republish_all: start over from there
             await self._start_over(conn)
-            self._caught_up = False  # read from there at once, not at the next poll
             return 1
         rows = [r for r in found if r["id"] is not None]
         ids = [r["id"] for r in rows]
