@@ -34,7 +34,7 @@ from certseal.logs import REQUEST_ID
 from certseal.metrics import Metrics
 from certseal.storage.idcursor import IdCursor
 from certseal.storage.idempotency import kept
-from certseal.storage.outbox import SESSION
+from certseal.storage.outbox import SESSION, check_ids_in_time_order
 from certseal.storage.worker import NotifiedWorker
 
 log = logging.getLogger(__name__)
@@ -239,6 +239,7 @@ class AuditSealer(NotifiedWorker):
         with the outbox relay's planner settings
         (:data:`certseal.storage.outbox.SESSION`)."""
         await conn.execute(SESSION)
+        await check_ids_in_time_order(conn, "audit_log")
         self._cursor = IdCursor.at(
             await conn.fetchval("select unsealed_from from audit_head")
         )

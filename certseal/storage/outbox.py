@@ -94,6 +94,26 @@ where o.id between r.lo and r.hi and o.published_at is null"""
 #: CPU an issuance doubled within a minute of a fresh database; docs/architecture.md
 #: section 2, "The outbox and the audit log without a mark a row")
 SESSION = "set plan_cache_mode = force_generic_plan; set enable_seqscan = off"
+
+
+async def check_ids_in_time_order(conn: asyncpg.Connection, table: str) -> None:
+    """Raise RuntimeError, saying how to mend it, unless ``table``'s id sequence
+    hands out ids in time order (a cache of 1, ``bigserial``'s): what a read
+    position needs (:mod:`certseal.storage.idcursor`). With a cache each session
+    takes a block of ids, and a row committed later may hold an id below one read
+    and settled already."""
+    cache = await conn.fetchval(
+        "select cache_size from pg_sequences where sequencename = $1",
+        f"{table}_id_seq",
+    )
+    if cache != 1:
+        raise RuntimeError(
+            f"the sequence {table}_id_seq has a cache of {cache}: ids would not be "
+            f"taken in time order, and rows could be skipped; set it back with "
+            f"'alter sequence {table}_id_seq cache 1'"
+        )
+
+
 #: the stored position: where a relay starting to lead reads from
 _POSITION = "select next_id, epoch from outbox_relay"
 #: a flush: the rows published since the last ($1, at $2) logged, the position
@@ -185,6 +205,7 @@ class OutboxRelay(NotifiedWorker):
         issuance's WAL (measured: docs/architecture.md, "Commit -> topic").
         And :data:`SESSION`'s planner settings."""
         await conn.execute(SESSION + "; set synchronous_commit = off")
+        await check_ids_in_time_order(conn, "outbox")
         await self._start_over(conn)
 
     async def _start_over(self, conn: asyncpg.Connection) -> None:

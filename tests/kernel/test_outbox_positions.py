@@ -414,3 +414,22 @@ async def test_the_readers_plan_once_and_never_scan_a_whole_table(stack, config)
         finally:
             await conn.close()
     await worker.close()
+
+
+async def test_a_sequence_with_a_cache_is_refused_saying_how_to_mend_it(stack, config):
+    """With a cache, each session takes a block of ids: a row committed later may
+    hold an id below one already read and settled. Neither reader leads then."""
+    dsn = await fresh_database(config)
+    conn = await connect(dsn)
+    try:
+        for table, leader in (
+            ("outbox", relay(stack, dsn)),
+            ("audit_log", AuditSealer(dsn=dsn, metrics=Metrics(families=frozenset()))),
+        ):
+            await conn.execute(f"alter sequence {table}_id_seq cache 20")
+            with pytest.raises(RuntimeError, match=f"alter sequence {table}_id_seq"):
+                await leader.on_leader(conn)
+            await conn.execute(f"alter sequence {table}_id_seq cache 1")
+            await leader.on_leader(conn)
+    finally:
+        await conn.close()
