@@ -224,7 +224,8 @@ class OutboxRelay(NotifiedWorker):
     async def flush(self, conn: asyncpg.Connection) -> None:
         """Log the rows published since the last flush (``outbox_published``) and
         store the position (``outbox_relay``), in one statement. A busy relay
-        flushes every :data:`FLUSH_S`, an idle one at once, a stopping one last."""
+        flushes every :data:`FLUSH_S`, an idle one once :data:`FLUSH_S` has passed
+        since its last (a wake-up is set for it), a stopping one last."""
         if self._published or self._cursor != self._stored:
             await conn.execute(
                 _FLUSH,
