@@ -16,7 +16,7 @@ Information Functions"; 64-bit ``xid8``), after its snapshot was taken. The
 transaction that took a missing id ``g`` took it before the visible id above it was
 taken, hence before that snapshot, and so had its transaction id before the horizon
 was handed out, *provided it had a transaction id before it took ``g``*. The tables'
-id default (``certseal_next_id``, kernel migration 0007) therefore takes the
+id default (``nextval_after_xid``, kernel migration 0007) therefore takes the
 transaction id first. A gap is then *settled* once a later snapshot's ``xmin`` (the
 oldest transaction still running) reaches its horizon: every transaction that could
 hold ``g`` has ended, so ``g`` either was read or never will be (rolled back). The

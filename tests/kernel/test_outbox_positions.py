@@ -264,7 +264,7 @@ async def test_an_id_is_taken_only_with_a_transaction_id(config):
                     is None
                 )
                 await conn.fetchval(
-                    f"select certseal_next_id(pg_get_serial_sequence('{table}', 'id'))"
+                    f"select nextval_after_xid(pg_get_serial_sequence('{table}', 'id'))"
                 )
                 assert await conn.fetchval("select pg_current_xact_id_if_assigned()")
             default = await conn.fetchval(
@@ -273,7 +273,7 @@ async def test_an_id_is_taken_only_with_a_transaction_id(config):
                 " where adrelid = $1::regclass and attname = 'id'",
                 table,
             )
-            assert default.startswith("certseal_next_id(")
+            assert default.startswith("nextval_after_xid(")
     finally:
         await conn.close()
 

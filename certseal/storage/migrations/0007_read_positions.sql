@@ -6,14 +6,14 @@ lock table outbox, audit_log in access exclusive mode;
 
 -- An id is taken only after the transaction has its transaction id: what lets a
 -- reader tell a gap in the ids that may still commit from one that never will.
-create function certseal_next_id(sequence regclass) returns bigint
+create function nextval_after_xid(sequence regclass) returns bigint
     language plpgsql volatile as $$
 begin
     perform pg_current_xact_id();
     return nextval(sequence);
 end $$;
-alter table outbox alter column id set default certseal_next_id('outbox_id_seq');
-alter table audit_log alter column id set default certseal_next_id('audit_log_id_seq');
+alter table outbox alter column id set default nextval_after_xid('outbox_id_seq');
+alter table audit_log alter column id set default nextval_after_xid('audit_log_id_seq');
 
 -- The outbox: published_at is no longer written (a previous version's relay, during
 -- a rolling upgrade, may still write it; rows it marks are not sent again).
