@@ -281,6 +281,8 @@ certseal {headline} on the embedded defaults (data in {home.resolve()}).
   Console      {console_url} (counter page; operations at {console_url}operator)   {state["console"]}
                the browser must trust the dev CA {ca}
   Metrics      {metrics}
+  Logs         the services' in this terminal; the broker's in {stack.home / "broker.log"};
+               PostgreSQL's in {stack.home / "pg" / "log"}
   Config       {stack.config_file}
                with {home / LOCAL_OVERLAY} layered on top when it exists (your own
                settings; make run never writes it)

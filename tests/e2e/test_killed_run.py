@@ -163,6 +163,12 @@ def test_a_killed_run_leaves_nothing_running_and_the_next_one_stops_postgres(hom
 
     second = Run(home)  # starts normally: no port is said to be in use
     second.read_until(BANNER)
+    # the banner says where each log is (trial50), and each is there
+    logs = second.read_until("PostgreSQL's in")[-2:]
+    assert logs[0].startswith("  Logs         the services' in this terminal;"), logs
+    broker_log = logs[0].split("the broker's in ")[1].rstrip(";")
+    pg_log = logs[1].split("PostgreSQL's in ")[1]
+    assert Path(broker_log).is_file() and Path(pg_log).is_file(), logs
     assert server_pid(home / "pg") is not None
     second.process.send_signal(signal.SIGINT)
     said = second.read_until("stopped", within_s=60)
