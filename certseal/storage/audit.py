@@ -32,9 +32,14 @@ from certseal.audit import (
 )
 from certseal.logs import REQUEST_ID
 from certseal.metrics import Metrics
-from certseal.storage.idcursor import IdCursor
+from certseal.storage.idcursor import (
+    SESSION,
+    IdCursor,
+    check_ids_in_time_order,
+    read,
+    read_statements,
+)
 from certseal.storage.idempotency import kept
-from certseal.storage.outbox import SESSION, check_ids_in_time_order
 from certseal.storage.worker import NotifiedWorker
 
 log = logging.getLogger(__name__)
@@ -237,7 +242,7 @@ class AuditSealer(NotifiedWorker):
     async def on_leader(self, conn: asyncpg.Connection) -> None:
         """Read from the position the head keeps (every row below it is sealed),
         with the outbox relay's planner settings
-        (:data:`certseal.storage.outbox.SESSION`)."""
+        (:data:`certseal.storage.idcursor.SESSION`)."""
         await conn.execute(SESSION)
         await check_ids_in_time_order(conn, "audit_log")
         self._cursor = IdCursor.at(
@@ -259,15 +264,11 @@ class AuditSealer(NotifiedWorker):
         serialises two sealers (FOR UPDATE), and a row another sealed meanwhile
         fails the batch (RuntimeError), which is rolled back and read again."""
         async with conn.transaction():
-            lows, highs = self._cursor.ranges()
-            found = await conn.fetch(
-                _UNSEALED, self._cursor.read_to, lows, highs, self._batch_size
-            )
-            rows = [r for r in found if r["id"] is not None]
+            snapshot, rows = await read(conn, self._cursor, _READS, self._batch_size)
             cursor = self._cursor.after(
                 [r["id"] for r in rows],
-                xmin=found[0]["xmin"],
-                horizon=found[0]["horizon"],
+                xmin=snapshot["xmin"],
+                horizon=snapshot["horizon"],
                 limit_reached=len(rows) == self._batch_size,
             )
             head = await conn.fetchrow("select seq, hash from audit_head for update")
@@ -313,25 +314,21 @@ class AuditSealer(NotifiedWorker):
         return len(rows)
 
 
-#: the rows committed above ``read_to`` ($1) or in the cursor's gaps ($2 lows, $3
-#: highs) not yet sealed, at most $4, with the snapshot they were read under and the
-#: transaction id the statement takes after it (the cursor's horizon)
-_UNSEALED = """with snap as (
-    select pg_current_snapshot() as s, pg_current_xact_id() as horizon)
-select pg_snapshot_xmin(snap.s)::text::bigint as xmin,
-       snap.horizon::text::bigint as horizon, a.*
-from snap left join (
-    (select id, occurred_at, actor, action, subject, outcome, details, request_id
-     from audit_log where id > $1 and seq is null order by id limit $4)
-    union all
-    (select b.id, b.occurred_at, b.actor, b.action, b.subject, b.outcome, b.details,
-            b.request_id
-     from unnest($2::bigint[], $3::bigint[]) as r(lo, hi)
-     join audit_log b on b.id between r.lo and r.hi
-     where b.seq is null)
-    order by id limit $4
-) a on true
-order by a.id"""
+#: the sealer's reads (:func:`certseal.storage.idcursor.read`): the rows not sealed
+_READS = read_statements(
+    "audit_log",
+    (
+        "id",
+        "occurred_at",
+        "actor",
+        "action",
+        "subject",
+        "outcome",
+        "details",
+        "request_id",
+    ),
+    unread="seq is null",
+)
 
 
 async def audit_rows(

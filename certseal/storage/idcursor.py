@@ -30,7 +30,9 @@ Every gap and every row a round could not finish (``unfinished``) is read
 again, by its range, until it is read or settled: nothing committed is skipped, and a
 transaction that stays open only holds back :attr:`IdCursor.next_id`, the point
 below which everything was read. The cursor itself is a value: a round computes the
-next one and keeps it only once the round's work is done.
+next one and keeps it only once the round's work is done. Both readers read with
+:func:`read` (statements by :func:`read_statements`) in sessions set as
+:data:`SESSION`, and check :func:`check_ids_in_time_order` as they lead.
 """
 
 from __future__ import annotations
@@ -40,6 +42,36 @@ import itertools
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
+
+import asyncpg
+
+#: the planner settings of the relay's and the audit sealer's sessions: their
+#: statements are planned once, not at every round (custom plans of the round's
+#: statement cost PostgreSQL about 170 µs a round to make, twice what running the
+#: generic one costs), and never as a scan of the whole table: a plan made while the
+#: table was new and empty scanned it all at every round as it grew (PostgreSQL's
+#: CPU an issuance doubled within a minute of a fresh database; docs/architecture.md
+#: section 2, "The outbox and the audit log without a mark a row")
+SESSION = "set plan_cache_mode = force_generic_plan; set enable_seqscan = off"
+
+
+async def check_ids_in_time_order(conn: asyncpg.Connection, table: str) -> None:
+    """Raise RuntimeError, saying how to mend it, unless ``table``'s id sequence
+    hands out ids in time order (a cache of 1, ``bigserial``'s): what a read
+    position needs (:mod:`certseal.storage.idcursor`). With a cache each session
+    takes a block of ids, and a row committed later may hold an id below one read
+    and settled already."""
+    cache = await conn.fetchval(
+        "select cache_size from pg_sequences where sequencename = $1",
+        f"{table}_id_seq",
+    )
+    if cache != 1:
+        raise RuntimeError(
+            f"the sequence {table}_id_seq has a cache of {cache}: ids would not be "
+            f"taken in time order, and rows could be skipped; set it back with "
+            f"'alter sequence {table}_id_seq cache 1'"
+        )
+
 
 #: the most gaps a cursor keeps: past it the closest are joined into one
 #: (:attr:`IdCursor.joined`: the relay marks the rows read in between, so that it does
@@ -195,3 +227,46 @@ def _bounded(gaps: list[Gap]) -> tuple[tuple[Gap, ...], tuple[Space, ...]]:
         else:
             joined.append(gap)
     return tuple(joined), tuple(filled)
+
+
+def read_statements(
+    table: str, columns: Sequence[str], *, unread: str, head: str = ""
+) -> tuple[str, str]:
+    """The two statements a reader of ``table`` runs (:func:`read`): the ``columns``
+    of its rows matching ``unread`` (a condition on the table's own columns: not yet
+    published, not yet sealed) above ``read_to`` ($1), at most $2 in id order; and
+    the same with the rows in the gaps ($3 lows, $4 highs). Every row carries the
+    snapshot's ``xmin`` and the ``horizon`` (a transaction id the statement takes
+    after its snapshot), and ``head`` (more columns of that kind); with no row
+    found, one row of them alone (its ``id`` null)."""
+    top = f"""select pg_snapshot_xmin(pg_current_snapshot())::text::bigint as xmin,
+       pg_current_xact_id()::text::bigint as horizon{", " + head if head else ""}, o.*
+from (select 1) as one left join ("""
+    chosen = ", ".join(columns)
+    above = f"""select {chosen} from {table}
+    where id > $1 and {unread} order by id limit $2"""
+    in_gaps = f"""select {", ".join("b." + c for c in columns)}
+    from unnest($3::bigint[], $4::bigint[]) as r(lo, hi)
+    join {table} b on b.id between r.lo and r.hi where b.{unread}"""
+    end = ") o on true order by o.id"
+    return (
+        top + above + end,
+        f"{top}({above}) union all ({in_gaps}) order by id limit $2{end}",
+    )
+
+
+async def read(
+    conn: asyncpg.Connection,
+    cursor: IdCursor,
+    statements: tuple[str, str],
+    limit: int,
+) -> tuple[asyncpg.Record, list[asyncpg.Record]]:
+    """The next at most ``limit`` rows for ``cursor`` (its gaps read only when it has
+    any), by :func:`read_statements`: the first row (its ``xmin``, ``horizon`` and
+    head columns) and the rows found."""
+    plain, with_gaps = statements
+    if cursor.gaps:
+        found = await conn.fetch(with_gaps, cursor.read_to, limit, *cursor.ranges())
+    else:
+        found = await conn.fetch(plain, cursor.read_to, limit)
+    return found[0], [r for r in found if r["id"] is not None]

@@ -30,7 +30,13 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from certseal.events import OutboxRecord
 from certseal.metrics import Metrics
-from certseal.storage.idcursor import IdCursor
+from certseal.storage.idcursor import (
+    SESSION,
+    IdCursor,
+    check_ids_in_time_order,
+    read,
+    read_statements,
+)
 from certseal.storage.worker import NotifiedWorker
 
 log = logging.getLogger(__name__)
@@ -52,33 +58,13 @@ async def write_outbox(
     )
 
 
-#: the columns a round reads, with the snapshot's xmin, the transaction id the
-#: statement takes after its snapshot (the horizon of :mod:`certseal.storage.idcursor`)
-#: and the epoch republish_all moves
-_READ_HEAD = """select pg_snapshot_xmin(pg_current_snapshot())::text::bigint as xmin,
-       pg_current_xact_id()::text::bigint as horizon,
-       (select epoch from outbox_relay) as epoch,
-       o.id, o.topic, o.key, o.value, o.headers, o.created_at
-from (select 1) as one left join ("""
-#: a round's read: the next $2 unpublished rows above read_to ($1)
-_READ = (
-    _READ_HEAD
-    + """select id, topic, key, value, headers, created_at from outbox
-    where id > $1 and published_at is null order by id limit $2
-) o on true order by o.id"""
-)
-#: the same, and the rows in the cursor's gaps ($3 lows, $4 highs)
-_READ_GAPS = (
-    _READ_HEAD
-    + """(select id, topic, key, value, headers, created_at from outbox
-     where id > $1 and published_at is null order by id limit $2)
-    union all
-    (select b.id, b.topic, b.key, b.value, b.headers, b.created_at
-     from unnest($3::bigint[], $4::bigint[]) as r(lo, hi)
-     join outbox b on b.id between r.lo and r.hi
-     where b.published_at is null)
-    order by id limit $2
-) o on true order by o.id"""
+#: a round's reads (:func:`certseal.storage.idcursor.read`): the rows not yet
+#: published, and the epoch republish_all moves
+_READS = read_statements(
+    "outbox",
+    ("id", "topic", "key", "value", "headers", "created_at"),
+    unread="published_at is null",
+    head="(select epoch from outbox_relay) as epoch",
 )
 #: the rows in the ranges ($1 lows, $2 highs) a cursor joined into its gaps
 #: (:attr:`IdCursor.joined`): every one was published (or never commits), and a read
@@ -86,34 +72,6 @@ _READ_GAPS = (
 _MARK_JOINED = """update outbox o set published_at = now()
 from unnest($1::bigint[], $2::bigint[]) as r(lo, hi)
 where o.id between r.lo and r.hi and o.published_at is null"""
-#: the planner settings of the relay's and the audit sealer's sessions: their
-#: statements are planned once, not at every round (custom plans of the round's
-#: statement cost PostgreSQL about 170 µs a round to make, twice what running the
-#: generic one costs), and never as a scan of the whole table: a plan made while the
-#: table was new and empty scanned it all at every round as it grew (PostgreSQL's
-#: CPU an issuance doubled within a minute of a fresh database; docs/architecture.md
-#: section 2, "The outbox and the audit log without a mark a row")
-SESSION = "set plan_cache_mode = force_generic_plan; set enable_seqscan = off"
-
-
-async def check_ids_in_time_order(conn: asyncpg.Connection, table: str) -> None:
-    """Raise RuntimeError, saying how to mend it, unless ``table``'s id sequence
-    hands out ids in time order (a cache of 1, ``bigserial``'s): what a read
-    position needs (:mod:`certseal.storage.idcursor`). With a cache each session
-    takes a block of ids, and a row committed later may hold an id below one read
-    and settled already."""
-    cache = await conn.fetchval(
-        "select cache_size from pg_sequences where sequencename = $1",
-        f"{table}_id_seq",
-    )
-    if cache != 1:
-        raise RuntimeError(
-            f"the sequence {table}_id_seq has a cache of {cache}: ids would not be "
-            f"taken in time order, and rows could be skipped; set it back with "
-            f"'alter sequence {table}_id_seq cache 1'"
-        )
-
-
 #: the stored position: where a relay starting to lead reads from
 _POSITION = "select next_id, epoch from outbox_relay"
 #: a flush: the rows published since the last ($1, at $2) logged, the position
@@ -226,7 +184,7 @@ class OutboxRelay(NotifiedWorker):
         store the position (``outbox_relay``), in one statement. A busy relay
         flushes every :data:`FLUSH_S`, an idle one once :data:`FLUSH_S` has passed
         since its last (a wake-up is set for it), a stopping one last."""
-        if self._published or self._cursor != self._stored:
+        if self._unflushed:
             await conn.execute(
                 _FLUSH,
                 self._published,
@@ -237,6 +195,11 @@ class OutboxRelay(NotifiedWorker):
             )
         self._published, self._published_at = [], []
         self._stored, self._flushed_at = self._cursor, time.monotonic()
+
+    @property
+    def _unflushed(self) -> bool:
+        """Whether rows were published or the position moved since the last flush."""
+        return bool(self._published) or self._cursor != self._stored
 
     async def on_stop(self, conn: asyncpg.Connection) -> None:
         """Log what the broker acknowledged and store the position, so that a
@@ -264,17 +227,10 @@ class OutboxRelay(NotifiedWorker):
         if self._linger_s > 0 and self._caught_up:
             await asyncio.sleep(self._linger_s)
         cursor = self._cursor
-        if cursor.gaps:
-            found = await conn.fetch(
-                _READ_GAPS, cursor.read_to, self._batch_size, *cursor.ranges()
-            )
-        else:
-            found = await conn.fetch(_READ, cursor.read_to, self._batch_size)
-        snapshot = found[0]
+        snapshot, rows = await read(conn, cursor, _READS, self._batch_size)
         if snapshot["epoch"] != self._epoch:  # republish_all: start over from there
             await self._start_over(conn)
             return 1
-        rows = [r for r in found if r["id"] is not None]
         ids = [r["id"] for r in rows]
         self._caught_up = len(rows) < self._batch_size
         if not rows:
@@ -376,7 +332,7 @@ class OutboxRelay(NotifiedWorker):
         """A flush (at once, or when :data:`FLUSH_S` is up: a wake-up is set for
         it), backlog gauges, and now and then a purge of old published rows."""
         now = time.monotonic()
-        if self._published or self._cursor != self._stored:
+        if self._unflushed:
             wait = self._flushed_at + FLUSH_S - now
             if wait <= 0:
                 await self.flush(conn)
@@ -442,11 +398,11 @@ async def republish_all(conn: asyncpg.Connection) -> int:
         await conn.execute(
             "update outbox set published_at = null where published_at is not null"
         )
-        count, oldest = await conn.fetchrow("select count(*), min(id) from outbox")
+        count = await conn.fetchval("select count(*) from outbox")
         await conn.execute(
-            """update outbox_relay set next_id = least(next_id, $1),
-                   read_to = least(next_id, $1) - 1, epoch = epoch + 1""",
-            oldest if oldest is not None else 2**62,
+            """update outbox_relay set next_id = least(next_id, oldest),
+                   read_to = least(next_id, oldest) - 1, epoch = epoch + 1
+               from (select min(id) as oldest from outbox) o"""
         )
         # an idle relay learns the epoch only from a read: wake it at commit
         await conn.execute("select pg_notify('certseal_outbox', '')")

@@ -12,7 +12,12 @@ from certseal.storage import idcursor
 from certseal.storage.outbox import republish_all
 from certseal.storage.pool import connect
 from tests.conftest import EventWatcher
-from tests.kernel.test_outbox_positions import FailingPartitions, committed, insert
+from tests.kernel.test_outbox_positions import (
+    FailingPartitions,
+    committed,
+    insert,
+    leading,
+)
 from tests.kernel.test_outbox_relay import fresh_database, fresh_topic, keys_on, relay
 
 
@@ -38,12 +43,8 @@ async def test_rows_inside_joined_gaps_are_not_sent_at_every_round(
     anywhere on the server, and rolled-back writers), and spun without pause once
     they filled a batch. It now marks them published as it joins them."""
     monkeypatch.setattr(idcursor, "MAX_GAPS", 2)
-    dsn = await fresh_database(config)
-    topic = await fresh_topic(stack)
-    worker = relay(stack, dsn)
-    conn, long = await connect(dsn), await connect(dsn)
-    try:
-        await worker.on_leader(conn)
+    async with leading(stack, config) as (dsn, topic, worker, conn):
+        long = await connect(dsn)
         held = long.transaction()
         await held.start()
         await long.fetchval("select pg_current_xact_id()")  # holds every gap open
@@ -55,10 +56,7 @@ async def test_rows_inside_joined_gaps_are_not_sent_at_every_round(
         again = [await worker.work_once(conn) for _ in range(4)]
         assert again == [0, 0, 0, 0]
         await held.rollback()
-    finally:
-        await conn.close()
         await long.close()
-        await worker.close()
 
 
 async def test_a_failed_send_inside_a_joined_gap_loses_no_row(
@@ -70,15 +68,11 @@ async def test_a_failed_send_inside_a_joined_gap_loses_no_row(
     held by a transaction still open fell out of every gap: its row, once
     committed, was never published."""
     monkeypatch.setattr(idcursor, "MAX_GAPS", 2)
-    dsn = await fresh_database(config)
-    topic = await fresh_topic(stack)
-    worker = relay(stack, dsn)
-    real = worker._producer_factory
-    failing = {0, 1, 2}
-    worker._producer_factory = lambda: FailingPartitions(real(), failing)
-    conn, slow = await connect(dsn), await connect(dsn)
-    try:
-        await worker.on_leader(conn)
+    async with leading(stack, config) as (dsn, topic, worker, conn):
+        real = worker._producer_factory
+        failing = {0, 1, 2}
+        worker._producer_factory = lambda: FailingPartitions(real(), failing)
+        slow = await connect(dsn)
         await rolled_back(dsn, topic, b"gone-0")
         await committed(dsn, topic, b"kept-0")
         await rolled_back(dsn, topic, b"gone-1")
@@ -102,10 +96,7 @@ async def test_a_failed_send_inside_a_joined_gap_loses_no_row(
             assert sorted(keys_on(records, b"kept-")) == [
                 b"kept-%d" % i for i in range(4)
             ]
-    finally:
-        await conn.close()
         await slow.close()
-        await worker.close()
 
 
 async def test_republish_all_wakes_an_idle_relay(stack, config):
