@@ -40,11 +40,20 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    """One plain line per record, for a person at a terminal (``make run``)."""
+    """One plain line per record, for a person at a terminal (``make run``), naming
+    the process it comes from as ``NAME[PID]``: ``certseal run`` writes every
+    service's lines to one terminal, and the same logger (the outbox relay's, the
+    audit sealer's) runs in several of them. NAME is ``CERTSEAL_LOG_NAME`` (the
+    run's name for the service, which its own child processes inherit), else
+    ``certseal``; the pid tells a service's processes apart (the issuer's serving
+    workers and its relay)."""
 
     def __init__(self) -> None:
+        label = os.environ.get("CERTSEAL_LOG_NAME") or "certseal"
+        label = label.replace("%", "%%")  # a name is text, never a format field
         super().__init__(
-            "%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S"
+            f"%(asctime)s %(levelname)-7s {label}[%(process)d] %(name)s: %(message)s",
+            "%H:%M:%S",
         )
 
 

@@ -182,8 +182,10 @@ def _run(args: argparse.Namespace, home: Path) -> int:
             arg for path in config_layers(home, config) for arg in ("--config", path)
         ]
 
-        def service(module: str, *extra: str) -> subprocess.Popen[bytes]:
-            return start_service([sys.executable, "-m", module, *layers, *extra])
+        def service(name: str, module: str, *extra: str) -> subprocess.Popen[bytes]:
+            # its log lines name it in the terminal all services share
+            env = {**os.environ, "CERTSEAL_LOG_NAME": name}
+            return start_service([sys.executable, "-m", module, *layers, *extra], env)
 
         starts = {
             "issuer": ("services.issuer",),
@@ -204,7 +206,7 @@ def _run(args: argparse.Namespace, home: Path) -> int:
             "console": ("services.console",),
         }
         for name, argv in starts.items():
-            services[name] = service(*argv)
+            services[name] = service(name, *argv)
         targets = {
             "issuer": cfg.cli.issuer_target,
             "dept-demo": cfg.cli.verifier_target,

@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import queue
+import re
 import signal
 import socket
 import subprocess
@@ -173,6 +174,17 @@ def test_a_killed_run_leaves_nothing_running_and_the_next_one_stops_postgres(hom
     second.process.send_signal(signal.SIGINT)
     said = second.read_until("stopped", within_s=60)
     assert said[-1] == "stopped.", said
+    # each service's lines name it and its process in the terminal they share
+    # (trial51: an "audit-sealer: leader" line could have been three processes')
+    named = re.compile(r"\d\d:\d\d:\d\d [A-Z]+ +([a-z-]+)\[(\d+)\] \S+: ")
+    leaders = [
+        named.match(line)
+        for line in second.err.read_text().splitlines()
+        if line.endswith(("outbox-relay: leader", "audit-sealer: leader"))
+    ]
+    assert len(leaders) >= 2 and all(leaders), second.err.read_text()[-3000:]
+    services = {"issuer", "dept-demo", "region-demo", "seal", "feed", "tlog", "console"}
+    assert {m[1] for m in leaders if m} <= services, leaders
     assert second.process.wait(30) == 0
     assert _await(lambda: server_pid(home / "pg") is None, 10), "PostgreSQL runs on"
     assert _await(lambda: not _home_processes(home), 10)

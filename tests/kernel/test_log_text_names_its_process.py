@@ -1,0 +1,42 @@
+"""``certseal run`` writes every service's log lines to one terminal, and the same
+loggers (the outbox relay's, the audit sealer's) run in several services: each plain
+line names its process (trial51: an ``audit-sealer: leader`` line while the stack
+stopped could have been any of three processes')."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+
+import pytest
+
+from certseal import logs
+
+
+def _line(name: str | None, monkeypatch: pytest.MonkeyPatch) -> str:
+    if name is None:
+        monkeypatch.delenv("CERTSEAL_LOG_NAME", raising=False)
+    else:
+        monkeypatch.setenv("CERTSEAL_LOG_NAME", name)
+    record = logging.LogRecord(
+        "certseal.storage.worker", logging.INFO, __file__, 1, "%s: leader", ("x",), None
+    )
+    return logs.TextFormatter().format(record)
+
+
+@pytest.mark.parametrize(
+    "name,label",
+    [
+        ("issuer", "issuer"),
+        ("dept-demo", "dept-demo"),
+        (None, "certseal"),
+        ("50%s", "50%s"),
+    ],
+)
+def test_a_plain_line_names_its_service_and_process(monkeypatch, name, label):
+    line = _line(name, monkeypatch)
+    pattern = r"\d\d:\d\d:\d\d INFO    " + re.escape(
+        f"{label}[{os.getpid()}] certseal.storage.worker: x: leader"
+    )
+    assert re.fullmatch(pattern, line), line
