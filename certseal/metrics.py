@@ -74,9 +74,14 @@ class Metrics:
         self.events_published = Counter(
             "certseal_outbox_published_events", "Events the relay published", registry=r
         )
+        self.events_republished = Counter(
+            "certseal_outbox_republished_events",
+            "Events the relay published again after a republish (among the published)",
+            registry=r,
+        )
         self.commit_to_publish = Histogram(
             "certseal_outbox_commit_to_publish_seconds",
-            "From outbox insert to broker acknowledgement",
+            "From outbox insert to broker acknowledgement, of events not republished",
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )

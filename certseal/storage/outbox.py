@@ -37,6 +37,7 @@ from certseal.storage.idcursor import (
     read,
     read_statements,
 )
+from certseal.storage.pool import KERNEL_MIGRATIONS, create_pool, migrate
 from certseal.storage.worker import NotifiedWorker
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ _MARK_JOINED = """update outbox o set published_at = now()
 from unnest($1::bigint[], $2::bigint[]) as r(lo, hi)
 where o.id between r.lo and r.hi and o.published_at is null"""
 #: the stored position: where a relay starting to lead reads from
-_POSITION = "select next_id, epoch from outbox_relay"
+_POSITION = "select next_id, epoch, republished_to from outbox_relay"
 #: a flush: the rows published since the last ($1, at $2) logged, the position
 #: ($3, $4) stored unless republish_all moved the epoch from $5
 _FLUSH = """with logged as (
@@ -117,6 +118,7 @@ class OutboxRelay(NotifiedWorker):
         self._cursor = IdCursor.at(1)
         self._stored = self._cursor
         self._epoch = 0
+        self._republished_to = 0  # rows at or below it are sent again (republish_all)
         self._flushed_at = 0.0
         self._flush_timer: asyncio.TimerHandle | None = None
         self._producer_factory = producer_factory
@@ -166,10 +168,19 @@ class OutboxRelay(NotifiedWorker):
         await check_ids_in_time_order(conn, "outbox")
         await self._start_over(conn)
 
-    async def _start_over(self, conn: asyncpg.Connection) -> None:
+    async def _start_over(
+        self, conn: asyncpg.Connection, published: IdCursor | None = None
+    ) -> None:
+        """Read from the stored position (a new leader's, or the one republish_all
+        moved back). ``published``: this relay's own position until then, whose
+        rows below ``next_id`` are sent again too, also those published since its
+        last flush."""
         row = await conn.fetchrow(_POSITION)
         assert row is not None  # kernel migration 0007 writes it
         self._cursor, self._epoch = IdCursor.at(row["next_id"]), row["epoch"]
+        self._republished_to = max(
+            row["republished_to"], published.next_id - 1 if published else 0
+        )
         self._stored = self._cursor
         self._caught_up = False  # read on at once from there
 
@@ -229,7 +240,7 @@ class OutboxRelay(NotifiedWorker):
         cursor = self._cursor
         snapshot, rows = await read(conn, cursor, _READS, self._batch_size)
         if snapshot["epoch"] != self._epoch:  # republish_all: start over from there
-            await self._start_over(conn)
+            await self._start_over(conn, published=cursor)
             return 1
         ids = [r["id"] for r in rows]
         self._caught_up = len(rows) < self._batch_size
@@ -290,11 +301,16 @@ class OutboxRelay(NotifiedWorker):
             self._published += published
             self._published_at += [at] * len(published)
             by_id = {r["id"]: r for r in rows}
+            again = 0
             for row_id in published:
+                if row_id <= self._republished_to:
+                    again += 1  # its commit was long ago: no delay of the relay's
+                    continue
                 self._metrics.commit_to_publish.observe(
                     max(0.0, (at - by_id[row_id]["created_at"]).total_seconds())
                 )
             self._metrics.events_published.inc(len(published))
+            self._metrics.events_republished.inc(again)
         await self._refresh_gauges(conn)  # also while never idle
         if failure is not None:
             raise RuntimeError(f"publish failed: {failure!r}") from failure
@@ -388,8 +404,10 @@ async def unpublished_rows(conn: asyncpg.Connection) -> int:
 async def republish_all(conn: asyncpg.Connection) -> int:
     """Send every retained row again, in order: the relay's position moves back to
     the oldest row retained (never forward: a row in flight below it stays to be
-    read), and its epoch on, so that a leading relay starts over from there. Returns
-    the number of retained rows.
+    read), and its epoch on, so that a leading relay starts over from there; the
+    highest id stored as published is kept (``republished_to``, kernel migration
+    0008), so that the rows sent again are counted apart from the commit-to-publish
+    times. Returns the number of retained rows.
 
     Used to re-seed a broker that lost its data (the embedded memory broker after a
     restart, or a rebuilt cluster); consumers drop the duplicates.
@@ -401,7 +419,8 @@ async def republish_all(conn: asyncpg.Connection) -> int:
         count = await conn.fetchval("select count(*) from outbox")
         await conn.execute(
             """update outbox_relay set next_id = least(next_id, oldest),
-                   read_to = least(next_id, oldest) - 1, epoch = epoch + 1
+                   read_to = least(next_id, oldest) - 1, epoch = epoch + 1,
+                   republished_to = greatest(republished_to, next_id - 1)
                from (select min(id) as oldest from outbox) o"""
         )
         # an idle relay learns the epoch only from a read: wake it at commit
@@ -410,11 +429,15 @@ async def republish_all(conn: asyncpg.Connection) -> int:
 
 
 async def republish_retained(dsn: str) -> int:
-    """:func:`republish_all` on a database that may not be migrated yet (0 then)."""
-    conn = await asyncpg.connect(dsn)
+    """:func:`republish_all` on a database that may not be made yet (0 then). One
+    an earlier version made gets the kernel's migrations first, as every service
+    applies them at its start (``republished_to`` came with 0008)."""
+    pool = await create_pool(dsn, min_size=1, max_size=1)
     try:
-        if not await conn.fetchval("select to_regclass('outbox') is not null"):
+        if not await pool.fetchval("select to_regclass('outbox') is not null"):
             return 0
-        return await republish_all(conn)
+        await migrate(pool, [("kernel", KERNEL_MIGRATIONS)])
+        async with pool.acquire() as conn:
+            return await republish_all(conn)
     finally:
-        await conn.close()
+        await pool.close()

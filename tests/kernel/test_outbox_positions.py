@@ -250,6 +250,35 @@ async def test_republish_all_moves_a_leading_relay_back(stack, config):
                 pass
             records = await watcher.wait_for(lambda rs: len(keys_on(rs, b"r-")) == 4)
             assert keys_on(records, b"r-") == [b"r-1", b"r-2", b"r-1", b"r-2"]
+        # the rows sent again are counted apart: their age since commit is no delay
+        # of the relay's (trial51); a row committed after the republish is observed
+        await worker.flush(conn)
+        await committed(dsn, topic, b"r-3")
+        while await worker.work_once(conn):
+            pass
+        assert _sample(worker, "certseal_outbox_published_events_total") == 5
+        assert _sample(worker, "certseal_outbox_republished_events_total") == 2
+        assert _sample(worker, "certseal_outbox_commit_to_publish_seconds_count") == 3
+        # a second republish, the position back at the oldest row again: every row
+        # published by then is counted apart, r-3 too; the stored bound is the
+        # stored position's (the relay also counts what it published since)
+        await worker.flush(conn)
+        assert await republish_all(conn) == 3
+        while await worker.work_once(conn):
+            pass
+        assert await conn.fetchval("select republished_to from outbox_relay") == (
+            await conn.fetchval("select max(id) from outbox")
+        )
+        assert _sample(worker, "certseal_outbox_republished_events_total") == 5
+        assert _sample(worker, "certseal_outbox_commit_to_publish_seconds_count") == 3
+
+
+def _sample(worker, name: str) -> float:
+    """The value of the relay metric sample ``name``."""
+    registry = worker._metrics.registry
+    value = registry.get_sample_value(name)
+    assert value is not None, name
+    return value
 
 
 async def test_an_id_is_taken_only_with_a_transaction_id(config):
@@ -377,6 +406,55 @@ async def test_a_previous_mains_outbox_and_audit_log_upgrade_in_place(
                 assert await sealer.work_once(conn) == 1
                 report = await verify_chain(conn)
                 assert report.ok and report.rows_checked == 4
+            finally:
+                await worker.close()
+
+
+async def test_a_database_at_kernel_0007_upgrades_and_a_re_seed_migrates_it_first(
+    stack, config, tmp_path
+):
+    """The previous main's database (kernel migrations to 0007): ``make run``
+    re-seeds a new embedded broker before any service started, so the re-seed
+    applies 0008 itself (republished_to) and the relay then reads from the oldest
+    row; what it sends again is counted apart."""
+    from certseal.storage.outbox import republish_retained
+    from certseal.storage.pool import KERNEL_MIGRATIONS, migrate
+    from tests.tlog.test_queue import kernel_database
+
+    topic = await fresh_topic(stack)
+    async with kernel_database(config, tmp_path, 7) as pool:
+        name = await pool.fetchval("select current_database()")
+        dsn = config.database.dsn().replace("/certseal?", f"/{name}?")
+        for key in (b"k7-1", b"k7-2"):
+            await committed(dsn, topic, key)
+        await pool.execute("update outbox_relay set next_id = 3, read_to = 2")
+        assert (
+            await pool.fetchval(
+                """select count(*) from information_schema.columns
+               where table_name = 'outbox_relay' and column_name = 'republished_to'"""
+            )
+            == 0
+        )
+        assert await republish_retained(dsn) == 2
+        assert await migrate(pool, [("kernel", KERNEL_MIGRATIONS)]) == []  # done
+        row = await pool.fetchrow("select * from outbox_relay")
+        assert (row["next_id"], row["epoch"], row["republished_to"]) == (1, 1, 2)
+        worker = relay(stack, dsn)
+        async with pool.acquire() as conn:
+            try:
+                await worker.on_leader(conn)
+                async with EventWatcher(stack, topic) as watcher:
+                    while await worker.work_once(conn):
+                        pass
+                    records = await watcher.wait_for(
+                        lambda rs: len(keys_on(rs, b"k7-")) == 2
+                    )
+                assert sorted(keys_on(records, b"k7-")) == [b"k7-1", b"k7-2"]
+                assert _sample(worker, "certseal_outbox_republished_events_total") == 2
+                assert (
+                    _sample(worker, "certseal_outbox_commit_to_publish_seconds_count")
+                    == 0
+                )
             finally:
                 await worker.close()
 
