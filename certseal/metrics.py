@@ -85,6 +85,12 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+        self.relay_leading = Gauge(
+            "certseal_outbox_relay_leading",
+            "1 while this process's relay leads (publishes every service's outbox "
+            "rows), 0 while it stands by",
+            registry=r,
+        )
         self.outbox_backlog = Gauge(
             "certseal_outbox_backlog", "Committed events not yet published", registry=r
         )

@@ -339,6 +339,11 @@ class OutboxRelay(NotifiedWorker):
             self._last_gauges = time.monotonic()
             await refresh_backlog_metrics(conn, self._metrics)
 
+    def leading(self, now: bool) -> None:
+        """``certseal_outbox_relay_leading``: whether this process's relay is the
+        one publishing every service's rows (the published count moves only there)."""
+        self._metrics.relay_leading.set(1 if now else 0)
+
     async def on_follower(self, conn: asyncpg.Connection) -> None:
         """Backlog gauges while another process leads the relay: every process that
         could relay reports the outbox it would relay (one outbox, one leader)."""

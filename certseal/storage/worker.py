@@ -51,6 +51,10 @@ class NotifiedWorker(abc.ABC):
         """Called at each poll while another session leads (what a follower may
         still report)."""
 
+    def leading(self, now: bool) -> None:
+        """Called with True once this session holds the lock, with False once it
+        no longer does (the session ended: a stop, a lost connection)."""
+
     async def on_idle(self, conn: asyncpg.Connection) -> None:
         """Called when there was nothing to do (housekeeping)."""
 
@@ -82,6 +86,7 @@ class NotifiedWorker(abc.ABC):
                 if await _sleep_or_stop(stop, self._poll_interval_s):
                     return
             log.info("%s: leader", self.name)
+            self.leading(True)
             await self.on_leader(conn)
             if self.channel:
                 await conn.add_listener(self.channel, lambda *_: self._wake.set())
@@ -114,6 +119,7 @@ class NotifiedWorker(abc.ABC):
                 stopper.cancel()
             await self.on_stop(conn)
         finally:
+            self.leading(False)
             await conn.close(timeout=2)
 
 

@@ -410,6 +410,9 @@ class OutboxStatus:
     backlog: float = 0.0
     relay_lag_s: float = 0.0
     published: float = 0.0
+    #: whether its relay leads (publishes every service's rows, so only its
+    #: published count moves); None: the process does not say
+    leading: bool | None = None
     error: str = ""
 
     def to_json(self) -> dict[str, Any]:
@@ -420,6 +423,7 @@ class OutboxStatus:
             "backlog": self.backlog,
             "relay_lag_s": round(self.relay_lag_s, 3),
             "published": self.published,
+            "leading": self.leading,
             "error": self.error,
         }
 
@@ -428,6 +432,7 @@ _OUTBOX_SAMPLES = {
     "certseal_outbox_backlog": "backlog",
     "certseal_outbox_relay_lag_seconds": "relay_lag_s",
     "certseal_outbox_published_events_total": "published",
+    "certseal_outbox_relay_leading": "leading",
 }
 
 
@@ -445,6 +450,7 @@ def outbox_status(name: str, url: str, metrics_text: str) -> OutboxStatus:
         backlog=figures.get("backlog", 0.0),
         relay_lag_s=figures.get("relay_lag_s", 0.0),
         published=figures.get("published", 0.0),
+        leading=bool(figures["leading"]) if "leading" in figures else None,
     )
 
 

@@ -136,6 +136,19 @@ def test_outbox_figures_from_prometheus_text():
     status = outbox_status("issuer", "http://x/metrics", METRICS)
     assert (status.backlog, status.relay_lag_s, status.published) == (12, 0.75, 3456)
     assert status.up and status.to_json()["name"] == "issuer"
+    assert status.leading is None  # a process that does not say
+
+
+@pytest.mark.parametrize("value,leading", [("1.0", True), ("0.0", False)])
+def test_the_card_says_whether_the_process_leads_the_relay(value, leading):
+    """One relay publishes every service's rows: only the leader's published count
+    moves (trial51), so each card says which it is."""
+    text = METRICS + (
+        "# TYPE certseal_outbox_relay_leading gauge\n"
+        f"certseal_outbox_relay_leading {value}\n"
+    )
+    status = outbox_status("seal", "u", text)
+    assert status.leading is leading and status.to_json()["leading"] is leading
 
 
 def test_topic_rates_from_end_offsets():

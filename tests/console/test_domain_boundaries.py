@@ -190,6 +190,7 @@ def test_outbox_relay_lag_and_pdf_seal_times():
         "backlog": 0.0,
         "relay_lag_s": 0.0,
         "published": 0.0,
+        "leading": None,
         "error": "down",
     }
     seal = PdfSealView(

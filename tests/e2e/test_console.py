@@ -618,9 +618,11 @@ async def test_the_operator_page_shows_both_groups_with_their_lag(browser, platf
             re.compile(r"^[1-9][0-9]*$")
         )
     for name in ("issuer", "seal"):
-        await expect(page.locator(f'article[data-outbox="{name}"]')).to_contain_text(
-            "UP"
-        )
+        card = page.locator(f'article[data-outbox="{name}"]')
+        await expect(card).to_contain_text("UP")
+        # whether its relay is the one publishing (another process may lead)
+        relay = card.locator('[data-figure="relay"] .figure')
+        await expect(relay).to_have_text(re.compile("^(主 leading|备用 standing by)$"))
     await expect(
         page.locator('article[data-topic="certseal.licence-events.v1"]')
     ).to_be_visible()

@@ -187,3 +187,43 @@ async def test_a_following_relay_reports_the_backlog_the_leader_leaves(stack, co
         await asyncio.wait_for(task, 30)
         await leader.close()
         await follower.close()
+
+
+async def test_the_leading_gauge_says_which_relay_publishes(stack, config):
+    """One relay leads for every service's rows, and only its published count moves
+    (trial51: the console's per-service counts): ``certseal_outbox_relay_leading``
+    is 0 while a relay stands by, 1 once it holds the lock, and 0 after its stop."""
+    dsn = await fresh_database(config)
+    leader = await connect(dsn)
+    stop = asyncio.Event()
+    follower = relay(stack, dsn)
+    follower._poll_interval_s = 0.05
+    gauge = follower._metrics.relay_leading
+    took_lock: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    polled = asyncio.Queue[None]()
+    on_leader, on_follower = follower.on_leader, follower.on_follower
+
+    async def leads(conn) -> None:
+        took_lock.set_result(None)
+        await on_leader(conn)
+
+    async def follows(conn) -> None:
+        polled.put_nowait(None)
+        await on_follower(conn)
+
+    follower.on_leader = leads  # type: ignore[method-assign]
+    follower.on_follower = follows  # type: ignore[method-assign]
+    assert await leader.fetchval("select pg_try_advisory_lock($1)", follower.lock_id)
+    task = asyncio.create_task(follower.run(stop))
+    try:
+        for _ in range(3):  # it asked for the lock three times and stood by
+            await asyncio.wait_for(polled.get(), 30)
+        assert gauge._value.get() == 0 and not took_lock.done()
+        await leader.close()  # the lock goes with the leader's session
+        await asyncio.wait_for(took_lock, 30)
+        assert gauge._value.get() == 1
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+        await follower.close()
+    assert gauge._value.get() == 0

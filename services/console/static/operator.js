@@ -96,13 +96,21 @@ function groupCard(group, history) {
     el("details", {class: "partitions"}, el("summary", {}, `分区 partitions (${group.partitions.length})`), partitions));
 }
 
+// one relay publishes every service's outbox rows: only the leader's count moves
+function relayRole(leading) {
+  if (leading === true) return "主 leading";
+  if (leading === false) return "备用 standing by";
+  return "—";
+}
+
 function outboxCard(outbox, history) {
   return el("article", {class: "card", "data-outbox": outbox.name},
     el("h3", {}, outbox.name, state(outbox.up, "UP", "DOWN")),
     el("div", {class: "figures"},
       figure("待发布 backlog", outbox.backlog, {"data-figure": "backlog"}),
       figure("发布延迟 relay lag (s)", outbox.relay_lag_s.toFixed(2)),
-      figure("已发布 published", outbox.published)),
+      figure("已发布 published", outbox.published),
+      figure("发布者 relay", relayRole(outbox.leading), {"data-figure": "relay"})),
     outbox.error ? el("p", {class: "message"}, outbox.error) : null,
     sparkline(series(history, "backlog", outbox.name), "backlog"));
 }
