@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -34,7 +35,7 @@ def channel(cfg: Any, target: str, identity: tuple[str, str] | None = None) -> A
     retried after a lost answer is made once. A change's retries are its keys'
     (gRPC's are off for it), which see whether any attempt reached the service.
     """
-    from certseal.cli_keys import command_keys
+    from certseal.cli_keys import ConnectionWatch, command_keys
     from certseal.idempotency import KEYED_METHODS
     from certseal.retries import retrying_options
     from certseal.rpc import secure_channel
@@ -43,16 +44,27 @@ def channel(cfg: Any, target: str, identity: tuple[str, str] | None = None) -> A
     # a wrong file is the setting's fault, said as such; gRPC would only fail to
     # connect ("is certseal running?")
     own = ("cli.cert_file", "cli.key_file") if identity is None else ("as", "as")
-    return secure_channel(
+    watch = ConnectionWatch()
+    chan = secure_channel(
         target,
         cfg.tls.ca_file,
         cert,
         key,
         fields=("tls.ca_file", *own),
         # the deadline inside the keys: each attempt of a change has its own
-        interceptors=[command_keys(), CallDeadline(call_timeout(cfg))],
+        interceptors=[
+            command_keys().watching(watch),
+            CallDeadline(call_timeout(cfg)),
+        ],
         **retrying_options(KEYED_METHODS),
     )
+    watch.follow(chan)
+    _WATCHES[chan] = watch
+    return chan
+
+
+#: each channel :func:`channel` made, and whether it ever connected
+_WATCHES: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
 
 class CallDeadline(grpc.aio.UnaryUnaryClientInterceptor):
@@ -124,7 +136,9 @@ def call_service(
             try:
                 return await call(chan)
             except grpc.aio.AioRpcError as exc:
-                error = rpc_failure(exc, cfg, target, service, identity, setting)
+                error = rpc_failure(
+                    exc, cfg, target, service, identity, setting, _WATCHES.get(chan)
+                )
                 raise as_options(error, options or {}) from None
 
     return run_unformatted(run())
@@ -170,13 +184,16 @@ def rpc_failure(
     service: str,
     identity: tuple[str, str] | None,
     setting: str,
+    watch: Any = None,
 ) -> CertsealError:
     """The CertsealError of a failed call to ``service`` at ``target`` (arguments as
-    :func:`call_service`'s): the typed error the service sent (its error kind in
-    the trailers); else a connection lost after the call was sent; else what is
+    :func:`call_service`'s; ``watch``: the channel's
+    :class:`~certseal.cli_keys.ConnectionWatch`): the typed error the service sent
+    (its error kind in the trailers); else a connection lost after the call was
+    sent; else a deadline that came before any connection was made; else what is
     wrong as the commands say it (:func:`_transport_problem`), else
     :func:`unreachable`: nobody answers at ``target``."""
-    from certseal.cli_keys import connection_lost
+    from certseal.cli_keys import connection_lost, never_sent
     from certseal.rpcerrors import ERROR_KIND_KEY, error_from_rpc
 
     if dict(exc.trailing_metadata() or ()).get(ERROR_KIND_KEY):
@@ -189,6 +206,17 @@ def rpc_failure(
             "network dropped the connection",
             field=service,
         )
+    deadline = exc.code() is grpc.StatusCode.DEADLINE_EXCEEDED
+    if deadline and watch is not None and never_sent(exc, watch):  # atk52
+        return CertsealError(
+            ErrorKind.UNAVAILABLE,
+            f"no connection to {target} was made within {cfg.cli.call_timeout_s:g} s "
+            "(cli.call_timeout_s), so the call was not sent: it takes a connection "
+            "but never finishes a TLS handshake (a port that is not a gRPC one, a "
+            f"port-forward or proxy with nothing behind it, or the {_named(service)} "
+            "there hung as it starts: see its log)",
+            field=service,
+        )
     try:
         found = _transport_problem(exc, cfg, target, service, identity, setting)
     except CertsealError as problem:
@@ -197,7 +225,7 @@ def rpc_failure(
         found = None
     if found is not None:
         return found
-    if exc.code() is grpc.StatusCode.DEADLINE_EXCEEDED:
+    if deadline:
         return CertsealError(
             ErrorKind.UNAVAILABLE,
             f"{target} took the call and gave no answer within "

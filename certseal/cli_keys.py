@@ -99,6 +99,21 @@ class CommandKeys(grpc.aio.UnaryUnaryClientInterceptor):
         request: Any,
     ) -> Any:
         """Key a change (and note it unsettled until its answer); pass a read on."""
+        return await self.intercept(continuation, client_call_details, request)
+
+    def watching(self, watch: ConnectionWatch) -> grpc.aio.UnaryUnaryClientInterceptor:
+        """These keys as one channel's interceptor, which knows from ``watch``
+        whether that channel ever connected (:func:`never_sent`)."""
+        return _WatchedKeys(self, watch)
+
+    async def intercept(
+        self,
+        continuation: Callable[[grpc.aio.ClientCallDetails, Any], Any],
+        client_call_details: grpc.aio.ClientCallDetails,
+        request: Any,
+        watch: ConnectionWatch | None = None,
+    ) -> Any:
+        """:meth:`intercept_unary_unary` on a channel ``watch`` follows."""
         method = client_call_details.method
         if isinstance(method, bytes):
             method = method.decode()
@@ -109,7 +124,7 @@ class CommandKeys(grpc.aio.UnaryUnaryClientInterceptor):
         self._sending[key] += 1  # two calls of one key at once: the service orders
         tries = _Tries()  # them, and the key is unsettled while either is unanswered
         try:
-            call = await self._attempts(continuation, details, request, tries)
+            call = await self._attempts(continuation, details, request, tries, watch)
             try:
                 await call  # its answer, or its error, is the caller's to take again
             except grpc.aio.AioRpcError as exc:
@@ -151,6 +166,7 @@ class CommandKeys(grpc.aio.UnaryUnaryClientInterceptor):
         details: grpc.aio.ClientCallDetails,
         request: Any,
         tries: _Tries,
+        watch: ConnectionWatch | None = None,
     ) -> Any:
         """The change's attempts by the retry policy, within its deadline: the last
         attempt's call (the last that may have reached the service, when later ones
@@ -173,12 +189,14 @@ class CommandKeys(grpc.aio.UnaryUnaryClientInterceptor):
             try:
                 await call
             except grpc.aio.AioRpcError as exc:
-                if left_unknown(exc):
+                if left_unknown(exc, watch):
                     tries.reached, reached = True, call
                 # the change's error: the last attempt's, but for one that never
                 # connected after one that reached the service (killed with the
                 # change: "connection lost", not "is certseal running?"; trial49 L4)
-                told = reached if reached is not None and never_sent(exc) else call
+                told = (
+                    reached if reached is not None and never_sent(exc, watch) else call
+                )
                 if exc.code() not in retried or attempt >= policy["maxAttempts"]:
                     return told
             except asyncio.CancelledError:
@@ -198,6 +216,24 @@ class CommandKeys(grpc.aio.UnaryUnaryClientInterceptor):
             backoff = min(backoff * policy["backoffMultiplier"], longest)
 
 
+class _WatchedKeys(grpc.aio.UnaryUnaryClientInterceptor):
+    """A command's keys on one channel (:meth:`CommandKeys.watching`)."""
+
+    def __init__(self, keys: CommandKeys, watch: ConnectionWatch):
+        self.keys, self.watch = keys, watch
+
+    async def intercept_unary_unary(
+        self,
+        continuation: Callable[[grpc.aio.ClientCallDetails, Any], Any],
+        client_call_details: grpc.aio.ClientCallDetails,
+        request: Any,
+    ) -> Any:
+        """:meth:`CommandKeys.intercept` with this channel's watch."""
+        return await self.keys.intercept(
+            continuation, client_call_details, request, self.watch
+        )
+
+
 class _Tries:
     """What a change's attempts found: whether any may have reached the service, and
     whether its outcome is known (done, or not done)."""
@@ -206,12 +242,15 @@ class _Tries:
     settled = False
 
 
-def left_unknown(exc: grpc.aio.AioRpcError) -> bool:
+def left_unknown(
+    exc: grpc.aio.AioRpcError, watch: ConnectionWatch | None = None
+) -> bool:
     """Whether a change whose attempt failed with ``exc`` may be done, or is to be
     retried with its key: a status of :data:`UNSETTLED`, but not a connection that
-    was never made (gRPC's "failed to connect to all addresses": nothing was sent by
-    that attempt; an earlier one may have been, :meth:`CommandKeys._attempts`)."""
-    return exc.code() in UNSETTLED and not never_sent(exc)
+    was never made (gRPC's "failed to connect to all addresses", or a deadline on a
+    channel ``watch`` saw never connect: nothing was sent by that attempt; an
+    earlier one may have been, :meth:`CommandKeys._attempts`)."""
+    return exc.code() in UNSETTLED and not never_sent(exc, watch)
 
 
 #: what gRPC's details of an UNAVAILABLE call say of one never sent, lowercased: no
@@ -226,14 +265,52 @@ _NEVER_SENT = (
 )
 
 
-def never_sent(exc: grpc.aio.AioRpcError) -> bool:
+def never_sent(exc: grpc.aio.AioRpcError, watch: ConnectionWatch | None = None) -> bool:
     """Whether the call that failed with ``exc`` was never sent: gRPC could not
-    connect to the service (UNAVAILABLE, :data:`_NEVER_SENT`). A name that did not
-    resolve was taken for a call that may have reached the service (atk52: a
-    change to a host not found said "not known to be done", and a service whose
-    name went with it, a pod's, left its retries' "host not found" as the error,
-    not the connection lost)."""
+    connect to the service (UNAVAILABLE, :data:`_NEVER_SENT`), or its deadline came
+    while the channel ``watch`` follows had never connected (a server that takes
+    the TCP connection and never finishes TLS: gRPC says only "Deadline Exceeded").
+    A name that did not resolve was taken for a call that may have reached the
+    service (atk52: a change to a host not found said "not known to be done", and
+    a service whose name went with it, a pod's, left its retries' "host not found"
+    as the error, not the connection lost)."""
+    if watch is not None and exc.code() is grpc.StatusCode.DEADLINE_EXCEEDED:
+        return not watch.connected()
     return _unavailable_saying(exc, _NEVER_SENT)
+
+
+class ConnectionWatch:
+    """Whether a channel has ever connected (reached READY: its TLS handshake and
+    HTTP/2 set-up done), so that a call that ran out of time on a channel that never
+    did is known never sent (:func:`never_sent`). :meth:`follow` it once the channel
+    is made, in the event loop that uses it."""
+
+    def __init__(self) -> None:
+        self._channel: grpc.aio.Channel | None = None
+        self._ready = False
+        self._task: asyncio.Task[None] | None = None
+
+    def follow(self, channel: grpc.aio.Channel) -> None:
+        """Watch ``channel`` until it is ready or closed."""
+        self._channel = channel
+        self._task = asyncio.get_running_loop().create_task(self._wait(channel))
+
+    async def _wait(self, channel: grpc.aio.Channel) -> None:
+        state = channel.get_state(try_to_connect=False)
+        while state is not grpc.ChannelConnectivity.SHUTDOWN:
+            if state is grpc.ChannelConnectivity.READY:
+                self._ready = True
+                return
+            await channel.wait_for_state_change(state)
+            state = channel.get_state(try_to_connect=False)
+
+    def connected(self) -> bool:
+        """Whether the channel was ready at any time (now too: a state the watch has
+        not run for yet); True for a channel not followed (not known)."""
+        if self._channel is None or self._ready:
+            return True
+        ready = grpc.ChannelConnectivity.READY
+        return self._channel.get_state(try_to_connect=False) is ready
 
 
 def _unavailable_saying(exc: grpc.aio.AioRpcError, words: tuple[str, ...]) -> bool:

@@ -5,8 +5,10 @@ that repeats it once."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
+import socket
 import threading
 import time
 from concurrent import futures
@@ -163,3 +165,47 @@ def test_a_followed_stream_has_no_deadline(config, prompt_server):
 
     said = calls.call_service(cfg, target, subscribe, service="feed")
     assert said[1] == b"later"
+
+
+@pytest.fixture
+def silent_port():
+    """A port that takes TCP connections and never says a word (atk52: PostgreSQL's
+    or a broker's port given for a service's, which wait for more of what they take
+    for their own protocol; a port-forward with nothing behind it)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    done = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not done.is_set():
+            with contextlib.suppress(TimeoutError):
+                held.append(listener.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"localhost:{listener.getsockname()[1]}"
+    done.set()
+    thread.join(5)
+    for conn in held:
+        conn.close()
+    listener.close()
+
+
+@pytest.mark.parametrize("call", [_suspend, _get], ids=["change", "read"])
+def test_a_call_whose_connection_never_finished_tls_is_said_not_sent(
+    config, silent_port, call
+):
+    """Its deadline came before any connection was made: "took the call and gave no
+    answer" was false, and a change's "not known to be done" too (atk52)."""
+    cfg = copy.deepcopy(config)
+    cfg.cli.call_timeout_s = 1.0
+    with command("counter-10") as keys, pytest.raises(CertsealError) as err:
+        calls.call_service(cfg, silent_port, call, service="issuer")
+    assert err.value.kind is ErrorKind.UNAVAILABLE and err.value.field == "issuer"
+    assert err.value.message.startswith(
+        f"no connection to {silent_port} was made within 1 s (cli.call_timeout_s), "
+        "so the call was not sent: it takes a connection but never finishes a TLS "
+        "handshake"
+    ), err.value.message
+    assert stop_words(keys, interrupted=False) is None  # nothing may be done
