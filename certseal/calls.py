@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -59,12 +58,7 @@ def channel(cfg: Any, target: str, identity: tuple[str, str] | None = None) -> A
         **retrying_options(KEYED_METHODS),
     )
     watch.follow(chan)
-    _WATCHES[chan] = watch
     return chan
-
-
-#: each channel :func:`channel` made, and whether it ever connected
-_WATCHES: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
 
 class CallDeadline(grpc.aio.UnaryUnaryClientInterceptor):
@@ -124,6 +118,7 @@ def call_service(
     error comes back as :func:`rpc_failure` tells it, naming the command's option
     for a request field ``options`` maps (:func:`as_options`)."""
 
+    from certseal.cli_keys import ConnectionWatch
     from certseal.listen import check_target
 
     # a target that is no address is the setting's fault, before any dialing
@@ -136,9 +131,8 @@ def call_service(
             try:
                 return await call(chan)
             except grpc.aio.AioRpcError as exc:
-                error = rpc_failure(
-                    exc, cfg, target, service, identity, setting, _WATCHES.get(chan)
-                )
+                watch = ConnectionWatch.of(chan)
+                error = rpc_failure(exc, cfg, target, service, identity, setting, watch)
                 raise as_options(error, options or {}) from None
 
     return run_unformatted(run())

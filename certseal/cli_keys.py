@@ -35,6 +35,7 @@ import random
 import sys
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
@@ -279,6 +280,12 @@ def never_sent(exc: grpc.aio.AioRpcError, watch: ConnectionWatch | None = None) 
     return _unavailable_saying(exc, _NEVER_SENT)
 
 
+#: each channel a :class:`ConnectionWatch` follows, and that watch
+_WATCHES: weakref.WeakKeyDictionary[grpc.aio.Channel, ConnectionWatch] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 class ConnectionWatch:
     """Whether a channel has ever connected (reached READY: its TLS handshake and
     HTTP/2 set-up done), so that a call that ran out of time on a channel that never
@@ -294,6 +301,12 @@ class ConnectionWatch:
         """Watch ``channel`` until it is ready or closed."""
         self._channel = channel
         self._task = asyncio.get_running_loop().create_task(self._wait(channel))
+        _WATCHES[channel] = self
+
+    @staticmethod
+    def of(channel: grpc.aio.Channel) -> ConnectionWatch | None:
+        """The watch following ``channel``, if one does."""
+        return _WATCHES.get(channel)
 
     async def _wait(self, channel: grpc.aio.Channel) -> None:
         state = channel.get_state(try_to_connect=False)

@@ -410,9 +410,7 @@ class OutboxStatus:
     backlog: float = 0.0
     relay_lag_s: float = 0.0
     published: float = 0.0
-    #: whether its relay leads (publishes every service's rows, so only its
-    #: published count moves); None: the process does not say
-    leading: bool | None = None
+    leading: bool | None = None  # its relay publishes every service's rows (or None)
     error: str = ""
 
     def to_json(self) -> dict[str, Any]:

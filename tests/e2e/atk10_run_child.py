@@ -70,7 +70,9 @@ def main() -> int:
     # made when the run starts waiting for the first service to serve
     waiting = Path(home).parent / f"{Path(home).name}.waiting"
 
-    def start_service(argv: list[str]) -> subprocess.Popen[bytes]:
+    def start_service(
+        argv: list[str], env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         module = argv[2].removeprefix("services.")
         name = "region" if "region-demo" in argv else module
         kind = plan.get(name, plan.get("*", "hang"))
