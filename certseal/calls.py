@@ -50,6 +50,8 @@ def channel(cfg: Any, target: str, identity: tuple[str, str] | None = None) -> A
         cert,
         key,
         fields=("tls.ca_file", *own),
+        # asked once a call has a connection: whether any call may have been sent
+        call_credentials=watch.credentials(),
         # the deadline inside the keys: each attempt of a change has its own
         interceptors=[
             command_keys().watching(watch),

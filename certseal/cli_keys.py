@@ -269,8 +269,9 @@ _NEVER_SENT = (
 def never_sent(exc: grpc.aio.AioRpcError, watch: ConnectionWatch | None = None) -> bool:
     """Whether the call that failed with ``exc`` was never sent: gRPC could not
     connect to the service (UNAVAILABLE, :data:`_NEVER_SENT`), or its deadline came
-    while the channel ``watch`` follows had never connected (a server that takes
-    the TCP connection and never finishes TLS: gRPC says only "Deadline Exceeded").
+    while no call of the channel ``watch`` follows had gone out on a connection (a
+    server that takes the TCP connection and never finishes TLS: gRPC says only
+    "Deadline Exceeded").
     A name that did not resolve was taken for a call that may have reached the
     service (atk52: a change to a host not found said "not known to be done", and
     a service whose name went with it, a pod's, left its retries' "host not found"
@@ -286,21 +287,42 @@ _WATCHES: weakref.WeakKeyDictionary[grpc.aio.Channel, ConnectionWatch] = (
 )
 
 
-class ConnectionWatch:
-    """Whether a channel has ever connected (reached READY: its TLS handshake and
-    HTTP/2 set-up done), so that a call that ran out of time on a channel that never
-    did is known never sent (:func:`never_sent`). :meth:`follow` it once the channel
-    is made, in the event loop that uses it."""
+class ConnectionWatch(grpc.AuthMetadataPlugin):
+    """Whether any call of a channel has gone out on a connection, so that a call
+    that ran out of time on a channel none of whose calls ever did is known never
+    sent (:func:`never_sent`). The channel carries it as call credentials
+    (:meth:`credentials`); :meth:`follow` it once the channel is made.
+
+    gRPC asks a channel's call credentials for a call's metadata only once the call
+    has been given a connection whose handshake is done (their metadata may depend
+    on that connection's security: C-core's client auth filter is on the
+    subchannel's connected stack, after the load balancer's pick), and sends the
+    call's headers after the answer: while it was never asked, no call was sent. A
+    watch of the channel's connectivity state instead (READY seen, at some time)
+    missed a connection that was ready for less time than the command's event loop
+    took to look: a server that took the call and said GOAWAY at once (a graceful
+    stop: the call goes on) had a change it may have made said "not sent", its key
+    settled (atk54)."""
 
     def __init__(self) -> None:
-        self._channel: grpc.aio.Channel | None = None
-        self._ready = False
-        self._task: asyncio.Task[None] | None = None
+        self._sent = self._carried = False
+
+    def __call__(
+        self,
+        context: grpc.AuthMetadataContext,
+        callback: grpc.AuthMetadataPluginCallback,
+    ) -> None:
+        """gRPC's question for a call given a connection: no metadata."""
+        self._sent = True  # before the answer, which lets the call go out
+        callback((), None)
+
+    def credentials(self) -> grpc.CallCredentials:
+        """This watch as the channel's call credentials."""
+        self._carried = True
+        return grpc.metadata_call_credentials(self, name="certseal-call-sent")
 
     def follow(self, channel: grpc.aio.Channel) -> None:
-        """Watch ``channel`` until it is ready or closed."""
-        self._channel = channel
-        self._task = asyncio.get_running_loop().create_task(self._wait(channel))
+        """Note that this watch is ``channel``'s (:meth:`of`)."""
         _WATCHES[channel] = self
 
     @staticmethod
@@ -308,22 +330,11 @@ class ConnectionWatch:
         """The watch following ``channel``, if one does."""
         return _WATCHES.get(channel)
 
-    async def _wait(self, channel: grpc.aio.Channel) -> None:
-        state = channel.get_state(try_to_connect=False)
-        while state is not grpc.ChannelConnectivity.SHUTDOWN:
-            if state is grpc.ChannelConnectivity.READY:
-                self._ready = True
-                return
-            await channel.wait_for_state_change(state)
-            state = channel.get_state(try_to_connect=False)
-
     def connected(self) -> bool:
-        """Whether the channel was ready at any time (now too: a state the watch has
-        not run for yet); True for a channel not followed (not known)."""
-        if self._channel is None or self._ready:
-            return True
-        ready = grpc.ChannelConnectivity.READY
-        return self._channel.get_state(try_to_connect=False) is ready
+        """Whether a call of the channel may have been sent: one went out on a
+        connection (the credentials were asked for it), at any time; True for a
+        watch no channel carries (not known)."""
+        return self._sent or not self._carried
 
 
 def _unavailable_saying(exc: grpc.aio.AioRpcError, words: tuple[str, ...]) -> bool:

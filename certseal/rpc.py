@@ -157,15 +157,18 @@ def identity_channel(
     identity: TlsIdentity,
     *,
     interceptors: Sequence[grpc.aio.ClientInterceptor] = (),
+    call_credentials: grpc.CallCredentials | None = None,
     **options: Any,
 ) -> grpc.aio.Channel:
-    """An mTLS channel presenting ``identity``: the bytes the start-up check
-    (:func:`~certseal.tlsfiles.read_tls_identity`) returned."""
+    """An mTLS channel presenting ``identity`` (the bytes the start-up check,
+    :func:`~certseal.tlsfiles.read_tls_identity`, returned) and ``call_credentials``."""
     credentials = grpc.ssl_channel_credentials(
         root_certificates=identity.ca,
         private_key=identity.key,
         certificate_chain=identity.cert,
     )
+    if call_credentials is not None:
+        credentials = grpc.composite_channel_credentials(credentials, call_credentials)
     opts = [
         ("grpc.max_receive_message_length", 64 * 1024 * 1024),
         ("grpc.max_send_message_length", 64 * 1024 * 1024),
