@@ -41,7 +41,11 @@ class Metrics:
     ``families`` (a subset of :data:`FAMILIES`, default all) are the ones this process
     exports: every attribute exists, so recording code needs no checks, but a family
     a process does not run is registered nowhere, so ``/metrics`` never shows a
-    verifier's outbox or an issuer's index lag as a misleading zero.
+    verifier's outbox or an issuer's index lag as a misleading zero. ``relay``:
+    whether this process runs the outbox relay; one that does not (the issuer's
+    supervisor and serving processes, whose relay is a process of its own) exports
+    no ``certseal_outbox_relay_leading``, which said 0, "standing by", while its
+    relay process led (the console's issuer card, atk54).
     """
 
     def __init__(
@@ -49,6 +53,7 @@ class Metrics:
         registry: CollectorRegistry | None = None,
         *,
         families: frozenset[str] = FAMILIES,
+        relay: bool = True,
     ):
         unknown = families - FAMILIES
         if unknown:
@@ -89,7 +94,7 @@ class Metrics:
             "certseal_outbox_relay_leading",
             "1 while this process's relay leads (publishes every service's outbox "
             "rows), 0 while it stands by",
-            registry=r,
+            registry=r if relay else None,
         )
         self.outbox_backlog = Gauge(
             "certseal_outbox_backlog", "Committed events not yet published", registry=r

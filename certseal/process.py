@@ -120,7 +120,7 @@ class ServiceProcess:
         #: a metrics port that cannot be bound is logged, not fatal (a worker
         #: process a supervisor started: see services.issuer's --role)
         self.metrics_optional = False
-        self.metrics = Metrics(families=self.metric_families)
+        self.metrics = Metrics(families=self.metric_families, relay=self.run_relay)
         self.health = Health(list(self.allowed_kinds))
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
