@@ -49,8 +49,11 @@ class TextFormatter(logging.Formatter):
     workers and its relay)."""
 
     def __init__(self) -> None:
-        label = os.environ.get("CERTSEAL_LOG_NAME") or "certseal"
-        label = label.replace("%", "%%")  # a name is text, never a format field
+        name = os.environ.get("CERTSEAL_LOG_NAME") or "certseal"
+        # a name is text on one line: never a format field, never a line break or a
+        # terminal's control sequence (one record read as two, colours changed)
+        label = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in name)
+        label = label.replace("%", "%%")
         super().__init__(
             f"%(asctime)s %(levelname)-7s {label}[%(process)d] %(name)s: %(message)s",
             "%H:%M:%S",

@@ -32,6 +32,13 @@ def _line(name: str | None, monkeypatch: pytest.MonkeyPatch) -> str:
         ("dept-demo", "dept-demo"),
         (None, "certseal"),
         ("50%s", "50%s"),
+        # one line, as the terminal shows it (atk54): a record is never read as two
+        (
+            "issuer\n12:00:00 INFO    seal[1] x: y",
+            "issuer\\n12:00:00 INFO    seal[1] x: y",
+        ),
+        ("\x1b[2Jseal", "\\x1b[2Jseal"),
+        ("s\u00e9al\u200b", "s\u00e9al\\u200b"),
     ],
 )
 def test_a_plain_line_names_its_service_and_process(monkeypatch, name, label):
