@@ -119,6 +119,14 @@ class IdCursor:
         the position to start from again (ids below it are done)."""
         return self.gaps[0].lo if self.gaps else self.read_to + 1
 
+    def done(self, row_id: int) -> bool:
+        """Whether ``row_id`` was read and finished (or never commits): at or below
+        ``read_to``, in no gap."""
+        if row_id > self.read_to:
+            return False
+        at = bisect.bisect_right(self.gaps, row_id, key=lambda gap: gap.lo)
+        return at == 0 or self.gaps[at - 1].hi < row_id
+
     def ranges(self) -> tuple[list[int], list[int]]:
         """The gaps as two arrays, their lows and highs: the read's parameters
         (``id > read_to`` or ``id between lo and hi`` of one of them)."""

@@ -119,6 +119,9 @@ class OutboxRelay(NotifiedWorker):
         self._stored = self._cursor
         self._epoch = 0
         self._republished_to = 0  # rows at or below it are sent again (republish_all)
+        #: this relay's position when republish_all moved it back: the rows it had
+        #: published, above a row left open too, are sent again
+        self._before: IdCursor | None = None
         self._flushed_at = 0.0
         self._flush_timer: asyncio.TimerHandle | None = None
         self._producer_factory = producer_factory
@@ -173,14 +176,15 @@ class OutboxRelay(NotifiedWorker):
     ) -> None:
         """Read from the stored position (a new leader's, or the one republish_all
         moved back). ``published``: this relay's own position until then, whose
-        rows below ``next_id`` are sent again too, also those published since its
-        last flush."""
+        rows are sent again too: those published since its last flush, and above a
+        row held open, which the stored position stops at (atk54)."""
         row = await conn.fetchrow(_POSITION)
         assert row is not None  # kernel migration 0007 writes it
         self._cursor, self._epoch = IdCursor.at(row["next_id"]), row["epoch"]
         self._republished_to = max(
             row["republished_to"], published.next_id - 1 if published else 0
         )
+        self._before = published
         self._stored = self._cursor
         self._caught_up = False  # read on at once from there
 
@@ -302,8 +306,11 @@ class OutboxRelay(NotifiedWorker):
             self._published_at += [at] * len(published)
             by_id = {r["id"]: r for r in rows}
             again = 0
+            before = self._before
             for row_id in published:
-                if row_id <= self._republished_to:
+                if row_id <= self._republished_to or (
+                    before is not None and before.done(row_id)
+                ):
                     again += 1  # its commit was long ago: no delay of the relay's
                     continue
                 self._metrics.commit_to_publish.observe(

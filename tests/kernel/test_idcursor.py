@@ -107,3 +107,11 @@ def test_a_row_not_finished_in_a_joined_or_settled_gap_stays_in_one_gap(monkeypa
         [3, 5, 6, 8], xmin=5, horizon=9, limit_reached=False, unfinished={5, 6}
     )
     assert settled.gaps == (Gap(5, 6, 9),)
+
+
+def test_done_is_read_and_in_no_gap():
+    """What the relay counts as sent again after a republish (atk54)."""
+    cursor = IdCursor(read_to=20, gaps=(Gap(3, 3, 1), Gap(7, 9, 1)))
+    done = [i for i in range(1, 23) if cursor.done(i)]
+    assert done == [1, 2, 4, 5, 6, *range(10, 21)]
+    assert [i for i in range(1, 5) if IdCursor.at(3).done(i)] == [1, 2]

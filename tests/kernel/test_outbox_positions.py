@@ -273,6 +273,48 @@ async def test_republish_all_moves_a_leading_relay_back(stack, config):
         assert _sample(worker, "certseal_outbox_commit_to_publish_seconds_count") == 3
 
 
+async def test_rows_republished_above_an_open_gap_are_counted_apart(stack, config):
+    """atk54: the bound of the rows sent again was the position, below which every
+    row is published; a transaction left open holds it back while later rows are
+    published, and those, sent again after a republish, were observed in
+    commit_to_publish with their age since commit (trial51's delay). The relay
+    counts apart every row its own position had published; the open one, which
+    commits after the republish, is a first publication."""
+    async with leading(stack, config) as (dsn, topic, worker, conn):
+        slow = await connect(dsn)
+        try:
+            await committed(dsn, topic, b"g-1")
+            held = slow.transaction()
+            await held.start()
+            early = await insert(slow, topic, b"g-open")  # open across the republish
+            for key in (b"g-2", b"g-3"):
+                await committed(dsn, topic, key)
+            async with EventWatcher(stack, topic) as watcher:
+                while await worker.work_once(conn):
+                    pass
+                assert worker._cursor.next_id == early  # held back by the open row
+                await worker.flush(conn)
+                assert _sample(worker, "certseal_outbox_published_events_total") == 3
+                await republish_all(conn)
+                while await worker.work_once(conn):
+                    pass
+                await held.commit()
+                while await worker.work_once(conn):
+                    pass
+                records = await watcher.wait_for(
+                    lambda rs: len(keys_on(rs, b"g-")) == 7
+                )
+            assert sorted(keys_on(records, b"g-")) == sorted(
+                [b"g-1", b"g-1", b"g-2", b"g-2", b"g-3", b"g-3", b"g-open"]
+            )
+        finally:
+            await slow.close()
+        assert _sample(worker, "certseal_outbox_published_events_total") == 7
+        assert _sample(worker, "certseal_outbox_republished_events_total") == 3
+        # g-1, g-2 and g-3 when first published, and g-open
+        assert _sample(worker, "certseal_outbox_commit_to_publish_seconds_count") == 4
+
+
 def _sample(worker, name: str) -> float:
     """The value of the relay metric sample ``name``."""
     registry = worker._metrics.registry
