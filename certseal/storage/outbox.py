@@ -181,10 +181,7 @@ class OutboxRelay(NotifiedWorker):
         row = await conn.fetchrow(_POSITION)
         assert row is not None  # kernel migration 0007 writes it
         self._cursor, self._epoch = IdCursor.at(row["next_id"]), row["epoch"]
-        self._republished_to = max(
-            row["republished_to"], published.next_id - 1 if published else 0
-        )
-        self._before = published
+        self._republished_to, self._before = row["republished_to"], published
         self._stored = self._cursor
         self._caught_up = False  # read on at once from there
 
