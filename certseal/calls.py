@@ -40,8 +40,7 @@ def channel(cfg: Any, target: str, identity: tuple[str, str] | None = None) -> A
     from certseal.rpc import secure_channel
 
     cert, key = identity or (cfg.cli.cert_file, cfg.cli.key_file)
-    # a wrong file is the setting's fault, said as such; gRPC would only fail to
-    # connect ("is certseal running?")
+    # a wrong file is the setting's fault, said so (gRPC: "is certseal running?")
     own = ("cli.cert_file", "cli.key_file") if identity is None else ("as", "as")
     watch = ConnectionWatch()
     chan = secure_channel(
@@ -67,9 +66,8 @@ class CallDeadline(grpc.aio.UnaryUnaryClientInterceptor):
     """Each unary call's deadline, ``timeout_s`` seconds from when it is made (a
     call that gives a shorter one keeps its own). Not a service config's
     ``timeout``, which gRPC counted from about a second before the call (at
-    ``call_timeout_s = 1`` every call failed at once) and gave every call, a
-    stream followed until the command is stopped too (``events tail`` ended at
-    the deadline, its events flowing; atk48c). A stream has none."""
+    ``call_timeout_s = 1`` every call failed at once) and gave a stream too
+    (``events tail`` ended at the deadline, its events flowing; atk48c)."""
 
     def __init__(self, timeout_s: float):
         self.timeout_s = timeout_s
@@ -280,6 +278,7 @@ def _transport_problem(
     at ``target``."""
     from cryptography.hazmat.primitives.serialization import Encoding
 
+    from certseal.cli_keys import never_sent
     from certseal.tlsfiles import read_certificates
     from certseal.tlsprobe import Seen, probe
 
@@ -308,9 +307,10 @@ def _transport_problem(
         return None
     if seen.kind in ("closed", "silent"):  # a tunnel, a proxy, a process starting
         what = "closes it" if seen.kind == "closed" else "does not answer"
+        unsent = ", so the call was not sent" if never_sent(exc) else ""  # trial52
         return CertsealError(
             ErrorKind.UNAVAILABLE,
-            f"{target} takes a connection but {what} before any TLS: the "
+            f"{target} takes a connection but {what} before any TLS{unsent}: the "
             f"{_named(service)} there is starting, hung or overloaded (see its log), a "
             "port-forward or proxy with nothing behind it, or no gRPC port",
             field=service,

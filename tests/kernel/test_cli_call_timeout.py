@@ -209,3 +209,39 @@ def test_a_call_whose_connection_never_finished_tls_is_said_not_sent(
         "handshake"
     ), err.value.message
     assert stop_words(keys, interrupted=False) is None  # nothing may be done
+
+
+@pytest.fixture
+def closing_port():
+    """A port that takes each TCP connection and closes it at once, before any TLS
+    (a port-forward with nothing behind it)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    done = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not done.is_set():
+            with contextlib.suppress(TimeoutError):
+                listener.accept()[0].close()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"127.0.0.1:{listener.getsockname()[1]}"
+    done.set()
+    thread.join(5)
+    listener.close()
+
+
+def test_a_connection_closed_before_tls_is_said_not_sent(config, closing_port):
+    """gRPC gave up on the connection before the command's deadline (its own
+    handshake timeout does the same for a silent port, about 20 s in): the words
+    said the port took the connection, not that the call was never sent (trial52)."""
+    cfg = copy.deepcopy(config)
+    cfg.cli.call_timeout_s = 30.0
+    with command("counter-11") as keys, pytest.raises(CertsealError) as err:
+        calls.call_service(cfg, closing_port, _suspend, service="issuer")
+    assert err.value.message.startswith(
+        f"{closing_port} takes a connection but closes it before any TLS, so the "
+        "call was not sent: "
+    ), err.value.message
+    assert stop_words(keys, interrupted=False) is None
