@@ -17,12 +17,18 @@ from typing import Any, TypeVar
 
 import grpc
 
+from certseal.cli_keys import ConnectionWatch, command_keys, connection_lost, never_sent
 from certseal.errors import CertsealError, ErrorKind, invalid
 
 T = TypeVar("T")
 
 
-def channel(cfg: Any, target: str, identity: tuple[str, str] | None = None) -> Any:
+def channel(
+    cfg: Any,
+    target: str,
+    identity: tuple[str, str] | None = None,
+    watch: ConnectionWatch | None = None,
+) -> Any:
     """An mTLS channel to ``target`` as ``identity`` (cert, key files), by default the
     CLI's configured one (``[cli] cert_file``, ``key_file``).
 
@@ -33,8 +39,8 @@ def channel(cfg: Any, target: str, identity: tuple[str, str] | None = None) -> A
     retries and by the command run again with its ``--idempotency-key``): a change
     retried after a lost answer is made once. A change's retries are its keys'
     (gRPC's are off for it), which see whether any attempt reached the service.
+    ``watch`` learns whether any of its calls may have been sent.
     """
-    from certseal.cli_keys import ConnectionWatch, command_keys
     from certseal.idempotency import KEYED_METHODS
     from certseal.retries import retrying_options
     from certseal.rpc import secure_channel
@@ -42,8 +48,8 @@ def channel(cfg: Any, target: str, identity: tuple[str, str] | None = None) -> A
     cert, key = identity or (cfg.cli.cert_file, cfg.cli.key_file)
     # a wrong file is the setting's fault, said so (gRPC: "is certseal running?")
     own = ("cli.cert_file", "cli.key_file") if identity is None else ("as", "as")
-    watch = ConnectionWatch()
-    chan = secure_channel(
+    watch = watch or ConnectionWatch()
+    return secure_channel(
         target,
         cfg.tls.ca_file,
         cert,
@@ -58,8 +64,6 @@ def channel(cfg: Any, target: str, identity: tuple[str, str] | None = None) -> A
         ],
         **retrying_options(KEYED_METHODS),
     )
-    watch.follow(chan)
-    return chan
 
 
 class CallDeadline(grpc.aio.UnaryUnaryClientInterceptor):
@@ -118,7 +122,6 @@ def call_service(
     error comes back as :func:`rpc_failure` tells it, naming the command's option
     for a request field ``options`` maps (:func:`as_options`)."""
 
-    from certseal.cli_keys import ConnectionWatch
     from certseal.listen import check_target
 
     # a target that is no address is the setting's fault, before any dialing
@@ -127,11 +130,11 @@ def call_service(
     check_target(setting, target)
 
     async def run() -> T:
-        async with channel(cfg, target, identity) as chan:
+        watch = ConnectionWatch()
+        async with channel(cfg, target, identity, watch) as chan:
             try:
                 return await call(chan)
             except grpc.aio.AioRpcError as exc:
-                watch = ConnectionWatch.of(chan)
                 error = rpc_failure(exc, cfg, target, service, identity, setting, watch)
                 raise as_options(error, options or {}) from None
 
@@ -178,7 +181,7 @@ def rpc_failure(
     service: str,
     identity: tuple[str, str] | None,
     setting: str,
-    watch: Any = None,
+    watch: ConnectionWatch | None = None,
 ) -> CertsealError:
     """The CertsealError of a failed call to ``service`` at ``target`` (arguments as
     :func:`call_service`'s; ``watch``: the channel's
@@ -187,7 +190,6 @@ def rpc_failure(
     sent; else a deadline that came before any connection was made; else what is
     wrong as the commands say it (:func:`_transport_problem`), else
     :func:`unreachable`: nobody answers at ``target``."""
-    from certseal.cli_keys import connection_lost, never_sent
     from certseal.rpcerrors import ERROR_KIND_KEY, error_from_rpc
 
     if dict(exc.trailing_metadata() or ()).get(ERROR_KIND_KEY):
@@ -201,7 +203,7 @@ def rpc_failure(
             field=service,
         )
     deadline = exc.code() is grpc.StatusCode.DEADLINE_EXCEEDED
-    if deadline and watch is not None and never_sent(exc, watch):  # atk52
+    if deadline and never_sent(exc, watch):  # atk52: before any connection
         return CertsealError(
             ErrorKind.UNAVAILABLE,
             f"no connection to {target} was made within {cfg.cli.call_timeout_s:g} s "
@@ -278,7 +280,6 @@ def _transport_problem(
     at ``target``."""
     from cryptography.hazmat.primitives.serialization import Encoding
 
-    from certseal.cli_keys import never_sent
     from certseal.tlsfiles import read_certificates
     from certseal.tlsprobe import Seen, probe
 

@@ -35,7 +35,6 @@ import random
 import sys
 import time
 import uuid
-import weakref
 from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
@@ -281,17 +280,11 @@ def never_sent(exc: grpc.aio.AioRpcError, watch: ConnectionWatch | None = None) 
     return _unavailable_saying(exc, _NEVER_SENT)
 
 
-#: each channel a :class:`ConnectionWatch` follows, and that watch
-_WATCHES: weakref.WeakKeyDictionary[grpc.aio.Channel, ConnectionWatch] = (
-    weakref.WeakKeyDictionary()
-)
-
-
 class ConnectionWatch(grpc.AuthMetadataPlugin):
     """Whether any call of a channel has gone out on a connection, so that a call
     that ran out of time on a channel none of whose calls ever did is known never
     sent (:func:`never_sent`). The channel carries it as call credentials
-    (:meth:`credentials`); :meth:`follow` it once the channel is made.
+    (:meth:`credentials`; :func:`certseal.calls.channel`).
 
     gRPC asks a channel's call credentials for a call's metadata only once the call
     has been given a connection whose handshake is done (their metadata may depend
@@ -320,15 +313,6 @@ class ConnectionWatch(grpc.AuthMetadataPlugin):
         """This watch as the channel's call credentials."""
         self._carried = True
         return grpc.metadata_call_credentials(self, name="certseal-call-sent")
-
-    def follow(self, channel: grpc.aio.Channel) -> None:
-        """Note that this watch is ``channel``'s (:meth:`of`)."""
-        _WATCHES[channel] = self
-
-    @staticmethod
-    def of(channel: grpc.aio.Channel) -> ConnectionWatch | None:
-        """The watch following ``channel``, if one does."""
-        return _WATCHES.get(channel)
 
     def connected(self) -> bool:
         """Whether a call of the channel may have been sent: one went out on a
