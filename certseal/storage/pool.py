@@ -30,6 +30,20 @@ log = logging.getLogger(__name__)
 KERNEL_MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK = 0x6365727473656131  # "certsea1": serialises concurrent migrators
 
+#: What each certseal session asks the server to watch its client with (PostgreSQL
+#: 12+, "Connection Settings": TCP only, read as 0 over a Unix socket): a keepalive
+#: probe after 10 s of silence, every 5 s, the session ended after 3 unanswered, and
+#: sent data left unacknowledged for 20 s ends it too. A client gone without a reset
+#: (a cut network, a failover, a host powered off) then ends its session, and the
+#: advisory locks it held (the outbox relay's, the audit sealer's: leadership), within
+#: about half a minute, not after the kernel's two hours of silence.
+WATCH_THE_CLIENT = {
+    "tcp_keepalives_idle": "10",
+    "tcp_keepalives_interval": "5",
+    "tcp_keepalives_count": "3",
+    "tcp_user_timeout": "20000",
+}
+
 
 _JSON = msgspec.json.Encoder()
 
@@ -177,7 +191,9 @@ async def create_pool(
     a service's start then says it in one line (certseal.startfail.leave).
     ``application_name`` names its sessions in ``pg_stat_activity`` (a service's
     process: certseal.storage.kek.session_name)."""
-    settings = {"application_name": application_name} if application_name else None
+    settings = dict(WATCH_THE_CLIENT)
+    if application_name:
+        settings["application_name"] = application_name
     with naming_the_dsn_file(dsn):
         pool = await asyncpg.create_pool(
             dsn,
@@ -196,9 +212,25 @@ async def ping(pool: asyncpg.Pool) -> None:
     await pool.fetchval("select 1")
 
 
-async def connect(dsn: str) -> asyncpg.Connection:
-    """One connection with the same codecs as the pool's."""
-    conn = await asyncpg.connect(dsn)
+async def connect(
+    dsn: str, *, answer_within_s: float | None = None
+) -> asyncpg.Connection:
+    """One connection with the same codecs and session settings as the pool's.
+
+    ``answer_within_s`` bounds, in seconds, the connection's start and each of its
+    statements (asyncpg's ``timeout`` and ``command_timeout``): a server that stops
+    answering (a half-open connection) then raises TimeoutError, not a wait for the
+    kernel's retransmissions to give up (about 15 minutes, Linux ``tcp_retries2``).
+    None: asyncpg's 60 s to connect, statements unbounded."""
+    if answer_within_s is None:
+        conn = await asyncpg.connect(dsn, server_settings=WATCH_THE_CLIENT)
+    else:
+        conn = await asyncpg.connect(
+            dsn,
+            timeout=answer_within_s,
+            command_timeout=answer_within_s,
+            server_settings=WATCH_THE_CLIENT,
+        )
     await _init_connection(conn)
     return conn
 

@@ -5,6 +5,13 @@ Owns :class:`NotifiedWorker`, the loop the outbox relay and the audit sealer run
 Several service replicas may run the same loop; a session advisory lock on a dedicated
 connection makes exactly one of them work at a time (the others stand by), which is what
 keeps the outbox relay's per-key order and the audit chain's single writer.
+
+Leadership must move when the leader's connection dies silently (a cut network, a
+failover without a reset), not after the kernel gives up on it: every statement of the
+worker's session is answered within :attr:`NotifiedWorker.answer_within_s` or the session
+is dropped (and ``leading(False)`` said), and the server ends a session whose client went
+silent (:data:`certseal.storage.pool.WATCH_THE_CLIENT`), which frees the lock for another
+process.
 """
 
 from __future__ import annotations
@@ -27,6 +34,11 @@ class NotifiedWorker(abc.ABC):
     name: str = "worker"
     channel: str = ""
     lock_id: int = 0
+    answer_within_s: float = 30.0
+    """Seconds PostgreSQL has to answer the session's start and each statement; a
+    worker's statements are a bounded round's (a read, a flush, a purge of at most
+    10,000 rows), so a wait this long means a server gone or blocked: the session is
+    dropped and made again, with backoff."""
 
     def __init__(self, *, dsn: str, poll_interval_s: float = 1.0):
         self._dsn = dsn
@@ -72,12 +84,16 @@ class NotifiedWorker(abc.ABC):
                 await self._run_connected(stop)
                 backoff = 0.05
             except Exception as exc:  # a lost connection, a restarted server, ...
-                log.warning("%s: %r; reconnecting", self.name, exc)
+                if type(exc) is TimeoutError and not str(exc):  # asyncpg's bound
+                    what = f"no answer within {self.answer_within_s:g} s"
+                else:
+                    what = repr(exc)
+                log.warning("%s: %s; reconnecting", self.name, what)
                 await _sleep_or_stop(stop, backoff)
                 backoff = min(backoff * 2, 5.0)
 
     async def _run_connected(self, stop: asyncio.Event) -> None:
-        conn = await connect(self._dsn)
+        conn = await connect(self._dsn, answer_within_s=self.answer_within_s)
         try:
             while not await conn.fetchval(
                 "select pg_try_advisory_lock($1)", self.lock_id
