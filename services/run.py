@@ -253,9 +253,11 @@ def _run(args: argparse.Namespace, home: Path) -> int:
                 f"   (port {args.broker_port} was in use: this run took a free port; "
                 "clients configured for it must follow)"
             )
-        exited = [
-            name for name, process in services.items() if process.poll() is not None
-        ]
+        exited = {
+            name: code
+            for name, process in services.items()
+            if (code := process.poll()) is not None
+        }
         walk = (
             not_started(exited, home / LOCAL_OVERLAY)
             if exited
@@ -304,20 +306,34 @@ certseal {headline} on the embedded defaults (data in {home.resolve()}).
         shut_down(services, stack.stop, first=USAGE_PUBLISHERS, between=settle)
 
 
-def not_started(exited: list[str], overlay: Path) -> str:
-    """What the banner says instead of the walk-through when services in ``exited``
-    did not start: which, where their errors are, where (local.toml) one is mended."""
-    return (
-        f"Not every service started ({', '.join(exited)}: each one's error is above,"
-        "\nits line 'services.<name>: error: <setting>: <problem>'). A setting it names"
-        f" is\nchanged in {overlay}: there already if its line says so, else make run's"
-        "\ndefault (config.toml is written anew at each start). A port another process"
-        "\nholds is moved there by a service's listen or metrics_listen (e.g. [issuer]"
-        " listen,\n[verifier] metrics_listen; the CLI's and the other services' targets"
-        " follow it),\nregion-demo's by its address in [cli] verifier_groups (its "
-        "metrics port is the one\nabove [verifier] metrics_listen's). certseal stops "
-        "now.\n"
+def not_started(exited: dict[str, int], overlay: Path) -> str:
+    """What the banner says instead of the walk-through when the services in
+    ``exited`` (name: return code) did not start: how each ended (:func:`ending`),
+    where their errors are, where (local.toml) a setting is mended. A service ended
+    by a signal, or stopped without an error, said nothing: the settings are not the
+    cause then (trial50: an issuer sent SIGINT alone was said to have an error
+    above)."""
+    text = "Not every service started:" + "".join(
+        f"\n  {name}: {ending(code)}" for name, code in exited.items()
     )
+    if any(code > 0 for code in exited.values()):
+        text += (
+            "\nAn error's line is 'services.<name>: error: <setting>: <problem>'. A"
+            f" setting it names\nis changed in {overlay}: there already if its line"
+            " says so, else make run's\ndefault (config.toml is written anew at each"
+            " start). A port another process\nholds is moved there by a service's"
+            " listen or metrics_listen (e.g. [issuer] listen,\n[verifier]"
+            " metrics_listen; the CLI's and the other services' targets follow it),"
+            "\nregion-demo's by its address in [cli] verifier_groups (its metrics port"
+            " is the one\nabove [verifier] metrics_listen's)."
+        )
+    else:
+        text += (
+            "\nNone of them said an error: a signal from outside the run, or a stop"
+            " sent to it\nalone, ended it. Nothing needs changing; make run starts it"
+            " again."
+        )
+    return text + " certseal stops now.\n"
 
 
 def service_state(ready: bool | None, process: subprocess.Popen[bytes]) -> str:
@@ -332,13 +348,17 @@ def service_state(ready: bool | None, process: subprocess.Popen[bytes]) -> str:
 
 def ending(code: int) -> str:
     """How a process ended, from its return code: ``code N; its error is above`` (it
-    said why on the terminal), or ``killed by SIGKILL`` (a negative code: a signal,
-    such as the OOM killer's, with nothing said)."""
+    said why on the terminal), ``killed by SIGKILL`` (a negative code: a signal,
+    such as the OOM killer's, with nothing said), or, for code 0, stopped as asked
+    (a SIGTERM or SIGINT sent to that service alone: it stopped cleanly, and said
+    nothing wrong; trial50)."""
     if code < 0:
         try:
             return f"killed by {signal.Signals(-code).name}"
         except ValueError:
             return f"killed by signal {-code}"
+    if code == 0:
+        return "stopped, code 0: asked to stop, not by this run"
     return f"code {code}; its error is above"
 
 
@@ -350,7 +370,7 @@ def exited_lines(services: dict[str, subprocess.Popen[bytes]]) -> list[str]:
     for name, process in services.items():
         code = process.poll()
         if code is not None:
-            how = ending(code) if code < 0 else f"exited with code {code}"
+            how = ending(code) if code <= 0 else f"exited with code {code}"
             lines.append(f"error: {name}: {how}; the rest are stopped")
     return lines
 

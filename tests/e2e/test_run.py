@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
+import subprocess
 import sys
 
 import pytest
@@ -235,12 +237,57 @@ def test_a_run_whose_broker_died_names_it_and_its_log(tmp_path):
 def test_a_run_with_a_dead_service_says_so_instead_of_the_walk_through(tmp_path):
     from services.run import not_started
 
-    text = not_started(["issuer", "seal"], tmp_path / "local.toml")
-    assert text.startswith("Not every service started (issuer, seal: ")
+    text = not_started({"issuer": 2, "seal": 1}, tmp_path / "local.toml")
+    assert text.startswith(
+        "Not every service started:\n  issuer: code 2; its error is above\n"
+        "  seal: code 1; its error is above\n"
+    )
     assert str(tmp_path / "local.toml") in text and "certseal stops now" in text
     assert "Try, in another terminal" not in text
     # a setting's error is not only a busy port (nu15): the banner says where to look
     assert "services.<name>: error: <setting>: <problem>" in text
+
+
+def test_services_that_said_no_error_are_not_said_to_have_one(tmp_path):
+    """trial50: an issuer sent SIGINT alone while the run started it, and the banner
+    said "each one's error is above", where there was none; a service stopped by a
+    SIGTERM sent to it alone (code 0) was said to have exited "with code 0". Real
+    processes, ended each way."""
+    from services.run import exited_lines, not_started, service_state
+
+    def child(handler: str) -> subprocess.Popen[bytes]:
+        """A process that says "ready" once its handler is set, then waits."""
+        code = f"import signal, sys, time; {handler}; print('ready', flush=True); "
+        process = subprocess.Popen(
+            [sys.executable, "-c", code + "time.sleep(60)"], stdout=subprocess.PIPE
+        )
+        assert process.stdout is not None and process.stdout.readline() == b"ready\n"
+        return process
+
+    interrupted = child("signal.signal(signal.SIGINT, signal.SIG_DFL)")
+    stopped = child("signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))")
+    interrupted.send_signal(signal.SIGINT)
+    stopped.send_signal(signal.SIGTERM)
+    codes = {"issuer": interrupted.wait(30), "seal": stopped.wait(30)}
+    assert codes == {"issuer": -signal.SIGINT, "seal": 0}
+    text = not_started(codes, tmp_path / "local.toml")
+    assert text.startswith(
+        "Not every service started:\n  issuer: killed by SIGINT\n"
+        "  seal: stopped, code 0: asked to stop, not by this run\n"
+        "None of them said an error"
+    ), text
+    assert "error is above" not in text and "local.toml" not in text
+    assert service_state(True, stopped) == (
+        "EXITED (stopped, code 0: asked to stop, not by this run)"
+    )
+    assert exited_lines({"seal": stopped}) == [
+        "error: seal: stopped, code 0: asked to stop, not by this run; the rest are"
+        " stopped"
+    ]
+    # one that said an error among them: where errors are and where settings go
+    mixed = not_started({**codes, "feed": 2}, tmp_path / "local.toml")
+    assert "  feed: code 2; its error is above\n" in mixed
+    assert str(tmp_path / "local.toml") in mixed
 
 
 def test_a_listen_moved_in_the_local_overlay_is_followed_by_its_callers(tmp_path):

@@ -211,7 +211,7 @@ def test_both_kinds_are_said_together(tmp_path):
 def test_the_banner_of_a_failed_start_no_longer_says_every_setting_is_in_local_toml(
     tmp_path,
 ):
-    text = not_started(["issuer"], tmp_path / LOCAL_OVERLAY)
+    text = not_started({"issuer": 2}, tmp_path / LOCAL_OVERLAY)
     assert f"set in {tmp_path / LOCAL_OVERLAY}" not in text
     assert "make run's\ndefault" in text and str(tmp_path / LOCAL_OVERLAY) in text
 
