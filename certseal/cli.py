@@ -23,7 +23,7 @@ from typing import Any, NoReturn, TypeVar
 from certseal import identifiers
 from certseal.calls import dev_identity, run_unformatted
 from certseal.cli_help import fill_help
-from certseal.cli_keys import add_key_options, command, say_key
+from certseal.cli_keys import add_key_options, command, say_kept, say_key
 from certseal.cli_names import (
     argparse_problem,
     argument_problem,
@@ -461,7 +461,9 @@ def run_command(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
     with command(getattr(args, "idempotency_key", None)) as keys:
         try:
             check_outputs(args)  # a file it cannot write, said before anything is done
-            return command_ended(int(run_chosen(args)))  # GBK text refused, named
+            status = int(run_chosen(args))  # GBK text refused, named
+            say_kept(keys)
+            return command_ended(status)
         except CertsealError as exc:
             # every service error names its field (tests/kernel/test_floor_plan.py); one
             # that does not is still printed as <field>: <problem>, about the command. A

@@ -42,7 +42,13 @@ import grpc
 
 from certseal.cli_options import chosen_parser
 from certseal.errors import CertsealError
-from certseal.idempotency import FIELD, KEYED_METHODS, METADATA_KEY, check_key
+from certseal.idempotency import (
+    FIELD,
+    KEPT_ANSWER_KEY,
+    KEYED_METHODS,
+    METADATA_KEY,
+    check_key,
+)
 
 #: the longest key a user gives, in characters: room for ``-<n>`` within the
 #: service's 128 (:data:`certseal.idempotency.MAX_KEY_LENGTH`)
@@ -77,7 +83,9 @@ class CommandKeys(grpc.aio.UnaryUnaryClientInterceptor):
     (a program's own), is sent as it is. ``unsettled``
     maps the key of each change sent and not answered (or answered with
     :data:`UNSETTLED`) to its method's name (``RevokeLicence``), ``done`` the key of
-    each change answered with success (kept for a command only, ``remember``: a
+    each change answered with success, ``kept`` those of them answered with the
+    answer an earlier call with the key was given (:data:`KEPT_ANSWER_KEY`: done
+    then, not now); ``done`` and ``kept`` for a command only (``remember``: a
     channel a program keeps open for days would hold one entry per change)."""
 
     def __init__(self, key: str | None = None, *, remember: bool = True):
@@ -86,6 +94,7 @@ class CommandKeys(grpc.aio.UnaryUnaryClientInterceptor):
         self._remember = remember
         self.unsettled: dict[str, str] = {}
         self.done: dict[str, str] = {}
+        self.kept: dict[str, str] = {}
         self._sending: collections.Counter[str] = collections.Counter()
 
     def _next(self) -> str:
@@ -132,6 +141,9 @@ class CommandKeys(grpc.aio.UnaryUnaryClientInterceptor):
             else:
                 if self._remember:
                     self.done[key] = self.unsettled[key]
+                    trailing = dict(await call.trailing_metadata() or ())
+                    if trailing.get(KEPT_ANSWER_KEY) == "1":
+                        self.kept[key] = self.unsettled[key]
                 tries.settled = True
             return call
         finally:
@@ -407,6 +419,21 @@ def stop_words(keys: CommandKeys, *, interrupted: bool) -> str | None:
             f"again with --idempotency-key {keys.key} (it is not done again)"
         )
     return None
+
+
+def say_kept(keys: CommandKeys) -> None:
+    """Say on standard error, after a command's answers, which of its changes an
+    earlier call with the same key had made (a repeat with ``--idempotency-key``):
+    done then, and this run changed nothing (trial50: a repeat printed what the
+    change printed, and read as a second change)."""
+    if keys.kept:
+        names = ", ".join(sorted(set(keys.kept.values())))
+        with contextlib.suppress(OSError):  # standard error gone with its reader
+            print(
+                f"{names} was already done by an earlier call with this idempotency "
+                "key: this is that call's answer, and nothing was changed again",
+                file=sys.stderr,
+            )
 
 
 def given_key(text: str) -> str:

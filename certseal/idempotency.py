@@ -20,6 +20,7 @@ idempotency keys", is the contract for clients.
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
@@ -34,6 +35,11 @@ from certseal.errors import CertsealError, ErrorKind, invalid
 METADATA_KEY = "idempotency-key"
 #: the request field that carries it in messages that have one
 FIELD = "idempotency_key"
+#: the trailing metadata key (value ``"1"``) of an answer that is the one kept for
+#: the call's key: an earlier call with that key made the change, this one changed
+#: nothing (a client says so: a clerk's retry must not read as a second change)
+KEPT_ANSWER_KEY = "certseal-kept-answer"
+
 #: the longest key accepted, in characters
 MAX_KEY_LENGTH = 128
 #: what a transient failure's message tells the client
@@ -63,6 +69,36 @@ KEYED_METHODS = frozenset(
     }.items()
     for method in methods.split()
 )
+
+
+class Earlier:
+    """Whether a keyed call's answer is an earlier call's (:func:`earlier_answer`)."""
+
+    said = False
+
+
+#: the running keyed call's :class:`Earlier` (set by the server's interceptor)
+_EARLIER: contextvars.ContextVar[Earlier | None] = contextvars.ContextVar(
+    "certseal_earlier_answer", default=None
+)
+
+
+def watch_earlier() -> tuple[Earlier, contextvars.Token[Earlier | None]]:
+    """The interceptor's side: an :class:`Earlier` the call's handler may mark; reset
+    the token when the call ends."""
+    earlier = Earlier()
+    return earlier, _EARLIER.set(earlier)
+
+
+def earlier_answer() -> None:
+    """Say, from a keyed call's handler, that its answer is what an earlier call with
+    the same key made, found in a store of the service's own (the issuer's licence
+    keys, kept as long as the licence), so the client is told (:data:`KEPT_ANSWER_KEY`)
+    as when the interceptor's store answers. Nothing outside a keyed call."""
+    earlier = _EARLIER.get()
+    if earlier is not None:
+        earlier.said = True
+
 
 _MARK = "__certseal_idempotent__"
 F = TypeVar("F", bound=Callable[..., Any])

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
-from google.protobuf.message import DecodeError
 
 from certseal.audit import HELD_REFUSALS, HeldRefusals
 from certseal.errors import (
@@ -36,12 +35,18 @@ from certseal.errors import (
     invalid,
     status_details,
 )
-from certseal.idempotency import METADATA_KEY, claim_for, is_idempotent
+from certseal.idempotency import (
+    METADATA_KEY,
+    claim_for,
+    is_idempotent,
+    watch_earlier,
+)
 from certseal.logs import REQUEST_ID
 from certseal.metrics import Metrics
 from certseal.requests import check_request
 from certseal.retries import transient_error
 from certseal.rpcerrors import error_metadata
+from certseal.rpcwire import Stored, Undecodable, decoding, kept_answer, stored_or
 from certseal.storage.idempotency import IdempotencyStore, kept
 from certseal.tlsfiles import (
     TLS_FIELDS,
@@ -266,13 +271,13 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 inner = self._idempotent(method, inner, self._idempotency)
             wrapped = grpc.unary_unary_rpc_method_handler(
                 self._wrap(method, service, inner),
-                request_deserializer=_decoding(handler.request_deserializer),
-                response_serializer=_stored_or(handler.response_serializer),
+                request_deserializer=decoding(handler.request_deserializer),
+                response_serializer=stored_or(handler.response_serializer),
             )
         elif handler.unary_stream:
             wrapped = grpc.unary_stream_rpc_method_handler(
                 self._wrap_stream(method, service, mark(handler.unary_stream)),
-                request_deserializer=_decoding(handler.request_deserializer),
+                request_deserializer=decoding(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         else:  # no client-streaming RPCs exist; refuse rather than pass unchecked
@@ -299,7 +304,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         CALLER.set(caller)  # a refusal below is the caller's (``refused``)
         if caller.kind not in self._allowed[service]:
             raise KindRefused(caller, f"{caller} may not call {service}")
-        if isinstance(request, _Undecodable):
+        if isinstance(request, Undecodable):
             raise invalid("request", f"cannot be decoded: {request.error}")
         size = request.ByteSize()
         if size > self._max_request_bytes:
@@ -327,21 +332,25 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 return await inner(request, context)
             stored = await store.lookup(claim)
             if stored is not None:
-                return _Stored(stored)
+                return kept_answer(stored, context)
             held = HeldRefusals()
             token = HELD_REFUSALS.set(held)  # recorded only if answered (below)
+            earlier, watched = watch_earlier()  # a handler's own store may say so
             try:
                 async with store.scope(claim) as scope:
                     response = await inner(request, context)
                     answer = response.SerializeToString()
-                    return _Stored(await store.answer(scope, answer))
+                    stored = await store.answer(scope, answer)
+                    if earlier.said or stored is not answer:  # or a concurrent call's
+                        return kept_answer(stored, context)
+                    return Stored(stored)
             except CertsealError:
                 # A concurrent request with the same key may have changed what this
                 # one saw (a renewal supersedes the version it resolved): its answer
                 # is this request's answer too, and its refusal is no refusal.
                 stored = await asyncio.shield(kept(store.settle(claim, held)))
                 if stored is not None:
-                    return _Stored(stored)
+                    return kept_answer(stored, context)
                 raise
             except Exception:
                 await asyncio.shield(kept(held.record()))
@@ -353,6 +362,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             finally:
                 held.open = False
                 HELD_REFUSALS.reset(token)
+                watched.var.reset(watched)
 
         return run
 
@@ -455,46 +465,3 @@ def _status_name(exc: Exception) -> str:
         return exc.kind.value
     transient = transient_error(exc)
     return transient.kind.value if transient is not None else "INTERNAL"
-
-
-class _Stored(bytes):
-    """An answer's serialised bytes (the one stored with its idempotency key)."""
-
-
-def _stored_or(
-    serialize: Callable[[Any], bytes] | None,
-) -> Callable[[Any], bytes] | None:
-    """``serialize``, passing an answer that is already bytes through unchanged."""
-    if serialize is None:
-        return None
-
-    def serialize_answer(response: Any) -> bytes:
-        if isinstance(response, _Stored):
-            return bytes(response)
-        return serialize(response)
-
-    return serialize_answer
-
-
-class _Undecodable:
-    """A request whose bytes are not its message (a string that is not UTF-8, a
-    truncated field): the interceptor answers INVALID_ARGUMENT, not gRPC's UNKNOWN."""
-
-    def __init__(self, error: DecodeError):
-        self.error = error
-
-
-def _decoding(
-    deserialize: Callable[[bytes], Any] | None,
-) -> Callable[[bytes], Any] | None:
-    """``deserialize``, giving an :class:`_Undecodable` instead of raising."""
-    if deserialize is None:
-        return None
-
-    def decode(data: bytes) -> Any:
-        try:
-            return deserialize(data)
-        except DecodeError as exc:
-            return _Undecodable(exc)
-
-    return decode

@@ -334,9 +334,10 @@ class IdempotencyStore:
 
     async def answer(self, scope: _Scope, response: bytes) -> bytes:
         """Store ``response`` for the scope's claim with the held change and commit;
-        returns what the client must get (the earlier answer if a concurrent request
-        with the same key committed first). Raises ALREADY_EXISTS if that request
-        was another one."""
+        returns what the client must get: ``response`` itself (the same object) when
+        this call's change was stored, else the earlier answer of a concurrent
+        request with the same key that committed first. Raises ALREADY_EXISTS if that
+        request was another one."""
         claim = scope.claim
         held = scope.held
         scope.held = None

@@ -7,9 +7,10 @@ alone, the same key issued a second licence once its 72 hours had passed)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 
-from tests.conftest import run_certseal
+from tests.conftest import run_certseal, start_certseal
 from tests.issuer.test_interrupted_changes import (
     IDENTIFIER,
     _again,
@@ -47,3 +48,47 @@ async def test_a_generated_issue_key_is_kept_with_the_licence(
         "select key from idempotency_keys where identifier = $1", identifier
     )
     assert kept is not None and re.fullmatch(r"cli-[0-9a-f]{32}", kept), kept
+
+
+KEPT = (
+    "IssueLicence was already done by an earlier call with this idempotency key: this "
+    "is that call's answer, and nothing was changed again"
+)
+
+
+async def _issued(config, tmp_path, issuer, argv) -> tuple[str, str]:
+    """``argv`` run: exit 0; (the identifier on stdout, stderr)."""
+    process = await start_certseal(
+        config, tmp_path, *argv, apart=True, issuer_target=f"localhost:{issuer.port}"
+    )
+    async with asyncio.timeout(120):
+        out, err = await process.communicate()
+    assert process.returncode == 0, (out + err).decode()
+    return IDENTIFIER.findall(out.decode())[0], err.decode()
+
+
+async def test_a_repeat_with_the_key_says_it_changed_nothing(
+    config, issuer, dept, tmp_path
+):
+    """trial50: a repeat with ``--idempotency-key`` printed what the change printed,
+    and read as a second issuance. The repeat's answer is the first call's, and it
+    says so; the first call says nothing of the kind. So it does once the generic
+    store's answer is gone and the issuer's own licence key answers (after
+    ``[idempotency] retention_hours``)."""
+    argv = [*_issue_argv(dept), "--idempotency-key", f"trial50-{dept.code}"]
+    first, said_first = await _issued(config, tmp_path, issuer, argv)
+    assert "already done" not in said_first, said_first
+    again, said_again = await _issued(config, tmp_path, issuer, argv)
+    assert (again, said_again.strip()) == (first, KEPT)
+    await issuer.pool.execute(
+        "delete from idempotent_requests where caller = $1 and key = $2",
+        f"dept:{dept.code}",
+        f"trial50-{dept.code}",
+    )
+    later, said_later = await _issued(config, tmp_path, issuer, argv)
+    assert (later, said_later.strip()) == (first, KEPT)
+    assert await _versions(issuer, "type_code", dept.type_code) == 1
+    # another key is another issuance, said as a first one
+    other = [*_issue_argv(dept), "--idempotency-key", f"trial50b-{dept.code}"]
+    second, said_second = await _issued(config, tmp_path, issuer, other)
+    assert second != first and "already done" not in said_second, said_second

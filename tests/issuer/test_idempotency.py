@@ -18,6 +18,7 @@ from typing import Any
 import grpc
 import pytest
 
+from certseal.idempotency import KEPT_ANSWER_KEY
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import licence_pb2
 from tests.conftest import (
@@ -423,11 +424,17 @@ async def test_one_key_one_change_and_the_same_answer(world, rpc):
     case = await CASES[rpc](world)
     before = await case.count()
     key = f"{rpc}-{secrets.token_hex(8)}"
-    first = await case.call(case.request, metadata=((KEY, key),))
+    call = case.call(case.request, metadata=((KEY, key),))
+    first = await call
     changed_once = await case.count()
     assert changed_once > before, "the first request changed nothing"
-    second = await case.call(case.request, metadata=((KEY, key),))
+    assert KEPT_ANSWER_KEY not in dict(await call.trailing_metadata() or ())
+    call = case.call(case.request, metadata=((KEY, key),))
+    second = await call
     assert await case.count() == changed_once
+    # the repeat is told its answer is the first call's (trial50: a client's
+    # repeat read as a second change)
+    assert dict(await call.trailing_metadata() or ())[KEPT_ANSWER_KEY] == "1"
     assert second.SerializeToString(deterministic=True) == first.SerializeToString(
         deterministic=True
     )

@@ -17,6 +17,7 @@ from certseal import codes
 from certseal.audit import AuditEntry
 from certseal.crypto import Signer
 from certseal.errors import CertsealError, ErrorKind, invalid, precondition
+from certseal.idempotency import earlier_answer
 from certseal.identifiers import LicenceId, mint_serial
 from certseal.logs import REQUEST_ID
 from certseal.protectors import PersonalDataProtector
@@ -219,6 +220,8 @@ class Issuance(LicenceCases):
                     # new issuance: its type may no longer list the department
                     previous = await self._idempotent(dept.code, item)
                     if previous is not None:
+                        if len(items) == 1:  # the call's whole answer is the earlier
+                            earlier_answer()
                         results[index] = previous
                         continue
                 licence_type = await self._checked_type(caller, dept, item, now)
