@@ -85,7 +85,8 @@ class CommandKeys(grpc.aio.UnaryUnaryClientInterceptor):
     :data:`UNSETTLED`) to its method's name (``RevokeLicence``), ``done`` the key of
     each change answered with success, ``kept`` those of them answered with the
     answer an earlier call with the key was given (:data:`KEPT_ANSWER_KEY`: done
-    then, not now); ``done`` and ``kept`` for a command only (``remember``: a
+    then, not now), when no attempt or other call of this command with the key may
+    have made the change; ``done`` and ``kept`` for a command only (``remember``: a
     channel a program keeps open for days would hold one entry per change)."""
 
     def __init__(self, key: str | None = None, *, remember: bool = True):
@@ -129,6 +130,10 @@ class CommandKeys(grpc.aio.UnaryUnaryClientInterceptor):
         if method not in KEYED_METHODS:
             return await continuation(client_call_details, request)
         key, details = self._keyed(client_call_details, request)
+        # a kept answer is an earlier command's change only if no call of this one
+        # may have made it: none with this key before (done, or sent and not
+        # answered) nor at the same time (:meth:`_kept`)
+        sent_here = key in self.unsettled or key in self.done
         self.unsettled[key] = method.rpartition("/")[2]
         self._sending[key] += 1  # two calls of one key at once: the service orders
         tries = _Tries()  # them, and the key is unsettled while either is unanswered
@@ -141,8 +146,8 @@ class CommandKeys(grpc.aio.UnaryUnaryClientInterceptor):
             else:
                 if self._remember:
                     self.done[key] = self.unsettled[key]
-                    trailing = dict(await call.trailing_metadata() or ())
-                    if trailing.get(KEPT_ANSWER_KEY) == "1":
+                    alone = not (sent_here or tries.reached or self._sending[key] > 1)
+                    if alone and await _kept(call):
                         self.kept[key] = self.unsettled[key]
                 tries.settled = True
             return call
@@ -226,6 +231,17 @@ class CommandKeys(grpc.aio.UnaryUnaryClientInterceptor):
                 tries.settled = not tries.reached
                 raise
             backoff = min(backoff * policy["backoffMultiplier"], longest)
+
+
+async def _kept(call: Any) -> bool:
+    """Whether ``call``'s answer is marked the one an earlier call with its key was
+    given (:data:`KEPT_ANSWER_KEY`). Only for a call that is its change's only one in
+    the command: a kept answer to a retry whose earlier attempt may have reached the
+    service (its answer lost with a connection, or its commit's reply: UNAVAILABLE)
+    is, most likely, this command's own change, made now (atk55); the service cannot
+    tell its attempts apart, the command can."""
+    trailing = dict(await call.trailing_metadata() or ())
+    return trailing.get(KEPT_ANSWER_KEY) == "1"
 
 
 class _WatchedKeys(grpc.aio.UnaryUnaryClientInterceptor):

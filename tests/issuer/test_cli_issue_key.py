@@ -92,3 +92,34 @@ async def test_a_repeat_with_the_key_says_it_changed_nothing(
     other = [*_issue_argv(dept), "--idempotency-key", f"trial50b-{dept.code}"]
     second, said_second = await _issued(config, tmp_path, issuer, other)
     assert second != first and "already done" not in said_second, said_second
+
+
+async def test_a_change_answered_on_the_command_s_own_retry_is_not_said_unchanged(
+    config, issuer, dept, monkeypatch, tmp_path
+):
+    """atk55: the issuance committed with its answer, then the answer's commit
+    reply was lost (the database's connection dropped as it said COMMIT): the issuer
+    answered UNAVAILABLE, "safe to retry with the same idempotency key", and the CLI's
+    own retry was answered with the kept answer. That answer is this command's own
+    change, made now: it must not be said "already done by an earlier call ... nothing
+    was changed again" (a clerk would read the new licence as an old one)."""
+    import asyncpg
+
+    original = issuer.idempotency.answer
+    lost = []
+
+    async def answer(scope, response):
+        stored = await original(scope, response)
+        if not lost:  # committed; the reply of COMMIT never arrives
+            lost.append(True)
+            raise asyncpg.exceptions.ConnectionDoesNotExistError(
+                "connection was closed in the middle of operation"
+            )
+        return stored
+
+    monkeypatch.setattr(issuer.idempotency, "answer", answer)
+    identifier, said = await _issued(config, tmp_path, issuer, _issue_argv(dept))
+    assert lost, "the issuer was not asked"
+    assert await _versions(issuer, "type_code", dept.type_code) == 1
+    assert "already done" not in said, said
+    assert identifier
