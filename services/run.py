@@ -316,6 +316,10 @@ def not_started(exited: dict[str, int], overlay: Path) -> str:
     text = "Not every service started:" + "".join(
         f"\n  {name}: {ending(code)}" for name, code in exited.items()
     )
+    crashed = [name for name, code in exited.items() if -code in _CRASHES]
+    if crashed:  # its own fault, not a setting's nor a stop's (atk55)
+        text += f"\n{', '.join(crashed)} crashed (a fault of its own, not a setting):"
+        text += " what it printed\nabove, if anything, says where."
     if any(code > 0 for code in exited.values()):
         text += (
             "\nAn error's line is 'services.<name>: error: <setting>: <problem>'. A"
@@ -327,13 +331,18 @@ def not_started(exited: dict[str, int], overlay: Path) -> str:
             "\nregion-demo's by its address in [cli] verifier_groups (its metrics port"
             " is the one\nabove [verifier] metrics_listen's)."
         )
-    else:
+    elif not crashed:
         text += (
             "\nNone of them said an error: a signal from outside the run, or a stop"
             " sent to it\nalone, ended it. Nothing needs changing; make run starts it"
             " again."
         )
     return text + " certseal stops now.\n"
+
+
+#: signals a process gets from a fault of its own (a C extension's), not a stop
+_CRASHES = {s.value for s in (signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS)}
+_CRASHES |= {signal.SIGILL.value, signal.SIGFPE.value}
 
 
 def service_state(ready: bool | None, process: subprocess.Popen[bytes]) -> str:

@@ -408,3 +408,19 @@ async def test_usage_read_waits_for_the_issuers_usage_consumer(issuer, config):
     unread = copy.deepcopy(config)
     unread.issuer.usage_consumer_group = f"never-read-{secrets.token_hex(3)}"
     assert not await asyncio.to_thread(usage_read, unread, 0.5)
+
+
+@pytest.mark.parametrize("crash", [signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS])
+def test_a_service_that_crashed_is_not_said_stopped_from_outside(tmp_path, crash):
+    """atk55: a service ended by a signal of its own fault (a segfault in a C
+    extension, an abort) was said "None of them said an error: a signal from outside
+    the run, or a stop sent to it alone, ended it. Nothing needs changing"."""
+    from services.run import not_started
+
+    text = not_started({"issuer": -crash}, tmp_path / "local.toml")
+    assert f"  issuer: killed by {crash.name}\n" in text
+    assert "from outside the run" not in text and "Nothing needs changing" not in text
+    assert "crashed" in text and text.endswith("certseal stops now.\n")
+    # with one that said an error, that error's hint stays
+    mixed = not_started({"issuer": -crash, "seal": 2}, tmp_path / "local.toml")
+    assert "crashed" in mixed and str(tmp_path / "local.toml") in mixed
