@@ -333,9 +333,9 @@ def not_started(exited: dict[str, int], overlay: Path) -> str:
         )
     elif not crashed:
         text += (
-            "\nNone of them said an error: a signal from outside the run, or a stop"
-            " sent to it\nalone, ended it. Nothing needs changing; make run starts it"
-            " again."
+            "\nNone of them said an error: a signal sent to it alone ended it (a"
+            " Ctrl-C or kill;\na SIGKILL may be the kernel's out-of-memory killer's:"
+            " dmesg says). make run\nstarts it again."
         )
     return text + " certseal stops now.\n"
 

@@ -419,7 +419,7 @@ def test_a_service_that_crashed_is_not_said_stopped_from_outside(tmp_path, crash
 
     text = not_started({"issuer": -crash}, tmp_path / "local.toml")
     assert f"  issuer: killed by {crash.name}\n" in text
-    assert "from outside the run" not in text and "Nothing needs changing" not in text
+    assert "None of them said an error" not in text and "sent to it" not in text
     assert "crashed" in text and text.endswith("certseal stops now.\n")
     # with one that said an error, that error's hint stays
     mixed = not_started({"issuer": -crash, "seal": 2}, tmp_path / "local.toml")
