@@ -56,7 +56,17 @@ from services.run_layers import (
     usage_read,
 )
 from services.run_platform import platform_seal_line
-from services.run_processes import kill_session, say, shut_down, start_service
+from services.run_processes import (
+    exited_lines,
+    kill_session,
+    not_started,
+    run_status,
+    running,
+    say,
+    service_state,
+    shut_down,
+    start_service,
+)
 from services.run_walk import walk_through
 from services.verifier.config import worker_data_dir
 
@@ -134,6 +144,8 @@ def _run(args: argparse.Namespace, home: Path) -> int:
         if starting:  # PostgreSQL's first initdb takes seconds: stop it halfway
             raise KeyboardInterrupt
         if stopping:  # a second Ctrl-C: the shutdown waits for no one any more
+            if alive := [n for n, p in services.items() if running(p)]:
+                say(f"a second Ctrl-C: killing {', '.join(alive)}")  # trial53
             for process in services.values():  # exited or not: its session's rest
                 kill_session(process)
         stopping = True
@@ -219,27 +231,25 @@ def _run(args: argparse.Namespace, home: Path) -> int:
         def give_up() -> bool:  # Ctrl-C, or a service already dead: wait no longer
             return stopping or any(p.poll() is not None for p in services.values())
 
-        ready: dict[str, bool | None] = {}  # None: not waited for (a run ending)
-        for name, target in targets.items():
-            ready[name] = (
-                None
-                if give_up()
-                else _wait_serving(cfg, services[name], target, give_up)
-            )
+        def waited(wait: Callable[..., bool], *args: Any) -> bool | None:
+            """None: not waited for, or the wait cut short by the run's end (a
+            service that was listening is not "NOT READY", trial53)."""
+            if give_up():
+                return None
+            return wait(cfg, *args, give_up) or (None if give_up() else False)
+
+        ready = {n: waited(_wait_serving, services[n], t) for n, t in targets.items()}
         console_url = f"https://{client_address(cfg.console.listen)}/"
-        ready["console"] = (
-            None
-            if give_up()
-            else _wait_https(cfg, services["console"], console_url, give_up)
-        )
+        ready["console"] = waited(_wait_https, services["console"], console_url)
         if stopping:  # Ctrl-C while waiting: no banner, stop what started
             return 0
         # redeeming an authorisation needs it (README, holder walk-through)
-        copies = (
-            platform_seal_line(cfg)
-            if ready["seal"] and ready["issuer"]
-            else "not set up: the seal service or the issuer did not start"
-        )
+        if ready["seal"] and ready["issuer"]:
+            copies = platform_seal_line(cfg)
+        elif give_up():
+            copies = "not set up: not every service started"
+        else:
+            copies = "not set up: the seal service or the issuer did not become ready"
         state = {n: service_state(ok, services[n]) for n, ok in ready.items()}
         ca = cfg.tls.ca_file
         topics = topic_lines()
@@ -306,84 +316,6 @@ certseal {headline} on the embedded defaults (data in {home.resolve()}).
         shut_down(services, stack.stop, first=USAGE_PUBLISHERS, between=settle)
 
 
-def not_started(exited: dict[str, int], overlay: Path) -> str:
-    """What the banner says instead of the walk-through when the services in
-    ``exited`` (name: return code) did not start: how each ended (:func:`ending`),
-    where their errors are, where (local.toml) a setting is mended. A service ended
-    by a signal, or stopped without an error, said nothing: the settings are not the
-    cause then (trial50: an issuer sent SIGINT alone was said to have an error
-    above)."""
-    text = "Not every service started:" + "".join(
-        f"\n  {name}: {ending(code)}" for name, code in exited.items()
-    )
-    crashed = [name for name, code in exited.items() if -code in _CRASHES]
-    if crashed:  # its own fault, not a setting's nor a stop's (atk55)
-        text += f"\n{', '.join(crashed)} crashed (a fault of its own, not a setting):"
-        text += " what it printed\nabove, if anything, says where."
-    if any(code > 0 for code in exited.values()):
-        text += (
-            "\nAn error's line is 'services.<name>: error: <setting>: <problem>'. A"
-            f" setting it names\nis changed in {overlay}: there already if its line"
-            " says so, else make run's\ndefault (config.toml is written anew at each"
-            " start). A port another process\nholds is moved there by a service's"
-            " listen or metrics_listen (e.g. [issuer] listen,\n[verifier]"
-            " metrics_listen; the CLI's and the other services' targets follow it),"
-            "\nregion-demo's by its address in [cli] verifier_groups (its metrics port"
-            " is the one\nabove [verifier] metrics_listen's)."
-        )
-    elif not crashed:
-        text += (
-            "\nNone of them said an error: a signal sent to it alone ended it (a"
-            " Ctrl-C or kill;\na SIGKILL may be the kernel's out-of-memory killer's:"
-            " dmesg says). make run\nstarts it again."
-        )
-    return text + " certseal stops now.\n"
-
-
-#: signals a process gets from a fault of its own (a C extension's), not a stop
-_CRASHES = {s.value for s in (signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS)}
-_CRASHES |= {signal.SIGILL.value, signal.SIGFPE.value}
-
-
-def service_state(ready: bool | None, process: subprocess.Popen[bytes]) -> str:
-    """The banner's word for one service: ``EXITED (…)`` when the process is gone,
-    also after it was found serving (:func:`ending`), else ``SERVING``, ``NOT READY``
-    or, not waited for once another had exited (``ready`` None), ``NOT CHECKED``."""
-    code = process.poll()
-    if code is not None:
-        return f"EXITED ({ending(code)})"
-    return {True: "SERVING", False: "NOT READY", None: "NOT CHECKED"}[ready]
-
-
-def ending(code: int) -> str:
-    """How a process ended, from its return code: ``code N; its error is above`` (it
-    said why on the terminal), ``killed by SIGKILL`` (a negative code: a signal,
-    such as the OOM killer's, with nothing said), or, for code 0, stopped as asked
-    (a SIGTERM or SIGINT sent to that service alone: it stopped cleanly, and said
-    nothing wrong; trial50)."""
-    if code < 0:
-        try:
-            return f"killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"killed by signal {-code}"
-    if code == 0:
-        return "stopped, code 0: asked to stop, not by this run"
-    return f"code {code}; its error is above"
-
-
-def exited_lines(services: dict[str, subprocess.Popen[bytes]]) -> list[str]:
-    """``error: <service>: exited with code N`` (or ``killed by SIGKILL``) for every
-    service that has stopped, so that a run ended by one dead service names it
-    rather than stopping them all without a word."""
-    lines = []
-    for name, process in services.items():
-        code = process.poll()
-        if code is not None:
-            how = ending(code) if code <= 0 else f"exited with code {code}"
-            lines.append(f"error: {name}: {how}; the rest are stopped")
-    return lines
-
-
 def broker_of(stack: DevStack) -> dict[str, subprocess.Popen[bytes]]:
     """The embedded broker's process, under the name :func:`exited_lines` gives it
     (it keeps topics in memory: the next run starts a new one, re-seeded with every
@@ -391,14 +323,6 @@ def broker_of(stack: DevStack) -> dict[str, subprocess.Popen[bytes]]:
     if stack.broker is None:
         return {}
     return {f"the embedded broker (its log: {stack.home / 'broker.log'})": stack.broker}
-
-
-def run_status(services: dict[str, subprocess.Popen[bytes]]) -> int:
-    """``certseal run``'s exit status once a service has stopped: 2 when one exited
-    with 2 (its start was refused over a setting, as a configuration that does not
-    load ends the run with 2), else 1."""
-    codes = [process.poll() for process in services.values()]
-    return 2 if 2 in codes else 1
 
 
 def topic_lines() -> str:

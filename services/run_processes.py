@@ -1,6 +1,7 @@
 """``certseal run``'s service processes: each started in a session of its own, and
 stopped in two waves, then killed with every process of its session when it does not
-stop (:func:`shut_down`). Split from :mod:`services.run` by size."""
+stop (:func:`shut_down`); how each ended, as the run says it (:func:`ending`,
+:func:`not_started`, :func:`exited_lines`). Split from :mod:`services.run` by size."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Collection
+from pathlib import Path
 from typing import TextIO
 
 
@@ -78,6 +80,8 @@ def shut_down(
                 say(f"stopping {name}")
         for name in wave:
             _exited(services[name], deadline)
+            if running(services[name]):  # trial53: killed, and said so
+                say(f"{name} did not stop within {grace_s:g} s: killed")
             # killed with its session whether it stopped or not: what a service that
             # exited on SIGTERM left running (its pool's workers) must not outlive it;
             # before it is reaped, so that its pid is still its session's
@@ -95,16 +99,19 @@ def _exited(process: subprocess.Popen[bytes], deadline: float) -> None:
     without reaping it: its pid stays its own (and its session's group's) until
     :meth:`~subprocess.Popen.wait`, so a :func:`kill_session` before that never
     reaches a process that took the pid over."""
-    while process.returncode is None:
-        try:
-            done = os.waitid(
-                os.P_PID, process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT
-            )
-        except ChildProcessError:  # reaped already
-            return
-        if done is not None or time.monotonic() >= deadline:
-            return
+    while running(process) and time.monotonic() < deadline:
         time.sleep(0.05)
+
+
+def running(process: subprocess.Popen[bytes]) -> bool:
+    """Whether ``process`` has not exited, without reaping it (``WNOWAIT``)."""
+    if process.returncode is not None:
+        return False
+    try:
+        done = os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:  # reaped already
+        return False
+    return done is None
 
 
 def say(line: str, stream: TextIO | None = None) -> None:
@@ -113,3 +120,91 @@ def say(line: str, stream: TextIO | None = None) -> None:
     halfway."""
     with contextlib.suppress(OSError, ValueError):  # ValueError: a closed file
         print(line, file=stream or sys.stdout, flush=True)
+
+
+def not_started(exited: dict[str, int], overlay: Path) -> str:
+    """What the banner says instead of the walk-through when the services in
+    ``exited`` (name: return code) did not start: how each ended (:func:`ending`),
+    where their errors are, where (local.toml) a setting is mended. A service ended
+    by a signal, or stopped without an error, said nothing: the settings are not the
+    cause then (trial50: an issuer sent SIGINT alone was said to have an error
+    above)."""
+    text = "Not every service started:" + "".join(
+        f"\n  {name}: {ending(code)}" for name, code in exited.items()
+    )
+    crashed = [name for name, code in exited.items() if -code in _CRASHES]
+    if crashed:  # its own fault, not a setting's nor a stop's (atk55)
+        text += f"\n{', '.join(crashed)} crashed (a fault of its own, not a setting):"
+        text += " what it printed\nabove, if anything, says where."
+    if any(code > 0 for code in exited.values()):
+        text += (
+            "\nAn error's line is 'services.<name>: error: <setting>: <problem>'. A"
+            f" setting it names\nis changed in {overlay}: there already if its line"
+            " says so, else make run's\ndefault (config.toml is written anew at each"
+            " start). A port another process\nholds is moved there by a service's"
+            " listen or metrics_listen (e.g. [issuer] listen,\n[verifier]"
+            " metrics_listen; the CLI's and the other services' targets follow it),"
+            "\nregion-demo's by its address in [cli] verifier_groups (its metrics port"
+            " is the one\nabove [verifier] metrics_listen's)."
+        )
+    elif not crashed:
+        text += (
+            "\nNone of them said an error: a signal sent to it alone ended it (a"
+            " Ctrl-C or kill;\na SIGKILL may be the kernel's out-of-memory killer's:"
+            " dmesg says). make run\nstarts it again."
+        )
+    return text + " certseal stops now.\n"
+
+
+#: signals a process gets from a fault of its own (a C extension's), not a stop
+_CRASHES = {s.value for s in (signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS)}
+_CRASHES |= {signal.SIGILL.value, signal.SIGFPE.value}
+
+
+def service_state(ready: bool | None, process: subprocess.Popen[bytes]) -> str:
+    """The banner's word for one service: ``EXITED (…)`` when the process is gone,
+    also after it was found serving (:func:`ending`), else ``SERVING``, ``NOT READY``
+    or, not waited for once another had exited (``ready`` None), ``NOT CHECKED``."""
+    code = process.poll()
+    if code is not None:
+        return f"EXITED ({ending(code)})"
+    return {True: "SERVING", False: "NOT READY", None: "NOT CHECKED"}[ready]
+
+
+def ending(code: int) -> str:
+    """How a process ended, from its return code: ``code N; its error is above`` (it
+    said why on the terminal), ``killed by SIGKILL`` (a negative code: a signal,
+    such as the OOM killer's, with nothing said), or, for code 0, stopped as asked
+    (a SIGTERM or SIGINT sent to that service alone: it stopped cleanly, and said
+    nothing wrong; trial50)."""
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    if code == 0:
+        return "stopped, code 0: asked to stop, not by this run"
+    return f"code {code}; its error is above"
+
+
+def exited_lines(services: dict[str, subprocess.Popen[bytes]]) -> list[str]:
+    """``error: <service>: exited with code N`` (or ``killed by SIGKILL``) for every
+    service that has stopped, so that a run ended by one dead service names it
+    rather than stopping them all without a word; one that stopped cleanly (code 0,
+    a stop sent to it alone) is no error (trial53): ``<service>: stopped, …``."""
+    lines = []
+    for name, process in services.items():
+        code = process.poll()
+        if code is not None:
+            how = ending(code) if code <= 0 else f"exited with code {code}"
+            said = f"{name}: {how}; the rest are stopped"
+            lines.append(said if code == 0 else f"error: {said}")
+    return lines
+
+
+def run_status(services: dict[str, subprocess.Popen[bytes]]) -> int:
+    """``certseal run``'s exit status once a service has stopped: 2 when one exited
+    with 2 (its start was refused over a setting, as a configuration that does not
+    load ends the run with 2), else 1."""
+    codes = [process.poll() for process in services.values()]
+    return 2 if 2 in codes else 1

@@ -216,6 +216,22 @@ def test_atk10_a_service_that_dies_while_others_start_ends_the_run_promptly(
     assert "error: issuer: exited with code 3" in run.stderr
 
 
+def test_a_service_whose_wait_another_s_end_cut_short_is_not_said_not_ready(
+    certseal_run,
+):
+    """trial53: tlog ended while the run waited for the issuer, which was listening;
+    the banner said the issuer was NOT READY and the platform seal "not set up: the
+    seal service or the issuer did not start". A wait the run cut short is NOT
+    CHECKED, and the platform line says why it is not set up."""
+    run = certseal_run({"tlog": "exit3", "*": "hang"})
+    seen = run.read_until("Platform")
+    issuer = next(line for line in seen if line.lstrip().startswith("Issuer gRPC"))
+    assert issuer.endswith("NOT CHECKED"), issuer
+    assert seen[-1].split(None, 1)[1] == "not set up: not every service started"
+    assert run.wait(15) == 1
+    assert "error: tlog: exited with code 3" in run.stderr
+
+
 def test_a_service_whose_start_was_refused_over_a_setting_ends_the_run_with_2(
     certseal_run,
 ):

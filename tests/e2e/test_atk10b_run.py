@@ -149,6 +149,10 @@ def test_atk10b_a_second_ctrl_c_ends_a_stuck_shutdown(certseal_run):
     run.process.send_signal(signal.SIGINT)
     run.read_until("stopping console")
     run.process.send_signal(signal.SIGINT)
+    # trial53: the services it kills are named, not only "stopped."
+    run.read_until("a second Ctrl-C: killing ")
+    [said] = [line for line in run.seen if "a second Ctrl-C: killing " in line]
+    assert all(name in said for name in ("issuer", "seal", "console")), said
     code = run.wait(10)
     assert code is not None, "certseal run still stopping 10 s after a second Ctrl-C"
     assert len(run.pids) == 14  # seven services and a process of each

@@ -193,6 +193,41 @@ def test_the_shutdown_prints_one_line_per_service_and_stopped_alone(capsys):
     ]
 
 
+def test_a_service_the_shutdown_had_to_kill_is_named(capsys):
+    """trial53: verifiers that could not stop without their broker were killed at the
+    grace's end, and the run said only ``stopped.``: one that does not stop within
+    the grace is named as killed; one that stops is not."""
+    from services.run_processes import shut_down
+
+    def child(code: str) -> subprocess.Popen[bytes]:
+        """A service in a session of its own that says "ready" once set up."""
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                f"{code}; print('ready', flush=True); import time; time.sleep(60)",
+            ],
+            stdout=subprocess.PIPE,
+            start_new_session=True,
+        )
+        assert process.stdout is not None and process.stdout.readline() == b"ready\n"
+        return process
+
+    deaf = child("import signal; signal.signal(signal.SIGTERM, signal.SIG_IGN)")
+    services = {"dept-demo": deaf, "feed": child("pass")}
+    shut_down(services, lambda: None, grace_s=1)
+    assert deaf.returncode == -signal.SIGKILL
+    assert services["feed"].returncode == -signal.SIGTERM
+    assert capsys.readouterr().out.splitlines() == [
+        "",
+        "stopping dept-demo",
+        "stopping feed",
+        "dept-demo did not stop within 1 s: killed",
+        "stopping PostgreSQL and the broker",
+        "stopped.",
+    ]
+
+
 def test_a_service_that_exits_is_named_with_its_code():
     """A service that dies at start is ``EXITED (code N; …)`` in the banner, not
     ``NOT READY``; and the run that one dead service ends names it on stderr."""
@@ -281,8 +316,7 @@ def test_services_that_said_no_error_are_not_said_to_have_one(tmp_path):
         "EXITED (stopped, code 0: asked to stop, not by this run)"
     )
     assert exited_lines({"seal": stopped}) == [
-        "error: seal: stopped, code 0: asked to stop, not by this run; the rest are"
-        " stopped"
+        "seal: stopped, code 0: asked to stop, not by this run; the rest are stopped"
     ]
     # one that said an error among them: where errors are and where settings go
     mixed = not_started({**codes, "feed": 2}, tmp_path / "local.toml")
