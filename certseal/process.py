@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-import os
 import signal
 import time
 from collections.abc import Callable, Sequence
@@ -27,7 +26,7 @@ import grpc
 from certseal import logs
 from certseal.collector import settle_collector
 from certseal.config import ServiceSection, SettingCheck, SharedSettings
-from certseal.errors import CertsealError, ErrorKind
+from certseal.errors import CertsealError
 from certseal.events import default_topics
 from certseal.listen import address_checks, check_distinct_listens
 from certseal.metrics import Metrics
@@ -39,9 +38,9 @@ from certseal.secretfiles import ANSWERS_KEY, read_secret_file
 from certseal.startfail import START_FAILURES, leave
 from certseal.storage.audit import AuditSealer, write_counted_refusals
 from certseal.storage.idempotency import (
-    FAULT_ENV,
     IdempotencyPurger,
     IdempotencyStore,
+    fault_hook,
     finish_kept,
     scoped,
 )
@@ -124,6 +123,7 @@ class ServiceProcess:
         self.health = Health(list(self.allowed_kinds))
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._loops: list[NotifiedWorker] = []  # the leader-elected ones
         self._pauses = PauseWatch(self.name)  # its own pauses, said as its own
         self.port = 0
         self._answers: AnswerProtector | None = None
@@ -218,7 +218,7 @@ class ServiceProcess:
             self.pool,
             protector=self._answers,
             retention=dt.timedelta(hours=cfg.idempotency.retention_hours),
-            fault=fault_hook(cfg),
+            fault=fault_hook(cfg.idempotency.allow_fault_hooks),
         )
         await self.prepare()
         self.kafka = kafka
@@ -255,7 +255,7 @@ class ServiceProcess:
                     "%s: metrics not served on %s (%s); working without them",
                     *(self.name, self.metrics_listen, exc),
                 )
-        loops: list[NotifiedWorker] = [self.relay] if self.run_relay else []
+        loops = self._loops = [self.relay] if self.run_relay else []
         if self.background:
             loops += [self.sealer, purger, *self.workers(dsn)]
         for worker in loops:
@@ -369,6 +369,8 @@ class ServiceProcess:
         served) the workers are cancelled, not waited for: the start's one line is
         all the process says."""
         served = not self.serve or hasattr(self, "server")
+        for worker in self._loops:  # none takes a lead while this process stops
+            worker.stand_down()
         if self.serve and served:
             await self.health.set_serving(False)
             await self.server.stop(grace)
@@ -395,26 +397,6 @@ class ServiceProcess:
                 await asyncio.wait_for(write_counted_refusals(self.pool), 10)
         if hasattr(self, "pool"):
             await self.pool.close()
-
-
-def fault_hook(config: SharedSettings) -> str:
-    """The test-only fault named by ``CERTSEAL_TEST_FAULT`` ("" for none). Raises
-    :class:`CertsealError` (the process does not start) when the variable is set but
-    ``[idempotency] allow_fault_hooks`` is not true, and for an unknown fault."""
-    fault = os.environ.get(FAULT_ENV, "")
-    if not fault:
-        return ""
-    if not config.idempotency.allow_fault_hooks:
-        raise CertsealError(
-            ErrorKind.FAILED_PRECONDITION,
-            f"{FAULT_ENV} is set but [idempotency] allow_fault_hooks is false: "
-            "fault hooks are for tests only",
-        )
-    if fault != "after-commit":
-        raise CertsealError(
-            ErrorKind.INVALID_ARGUMENT, f"{FAULT_ENV}: unknown fault {fault!r}"
-        )
-    return fault
 
 
 class Runnable(Protocol):

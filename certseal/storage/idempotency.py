@@ -91,6 +91,27 @@ async def finish_kept(timeout_s: float | None = None) -> None:
 FAULT_ENV = "CERTSEAL_TEST_FAULT"
 
 
+def fault_hook(allowed: bool) -> str:
+    """The test-only fault :data:`FAULT_ENV` names ("" for none). Raises
+    :class:`CertsealError` (the process does not start) when the variable is set but
+    ``[idempotency] allow_fault_hooks`` (``allowed``) is not true, and for an unknown
+    fault."""
+    fault = os.environ.get(FAULT_ENV, "")
+    if not fault:
+        return ""
+    if not allowed:
+        raise CertsealError(
+            ErrorKind.FAILED_PRECONDITION,
+            f"{FAULT_ENV} is set but [idempotency] allow_fault_hooks is false: "
+            "fault hooks are for tests only",
+        )
+    if fault != "after-commit":
+        raise CertsealError(
+            ErrorKind.INVALID_ARGUMENT, f"{FAULT_ENV}: unknown fault {fault!r}"
+        )
+    return fault
+
+
 def _refusal(exc: BaseException) -> bool:
     """Whether a handler raising ``exc`` refused its request (what it wrote, a
     refusal's audit row, is kept), rather than failed in a way a retry may cure."""

@@ -44,6 +44,13 @@ class NotifiedWorker(abc.ABC):
         self._dsn = dsn
         self._poll_interval_s = poll_interval_s
         self._wake = asyncio.Event()
+        self._standing_down = False
+
+    def stand_down(self) -> None:
+        """The process is stopping: a worker that does not lead no longer asks for
+        the lock (trial53: an issuer told to stop took the lead from a process that
+        had stopped first); a leader works on until ``stop``."""
+        self._standing_down = True
 
     @abc.abstractmethod
     async def work_once(self, conn: asyncpg.Connection) -> int:
@@ -82,6 +89,8 @@ class NotifiedWorker(abc.ABC):
         while not stop.is_set():
             try:
                 await self._run_connected(stop)
+                if self._standing_down:
+                    return
                 backoff = 0.05
             except Exception as exc:  # a lost connection, a restarted server, ...
                 if type(exc) is TimeoutError and not str(exc):  # asyncpg's bound
@@ -95,9 +104,11 @@ class NotifiedWorker(abc.ABC):
     async def _run_connected(self, stop: asyncio.Event) -> None:
         conn = await connect(self._dsn, answer_within_s=self.answer_within_s)
         try:
-            while not await conn.fetchval(
-                "select pg_try_advisory_lock($1)", self.lock_id
-            ):
+            while True:
+                if self._standing_down:
+                    return
+                if await conn.fetchval("select pg_try_advisory_lock($1)", self.lock_id):
+                    break
                 await self.on_follower(conn)
                 if await _sleep_or_stop(stop, self._poll_interval_s):
                     return

@@ -109,9 +109,14 @@ class Leader(NotifiedWorker):
         self.answer_within_s = answer_within_s
         self.changes: asyncio.Queue[bool] = asyncio.Queue()
 
+        self.polls: asyncio.Queue[None] = asyncio.Queue()
+
     async def work_once(self, conn: asyncpg.Connection) -> int:
         await conn.fetchval("select 1")
         return 0
+
+    async def on_follower(self, conn: asyncpg.Connection) -> None:
+        self.polls.put_nowait(None)
 
     def leading(self, now: bool) -> None:
         self.changes.put_nowait(now)
@@ -216,3 +221,41 @@ async def test_every_session_asks_the_server_to_watch_its_client(config, how):
     assert {r["name"]: r["source"] for r in rows} == dict.fromkeys(
         WATCH_THE_CLIENT, "client"
     )
+
+
+async def test_a_process_that_stops_takes_no_lead_and_its_leader_works_on(config):
+    """trial53: an issuer told to stop took the relay's and the sealer's lead from a
+    process that had stopped first, and logged it. A worker told to stand down (its
+    process stopping) no longer asks for the lock: it ends without leading once the
+    lock is free; one that leads works on until its stop."""
+    dsn = config.database.dsn()
+    lock_id = secrets.randbits(62)
+    holder = await connect(dsn)
+    assert await holder.fetchval("select pg_try_advisory_lock($1)", lock_id)
+    follower = Leader(dsn=dsn, lock_id=lock_id, answer_within_s=30)
+    stop = asyncio.Event()
+    following = asyncio.create_task(follower.run(stop))
+    try:
+        await asyncio.wait_for(follower.polls.get(), 30)  # it stands by
+        follower.stand_down()
+        await holder.close()  # the lock is free
+        await asyncio.wait_for(following, 30)  # ended, stop not set
+        said = [follower.changes.get_nowait() for _ in range(follower.changes.qsize())]
+        assert True not in said and not stop.is_set()  # never led
+        # a leader told to stand down leads on until its stop
+        leader = Leader(dsn=dsn, lock_id=lock_id, answer_within_s=30)
+        leading = asyncio.create_task(leader.run(stop))
+        assert await asyncio.wait_for(leader.changes.get(), 30) is True
+        leader.stand_down()
+        probe = await connect(dsn)
+        try:
+            assert not await probe.fetchval("select pg_try_advisory_lock($1)", lock_id)
+        finally:
+            await probe.close()
+        assert not leading.done() and leader.changes.empty()
+        stop.set()
+        await asyncio.wait_for(leading, 30)
+        assert await leader.changes.get() is False
+    finally:
+        stop.set()
+        following.cancel()
