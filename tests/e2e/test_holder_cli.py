@@ -62,7 +62,11 @@ async def test_a_holder_app_authorises_lists_withdraws_and_fetches_from_the_cli(
     # repeated with its key: the first answer, one authorisation (trial48: the
     # command sent an expiry of its own clock, so a repeat was another request)
     again, repeated = await cli(*authorise)
-    assert (again, repeated) == (0, out)
+    assert (again, repeated) == (
+        0,
+        out + "AuthoriseUse was already done by an earlier call with this idempotency "
+        "key: this is that call's answer, and nothing was changed again\n",
+    )
     assert re.search(r"^code        AU-", out, re.M), out
     assert f"department  {counter}" in out and "fields      class" in out
     authorised = re.search(r"^department  .*$", out, re.M)
