@@ -222,15 +222,12 @@ async def connect(
     answering (a half-open connection) then raises TimeoutError, not a wait for the
     kernel's retransmissions to give up (about 15 minutes, Linux ``tcp_retries2``).
     None: asyncpg's 60 s to connect, statements unbounded."""
-    if answer_within_s is None:
-        conn = await asyncpg.connect(dsn, server_settings=WATCH_THE_CLIENT)
-    else:
-        conn = await asyncpg.connect(
-            dsn,
-            timeout=answer_within_s,
-            command_timeout=answer_within_s,
-            server_settings=WATCH_THE_CLIENT,
-        )
+    conn = await asyncpg.connect(
+        dsn,
+        timeout=answer_within_s or 60,
+        command_timeout=answer_within_s,
+        server_settings=WATCH_THE_CLIENT,
+    )
     await _init_connection(conn)
     return conn
 
