@@ -655,7 +655,11 @@ async def test_a_start_killed_after_dropping_a_damaged_index_leaves_its_reason(
         await process.wait_for_log("dropped it, rebuilding it from the topics", 60)
         await process.kill()  # before it could have rebuilt anything
         data_dir = tmp_path / "data" / process.group
-        assert damaged_tables(data_dir) == []  # nothing left for the next to find
+        # nothing left for the next to find but, when the kill came while RocksDB
+        # made the new table, a table without its CURRENT yet, which the next start
+        # drops as damaged too (CI, 2026-12-07)
+        left = damaged_tables(data_dir)
+        assert all("CURRENT: No such file" in why for _, why in left), left
         await process.start()
         await process.wait_serving()
         await verdict_everywhere({"d": process.stub}, code, VALID, within=60)
