@@ -255,10 +255,10 @@ class ServiceProcess:
                     "%s: metrics not served on %s (%s); working without them",
                     *(self.name, self.metrics_listen, exc),
                 )
-        loops = self._loops = [self.relay] if self.run_relay else []
+        self._loops = [self.relay] if self.run_relay else []
         if self.background:
-            loops += [self.sealer, purger, *self.workers(dsn)]
-        for worker in loops:
+            self._loops += [self.sealer, purger, *self.workers(dsn)]
+        for worker in self._loops:
             self._tasks.append(asyncio.create_task(worker.run(self._stop)))
         self._pauses.start()
         if self.background and not self.run_relay:  # the relay is another process's

@@ -132,7 +132,7 @@ def not_started(exited: dict[str, int], overlay: Path) -> str:
     text = "Not every service started:" + "".join(
         f"\n  {name}: {ending(code)}" for name, code in exited.items()
     )
-    crashed = [name for name, code in exited.items() if -code in _CRASHES]
+    crashed = [name for name, code in exited.items() if code in _CRASHES]
     if crashed:  # its own fault, not a setting's nor a stop's (atk55)
         text += f"\n{', '.join(crashed)} crashed (a fault of its own, not a setting):"
         text += " what it printed\nabove, if anything, says where."
@@ -156,9 +156,15 @@ def not_started(exited: dict[str, int], overlay: Path) -> str:
     return text + " certseal stops now.\n"
 
 
-#: signals a process gets from a fault of its own (a C extension's), not a stop
-_CRASHES = {s.value for s in (signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS)}
-_CRASHES |= {signal.SIGILL.value, signal.SIGFPE.value}
+#: the return codes of the signals a process gets from a fault of its own (a C
+#: extension's), not a stop
+_CRASHES = {
+    -signal.SIGSEGV,
+    -signal.SIGABRT,
+    -signal.SIGBUS,
+    -signal.SIGILL,
+    -signal.SIGFPE,
+}
 
 
 def service_state(ready: bool | None, process: subprocess.Popen[bytes]) -> str:

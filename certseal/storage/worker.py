@@ -86,11 +86,9 @@ class NotifiedWorker(abc.ABC):
     async def run(self, stop: asyncio.Event) -> None:
         """Work while leader; reconnect with backoff on any failure, until ``stop``."""
         backoff = 0.05
-        while not stop.is_set():
+        while not (stop.is_set() or self._standing_down):  # a stopping one: no lead
             try:
                 await self._run_connected(stop)
-                if self._standing_down:
-                    return
                 backoff = 0.05
             except Exception as exc:  # a lost connection, a restarted server, ...
                 if type(exc) is TimeoutError and not str(exc):  # asyncpg's bound
