@@ -86,14 +86,49 @@ def leave_group_on_stop(consumer: Any) -> None:
     coordinator._certseal_leaves = True
 
 
+def fetches_end_on_stop(consumer: Any) -> None:
+    """Make a started aiokafka ``consumer``'s stop end the fetches it cancels
+    without raising their cancellation.
+
+    aiokafka (0.14; its issue 647) cancels each fetch still in flight when it closes
+    the consumer's fetcher and awaits it, so a fetch that waited in its retry back-off
+    (a broker gone: every fetch fails and waits) raises CancelledError out of
+    ``stop()``, which then never closes the client. A Faust worker's consumer thread
+    stopped so, and its ``on_thread_stop`` never told the worker it had: the
+    verifier's stop waited for mode's shutdown timeout (60 s) whenever its broker
+    was away. The fetcher's routine and its fetches now end first, each one's
+    cancellation taken as its end; the fetcher's own close then finds nothing in
+    flight. A cancellation of the stopping task itself still raises. No-op for a
+    consumer without a fetcher (not started) or one already set up."""
+    fetcher = getattr(consumer, "_fetcher", None)
+    if fetcher is None or getattr(fetcher, "_certseal_ends_fetches", False):
+        return
+    close = fetcher.close
+
+    async def end_fetches_then_close() -> None:
+        fetcher._fetch_task.cancel()  # first, as close does: it starts no more
+        await asyncio.gather(fetcher._fetch_task, return_exceptions=True)
+        fetching = list(fetcher._pending_tasks)
+        for task in fetching:
+            task.cancel()
+        await asyncio.gather(*fetching, return_exceptions=True)
+        fetcher._pending_tasks.difference_update(fetching)
+        await close()
+
+    fetcher.close = end_fetches_then_close
+    fetcher._certseal_ends_fetches = True
+
+
 class Consumer(AIOKafkaConsumer):
     """aiokafka's consumer, leaving its group when stopped whatever the broker's
-    generation numbering (:func:`leave_group_on_stop`)."""
+    generation numbering (:func:`leave_group_on_stop`), its stop ending the fetches
+    in flight (:func:`fetches_end_on_stop`)."""
 
     async def start(self) -> None:
         """Start, then make the group's member leave on stop."""
         await super().start()
         leave_group_on_stop(self)
+        fetches_end_on_stop(self)
 
 
 @dataclass(frozen=True)

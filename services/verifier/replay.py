@@ -41,6 +41,7 @@ lifetime check before the replay check (services/verifier/domain.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import threading
@@ -139,6 +140,8 @@ class UsageFeed:
         self._clock = clock
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        #: the feed thread's run, which :meth:`stop` cancels
+        self._running: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # the serving loop
         self.caught_up = threading.Event()
         #: why the feed's last run stopped, until a new run has positioned itself
@@ -190,17 +193,31 @@ class UsageFeed:
         self._thread.start()
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        """Stop the thread and close the store."""
+        """Stop the thread and close the store. The feed's run is cancelled where it
+        waits: a read from a broker that does not answer (stopped, cut off) waits
+        for no timeout of its own, and the stop waited ``timeout_s`` for it."""
         self._stop.set()
+        running = self._running
+        if running is not None:
+            with contextlib.suppress(RuntimeError):  # its loop closed: it has ended
+                running.get_loop().call_soon_threadsafe(running.cancel)
         if self._thread is not None:
             self._thread.join(timeout_s)
         if self._thread is None or not self._thread.is_alive():
             self.store.close()
 
+    async def _cancellable_main(self) -> None:
+        self._running = asyncio.current_task()
+        try:
+            if not self._stop.is_set():  # a stop before this run began
+                await self._main()
+        finally:
+            self._running = None
+
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                asyncio.run(self._main())
+                asyncio.run(self._cancellable_main())
             # BaseException too: a panic out of rocksdict (pyo3's PanicException) or a
             # stray CancelledError must not end the thread with caught_up still set
             except BaseException as exc:  # UNAVAILABLE meanwhile, never a verdict

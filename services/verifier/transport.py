@@ -42,7 +42,7 @@ from faust.types import TP
 from mode.utils.logging import CompositeLogger
 
 from certseal.holes import OffsetHoles
-from certseal.kafka import leave_group_on_stop, without_holes
+from certseal.kafka import fetches_end_on_stop, leave_group_on_stop, without_holes
 from services.verifier.storage import read_member_id, write_member_id
 
 log = logging.getLogger(__name__)
@@ -107,6 +107,9 @@ def adapt_fetch_wait(
     fetcher._proc_fetch_request = proc_fetch_request
 
 
+COMMIT_ON_STOP_S = 3.0
+"""How long a stopping worker waits for its consumer's last commit (seconds)."""
+
 SLOW_CONSUMER_THREAD = (
     "the Kafka consumer thread was slow to answer (its event loop did not run for "
     "over 3 s: this process was stopped, the machine is busy, or a fetch or a commit "
@@ -142,6 +145,20 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         consumer._fetch_min_bytes = FETCH_MIN_BYTES
         return consumer
 
+    async def _shutdown_thread(self) -> None:
+        """mode's end of the thread, whose ``set_shutdown`` tells the worker's stop
+        that the thread has stopped: told also when stopping the consumer failed (it
+        was not, and the stop waited for mode's shutdown timeout, 60 s), the failure
+        logged."""
+        try:
+            await super()._shutdown_thread()
+        except BaseException:
+            log.exception(
+                "the Kafka consumer thread's stop failed; it ends all the same"
+            )
+            self.set_shutdown()
+            raise
+
     async def on_start(self) -> None:
         """Start the consumer, then let its fetch wait follow the traffic; it leaves
         the group when stopped, also in the broker's first generation (a restarted
@@ -152,6 +169,7 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
             # started, not yet subscribed (Faust subscribes later): no join sent yet
             rejoin_as_before(self._consumer, member_file)
         leave_group_on_stop(self._consumer)
+        fetches_end_on_stop(self._consumer)
         busy = getattr(self.app, FETCH_WAIT_ATTRIBUTE, 1500)
         idle = getattr(self.app, IDLE_FETCH_WAIT_ATTRIBUTE, busy)
         consumer = self._consumer
@@ -271,7 +289,26 @@ async def read_end_offsets(
 
 
 class Consumer(faust_aiokafka.Consumer):
-    """Faust's consumer using :class:`ConsumerThread`."""
+    """Faust's consumer using :class:`ConsumerThread`, its commit at the stop
+    bounded (:meth:`commit_and_end_transactions`)."""
+
+    async def commit_and_end_transactions(self) -> None:
+        """Faust's commit of the offsets the agents have applied, made when the
+        worker stops (``stream_wait_empty`` off), within :data:`COMMIT_ON_STOP_S`:
+        against a broker that does not answer it waited for ever (aiokafka retries a
+        commit while its coordinator is unknown), and the worker's stop with it.
+        Offsets not committed are read again at the next start, whose agents apply
+        each event again to the same effect (at-least-once)."""
+        try:
+            async with asyncio.timeout(COMMIT_ON_STOP_S):
+                await super().commit_and_end_transactions()
+        except TimeoutError:
+            log.warning(
+                "the consumer's offsets were not committed within %.0f s of the stop "
+                "(the broker did not answer); the next start reads the events since "
+                "the last commit again",
+                COMMIT_ON_STOP_S,
+            )
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)

@@ -1,7 +1,11 @@
 """The verifier's fetch wait follows the traffic: short while events flow, growing while
 none do, short again at the first event."""
 
+import asyncio
+import logging
+
 import faust
+import pytest
 
 from services.verifier.transport import (
     FETCH_MIN_BYTES,
@@ -61,3 +65,22 @@ async def test_the_worker_consumer_fetches_64_kib_or_waits_the_fetch_wait():
         assert consumer._fetch_max_wait_ms == 20  # the latency bound when quiet
     finally:
         await consumer.stop()
+
+
+async def test_a_consumer_thread_whose_stop_fails_still_says_it_has_stopped(caplog):
+    # mode tells the worker's stop that the thread has stopped only at the end of a
+    # clean ``on_thread_stop``: a failed one left the stop waiting 60 s (trial53 P1)
+    _app, thread = consumer_thread("certseal-test-stop-fails")
+
+    async def fails() -> None:
+        raise RuntimeError("the consumer's stop failed")
+
+    thread.on_thread_stop = fails  # type: ignore[method-assign]
+    with (
+        caplog.at_level(logging.ERROR, logger="services.verifier.transport"),
+        pytest.raises(RuntimeError),
+    ):
+        await thread._shutdown_thread()
+    await asyncio.wait_for(thread._shutdown.wait(), 5)  # the worker's stop goes on
+    assert "the Kafka consumer thread's stop failed" in caplog.text
+    assert "the consumer's stop failed" in caplog.text  # the failure itself

@@ -1,0 +1,83 @@
+"""A verifier worker asked to stop while its broker is away stops at once.
+
+trial53 P1: with the broker gone, a SIGTERM'd worker held its stop until the worker's
+watchdog ended it (25 s, exit status 1; ``make run`` killed it at its 15 s grace
+first). aiokafka's consumer stop raised the CancelledError of a fetch waiting in its
+retry back-off (``certseal.kafka.fetches_end_on_stop``), so Faust's consumer thread
+never told the worker it had stopped. With the broker hanging (stopped, cut off), the
+replay guard's feed waited in a read that has no timeout, and the stop waited 10 s
+for its thread (``services.verifier.replay.UsageFeed.stop``)."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import signal
+import time
+
+from services.devstack import DevStack
+from services.verifier.worker import SLOW_STOP_S
+from tests.conftest import verifier_process
+
+#: well under the worker's own slow-stop report and ``make run``'s 15 s grace
+WITHIN_S = SLOW_STOP_S - 2
+
+
+async def _stopped(group) -> tuple[int, float]:
+    """SIGTERM ``group``'s worker: its exit status and how long it took (s)."""
+    started = time.monotonic()
+    group.process.send_signal(signal.SIGTERM)
+    async with asyncio.timeout(60):  # the worker's watchdog ends it at 25 s
+        status = await group.process.wait()
+    return status, time.monotonic() - started
+
+
+def _stop_said_nothing_slow(group) -> None:
+    said = group.log_since_start()
+    assert "the stop has taken" not in said, said[-4000:]
+    assert "did not end within" not in said, said[-4000:]
+
+
+async def test_a_worker_whose_broker_is_gone_stops_at_once(stack, config, tmp_path):
+    cluster = DevStack(tmp_path / "cluster", topic_partitions=4)
+    bootstrap = await cluster.start_broker()
+    try:
+        cfg = copy.deepcopy(config)
+        cfg.kafka.bootstrap_servers = bootstrap
+        cfg.kafka.topic_partitions = 4
+        group = verifier_process(stack, cfg, tmp_path, "gone", lag_unknown_after_s=2)
+        await group.start()
+        try:
+            await group.wait_serving()
+            cluster.stop()  # connections refused from now on
+            # its fetches fail and wait in their back-off before the stop
+            await group.wait_for_log("not ready until it answers", within=30)
+            status, took = await _stopped(group)
+        finally:
+            await group.stop()
+    finally:
+        cluster.stop()
+    assert status == 0, group.log_tail()
+    assert took < WITHIN_S, (took, group.log_tail())
+    _stop_said_nothing_slow(group)
+
+
+async def test_a_worker_whose_broker_hangs_stops_at_once(stack, config, tmp_path, dept):
+    # ``dept``'s keys and names are on the trust and directory topics: the agents
+    # apply them, so the stop has offsets to commit
+    group = verifier_process(stack, config, tmp_path, "hangs", lag_unknown_after_s=2)
+    await group.start()
+    try:
+        await group.wait_serving()
+        stack.pause_broker()  # connections open, nothing answered
+        try:
+            status, took = await _stopped(group)
+        finally:
+            stack.resume_broker()
+    finally:
+        await group.stop()
+    assert status == 0, group.log_tail()
+    assert took < WITHIN_S, (took, group.log_tail())
+    _stop_said_nothing_slow(group)
+    # its last commit given up, and said: the next start reads those events again
+    assert "offsets were not committed within 3 s" in group.log_since_start()

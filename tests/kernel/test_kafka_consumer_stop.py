@@ -1,0 +1,77 @@
+"""A consumer whose broker is gone stops (certseal.kafka.fetches_end_on_stop).
+
+aiokafka's stop cancels each fetch still in flight and awaits it; a fetch waiting in
+its retry back-off, as every fetch does once its broker is gone, raised that
+CancelledError out of ``stop()``, which never closed the client. A Faust worker's
+consumer thread stopped so, and its worker's stop waited 60 s (trial53 P1)."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import TopicPartition
+
+from certseal.events import LICENCE_USAGE
+from services.devstack import DevStack
+
+PARTITIONS = 2
+FAILED_FETCH = "Failed fetch messages from"
+
+
+class _FetchFailed(logging.Handler):
+    """Sets ``event`` once aiokafka's fetcher logs a failed fetch (its back-off
+    follows)."""
+
+    def __init__(self, event: asyncio.Event):
+        super().__init__(logging.ERROR)
+        self.event = event
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if FAILED_FETCH in record.getMessage():
+            self.event.set()  # logged on the test's own loop
+
+
+@pytest.mark.parametrize(
+    "made_by_settings", [False, True], ids=["aiokafka", "certseal"]
+)
+async def test_a_consumer_whose_broker_is_gone_stops(
+    config, tmp_path, made_by_settings
+):
+    cluster = DevStack(tmp_path / "cluster", topic_partitions=PARTITIONS)
+    cfg = copy.deepcopy(config)
+    cfg.kafka.bootstrap_servers = await cluster.start_broker()
+    kafka = cfg.kafka.settings("stop-test")
+    options = {"enable_auto_commit": False, "retry_backoff_ms": 10_000}
+    consumer = (
+        kafka.consumer(**options)
+        if made_by_settings
+        else AIOKafkaConsumer(**{**kafka.common(), **options})
+    )
+    try:
+        await consumer.start()
+        consumer.assign([TopicPartition(LICENCE_USAGE, p) for p in range(PARTITIONS)])
+        await consumer.getmany(timeout_ms=200)  # fetching
+        failed = asyncio.Event()
+        fetcher_log = logging.getLogger("aiokafka.consumer.fetcher")
+        handler = _FetchFailed(failed)
+        fetcher_log.addHandler(handler)
+        try:
+            cluster.stop()
+            async with asyncio.timeout(30):
+                await failed.wait()
+        finally:
+            fetcher_log.removeHandler(handler)
+        async with asyncio.timeout(10):  # well inside the back-off of 10 s
+            if made_by_settings:
+                await consumer.stop()
+            else:  # aiokafka's own: this fails if aiokafka mends it
+                with pytest.raises(asyncio.CancelledError):
+                    await consumer.stop()
+    finally:
+        cluster.stop()
+    # the client closed (its metadata task ended) only by a stop that went through
+    assert (consumer._client._sync_task is None) is made_by_settings
