@@ -386,17 +386,38 @@ class OutboxRelay(NotifiedWorker):
         )
 
 
+BACKLOG_COUNTED_UP_TO = 100_000
+"""The backlog gauge counts the unpublished rows above the relay's position one by one
+up to this many; a larger backlog is the span of ids above that position, a bound
+from above (an id rolled back, or a row published but not yet stored as such, counts
+in it) read from the primary key's end. Counting a backlog of millions row by row
+(the broker away for hours) would hold the session it runs on past a leader's bound
+on a statement (``NotifiedWorker.answer_within_s``): the relay would let go of its
+lead for a gauge."""
+
+
 async def refresh_backlog_metrics(conn: asyncpg.Connection, metrics: Metrics) -> None:
     """Set the backlog and relay-lag gauges from the outbox: the rows above the
-    position the relay stored last (its read_to), not yet read."""
+    position the relay stored last (its read_to), not yet read, counted up to
+    :data:`BACKLOG_COUNTED_UP_TO` (past it, the span of their ids); the lag is the
+    age of the oldest of the rows counted."""
     row = await conn.fetchrow(
-        """select count(*) as backlog,
-                  extract(epoch from clock_timestamp() - min(created_at)) as lag
-           from outbox
-           where id > (select read_to from outbox_relay) and published_at is null"""
+        """with position as (select read_to from outbox_relay),
+                pending as (
+                    select created_at from outbox
+                    where id > (select read_to from position) and published_at is null
+                    order by id limit $1)
+           select (select count(*) from pending) as counted,
+                  (select max(id) from outbox) - (select read_to from position)
+                      as span,
+                  extract(epoch from clock_timestamp() -
+                          (select min(created_at) from pending)) as lag""",
+        BACKLOG_COUNTED_UP_TO,
     )
     assert row is not None
-    metrics.outbox_backlog.set(row["backlog"])
+    counted = int(row["counted"])
+    backlog = counted if counted < BACKLOG_COUNTED_UP_TO else max(counted, row["span"])
+    metrics.outbox_backlog.set(backlog)
     metrics.relay_lag.set(float(row["lag"] or 0.0))
 
 
