@@ -34,6 +34,7 @@ from typing import Any, cast
 
 import aiokafka
 from aiokafka.consumer.group_coordinator import GroupCoordinator
+from aiokafka.errors import KafkaError
 from aiokafka.protocol.group import JoinGroupRequest
 from aiokafka.structs import TopicPartition
 from faust.transport import drivers
@@ -129,6 +130,21 @@ class _ThreadLog(CompositeLogger):
         super().log(severity, message, *args, **kwargs)
 
 
+def _left_request_failed(
+    loop: asyncio.AbstractEventLoop, context: dict[str, Any]
+) -> None:
+    """The consumer thread's loop's handler of what no task took: a Kafka request
+    that aiokafka shields from its caller's cancellation (its offset commit) and that
+    failed after the stop gave it up (:data:`COMMIT_ON_STOP_S`, the broker away) is one
+    warning line; everything else goes to asyncio's own handler. It was an ERROR,
+    "Task exception was never retrieved", with aiokafka's traceback."""
+    exc = context.get("exception")
+    if isinstance(exc, KafkaError) and "never retrieved" in context.get("message", ""):
+        log.warning("a Kafka request left by the consumer's stop failed: %s", exc)
+        return
+    loop.default_exception_handler(context)
+
+
 class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     """Creates the worker consumer, then sets its fetch wait (adaptive once it runs);
     logs a slow thread as a warning (:class:`_ThreadLog`)."""
@@ -138,6 +154,7 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.log = _ThreadLog(self.logger, formatter=self._format_log)
+        self.thread_loop.set_exception_handler(_left_request_failed)
 
     def _create_worker_consumer(self, transport: Any) -> aiokafka.AIOKafkaConsumer:
         consumer = super()._create_worker_consumer(transport)

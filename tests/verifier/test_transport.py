@@ -84,3 +84,23 @@ async def test_a_consumer_thread_whose_stop_fails_still_says_it_has_stopped(capl
     await asyncio.wait_for(thread._shutdown.wait(), 5)  # the worker's stop goes on
     assert "the Kafka consumer thread's stop failed" in caplog.text
     assert "the consumer's stop failed" in caplog.text  # the failure itself
+    thread.thread_loop.close()
+
+
+async def test_only_a_kafka_request_left_by_the_stop_is_a_warning(caplog):
+    # aiokafka shields its offset commit: given up by the stop, it failed later and
+    # asyncio logged "Task exception was never retrieved" with a traceback, an ERROR
+    from aiokafka.errors import KafkaConnectionError
+
+    _app, thread = consumer_thread("certseal-test-left-request")
+    handler = thread.thread_loop.get_exception_handler()
+    assert handler is not None
+    left = {"message": "Task exception was never retrieved"}
+    with caplog.at_level(logging.WARNING):
+        handler(thread.thread_loop, {**left, "exception": KafkaConnectionError("x")})
+        handler(thread.thread_loop, {**left, "exception": RuntimeError("a bug")})
+    kafka, other = caplog.records
+    assert kafka.levelno == logging.WARNING and kafka.exc_info is None
+    assert "left by the consumer's stop failed" in kafka.getMessage()
+    assert other.levelno == logging.ERROR and other.name == "asyncio"  # as before
+    thread.thread_loop.close()
