@@ -315,9 +315,20 @@ class Consumer(faust_aiokafka.Consumer):
         against a broker that does not answer it waited for ever (aiokafka retries a
         commit while its coordinator is unknown), and the worker's stop with it.
         Offsets not committed are read again at the next start, whose agents apply
-        each event again to the same effect (at-least-once)."""
+        each event again to the same effect (at-least-once).
+
+        A commit in flight (the periodic one, hanging on that broker) is waited for
+        here, not in Faust's commit: Faust takes a cancellation of its wait for it
+        as that commit's end and starts one of its own, which the bound no longer
+        cancelled (the stop waited for the worker's watchdog, or ended without the
+        warning). Once it has ended the stop commits what was applied since (Faust
+        committed nothing more)."""
         try:
             async with asyncio.timeout(COMMIT_ON_STOP_S):
+                while (in_flight := self._commit_fut) is not None:
+                    if in_flight.done():  # cancelled, its commit ending: not waited
+                        break
+                    await asyncio.wait({in_flight})  # not cancelled with this wait
                 await super().commit_and_end_transactions()
         except TimeoutError:
             log.warning(

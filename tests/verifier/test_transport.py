@@ -7,6 +7,7 @@ import logging
 import faust
 import pytest
 
+from services.verifier import transport
 from services.verifier.transport import (
     FETCH_MIN_BYTES,
     AdaptiveFetchWait,
@@ -104,3 +105,56 @@ async def test_only_a_kafka_request_left_by_the_stop_is_a_warning(caplog):
     assert "left by the consumer's stop failed" in kafka.getMessage()
     assert other.levelno == logging.ERROR and other.name == "asyncio"  # as before
     thread.thread_loop.close()
+
+
+async def test_the_commit_at_the_stop_is_bounded_behind_a_commit_in_flight(monkeypatch):
+    # with the broker hanging, the periodic commit hangs too: the stop's commit waits
+    # for it, and Faust takes a cancellation of that wait as its end and commits
+    # again, outside the bound (the stop waited for the worker's watchdog)
+    app, _thread = consumer_thread("certseal-test-commit-in-flight")
+    consumer = app.consumer
+    monkeypatch.setattr(transport, "COMMIT_ON_STOP_S", 0.1)
+    commits, committing = [], asyncio.Event()
+
+    async def hangs(*args: object, **kwargs: object) -> bool:
+        commits.append(asyncio.current_task())
+        committing.set()
+        await asyncio.Event().wait()  # a broker that never answers
+        return True
+
+    monkeypatch.setattr(consumer, "force_commit", hangs)
+    periodic = asyncio.ensure_future(consumer.commit())
+    try:
+        await committing.wait()
+        async with asyncio.timeout(10):  # the bound is 0.1 s
+            await consumer.commit_and_end_transactions()
+        assert commits == [periodic]  # the stop started no commit of its own
+    finally:
+        periodic.cancel()
+
+
+async def test_the_commit_at_the_stop_follows_a_commit_in_flight_that_ends(
+    monkeypatch,
+):
+    # Faust's own commit returned once the one in flight had ended: the offsets
+    # applied since were not committed at the stop, and were read again
+    app, _thread = consumer_thread("certseal-test-commit-after")
+    consumer = app.consumer
+    answer, commits, committing = asyncio.Event(), [], asyncio.Event()
+
+    async def answered(*args: object, **kwargs: object) -> bool:
+        commits.append(asyncio.current_task())
+        committing.set()
+        await answer.wait()
+        return True
+
+    monkeypatch.setattr(consumer, "force_commit", answered)
+    periodic = asyncio.ensure_future(consumer.commit())
+    await committing.wait()
+    stop = asyncio.ensure_future(consumer.commit_and_end_transactions())
+    await asyncio.sleep(0)  # the stop's commit finds the one in flight
+    answer.set()
+    async with asyncio.timeout(10):
+        await stop
+        await periodic
+    assert commits == [periodic, stop]  # the stop committed, after the periodic one
