@@ -18,7 +18,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.consumer.group_coordinator import GroupCoordinator
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, KafkaTimeoutError
 from aiokafka.protocol.group import JoinGroupRequest, LeaveGroupRequest
 from aiokafka.structs import TopicPartition
 
@@ -117,6 +117,30 @@ def fetches_end_on_stop(consumer: Any) -> None:
 
     fetcher.close = end_fetches_then_close
     fetcher._certseal_ends_fetches = True
+
+
+def give_up_unacknowledged(producer: Any, why: str) -> int:
+    """Fail every record a started aiokafka ``producer`` holds that the broker has not
+    acknowledged, each send's future with KafkaTimeoutError(``why``), and return how
+    many. Its sender is told as by a delivery that failed; the producer's stop then
+    waits only for the requests in flight (and for records sent after). For a stop whose broker does not answer:
+    aiokafka's flush and stop wait for every acknowledgement (a batch expires only
+    after a request timeout, and one in flight to a broker that hangs is retried)."""
+    accumulator = getattr(producer, "_message_accumulator", None)
+    if accumulator is None:
+        return 0
+    held = [*accumulator._pending_batches]
+    for batches in accumulator._batches.values():
+        held.extend(batches)
+    records = sum(batch.record_count for batch in held if not batch.future.done())
+    taken = accumulator._exception
+    accumulator.fail_all(KafkaTimeoutError(why))
+    accumulator._exception = taken  # records sent after are taken, not refused
+    for batch in held:  # its failure told a drain no sender waits for: no GC error
+        drained = batch._drain_waiter
+        if drained.done() and not drained.cancelled():
+            drained.exception()
+    return records
 
 
 class Consumer(AIOKafkaConsumer):

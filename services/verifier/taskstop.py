@@ -94,4 +94,13 @@ class EndsItsTasks(Service):
 
 
 class VerifierApp(EndsItsTasks, faust.App):
-    """The verifier's Faust app: Faust's own, whose stop ends its tasks."""
+    """The verifier's Faust app: Faust's own, whose stop ends its tasks and flushes
+    its producer within a bound (``Producer.flush_at_stop``,
+    services.verifier.transport)."""
+
+    async def _producer_flush(self, logger: Any) -> None:
+        flush_at_stop = getattr(self._producer, "flush_at_stop", None)
+        if flush_at_stop is None:  # another transport's producer
+            await super()._producer_flush(logger)
+        else:
+            await flush_at_stop()

@@ -43,7 +43,12 @@ from faust.types import TP
 from mode.utils.logging import CompositeLogger
 
 from certseal.holes import OffsetHoles
-from certseal.kafka import fetches_end_on_stop, leave_group_on_stop, without_holes
+from certseal.kafka import (
+    fetches_end_on_stop,
+    give_up_unacknowledged,
+    leave_group_on_stop,
+    without_holes,
+)
 from services.verifier.storage import read_member_id, write_member_id
 
 log = logging.getLogger(__name__)
@@ -305,9 +310,25 @@ async def read_end_offsets(
     return ends
 
 
+def _gave_up(app: Any) -> bool:
+    """Whether ``app``'s producer gave up records at the stop (:class:`Producer`)."""
+    return bool(getattr(getattr(app, "_producer", None), "gave_up", False))
+
+
 class Consumer(faust_aiokafka.Consumer):
     """Faust's consumer using :class:`ConsumerThread`, its commit at the stop
-    bounded (:meth:`commit_and_end_transactions`)."""
+    bounded (:meth:`commit_and_end_transactions`), no commit made once its
+    producer gave up records (:meth:`_commit`)."""
+
+    async def _commit(self, offsets: Mapping[TP, int]) -> bool:
+        """Faust's commit, unless the producer gave up records at the stop: Faust
+        flushes its producer before each commit so that what the events applied
+        produced (their tables' changelog records, dead letters) is in the log
+        before their offsets are committed; records given up are not, so their
+        events must be read again (a commit waiting in that flush went on)."""
+        if _gave_up(self.app):
+            return False
+        return await super()._commit(offsets)
 
     async def commit_and_end_transactions(self) -> None:
         """Faust's commit of the offsets the agents have applied, made when the
@@ -323,6 +344,13 @@ class Consumer(faust_aiokafka.Consumer):
         cancelled (the stop waited for the worker's watchdog, or ended without the
         warning). Once it has ended the stop commits what was applied since (Faust
         committed nothing more)."""
+        if _gave_up(self.app):
+            log.warning(
+                "the consumer's offsets are not committed at the stop: its producer "
+                "gave up records; the next start reads the events since the last "
+                "commit again"
+            )
+            return
         try:
             async with asyncio.timeout(COMMIT_ON_STOP_S):
                 while (in_flight := self._commit_fut) is not None:
@@ -342,10 +370,68 @@ class Consumer(faust_aiokafka.Consumer):
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
 
+FLUSH_ON_STOP_S = 3.0
+"""How long a stopping worker waits for the broker to acknowledge the records its
+producer holds (seconds)."""
+
+PRODUCER_STOP_S = 1.0
+"""How long a stopping worker then waits for its producer's stop (seconds): it holds
+no record by then, and a broker that answers ends it at once."""
+
+
+class Producer(faust_aiokafka.Producer):
+    """Faust's producer, its flush at the worker's stop (:meth:`flush_at_stop`) and
+    its own stop bounded: with the broker away (a usage record of a licence code
+    verified meanwhile held), each waited for its acknowledgement, and the worker's
+    stop with them until its watchdog ended it (atk56)."""
+
+    #: records were given up at the stop: no offset is committed after
+    gave_up = False
+
+    async def flush_at_stop(self) -> None:
+        """Faust's flush, within :data:`FLUSH_ON_STOP_S`; the records then still
+        held are given up (:func:`certseal.kafka.give_up_unacknowledged`): their
+        senders are told (the usage gatherer logs and counts each record's uses as
+        lost), the producer's stop no longer waits for them, and no offset is
+        committed after (:meth:`Consumer._commit`)."""
+        try:
+            async with asyncio.timeout(FLUSH_ON_STOP_S):
+                await self.flush()
+        except TimeoutError:
+            why = f"not acknowledged within {FLUSH_ON_STOP_S:.0f} s of the stop"
+            self.gave_up = True  # first: a commit waiting in a flush goes on now
+            held = give_up_unacknowledged(self._producer, why)
+            log.error(
+                "%d records were %s (the broker did not answer): given up, lost unless "
+                "the broker took them",
+                *(held, why),
+            )
+
+    async def on_stop(self) -> None:
+        """Faust's stop of the producer, within :data:`PRODUCER_STOP_S`: aiokafka's
+        waits for the requests in flight, which a broker that hangs answers after
+        the request timeout (15 s) at the earliest; those left are cancelled."""
+        stopping = asyncio.ensure_future(super().on_stop())
+        try:
+            await asyncio.wait({stopping}, timeout=PRODUCER_STOP_S)
+        finally:
+            if not stopping.done():
+                log.warning(
+                    "the producer did not stop within %.0f s (the broker did not "
+                    "answer); its requests in flight are cancelled",
+                    PRODUCER_STOP_S,
+                )
+                stopping.cancel()
+                await asyncio.wait({stopping}, timeout=PRODUCER_STOP_S)
+        if stopping.done() and not stopping.cancelled():
+            stopping.result()
+
+
 class Transport(faust_aiokafka.Transport):
-    """Faust's aiokafka transport with :class:`Consumer`."""
+    """Faust's aiokafka transport with :class:`Consumer` and :class:`Producer`."""
 
     Consumer = Consumer
+    Producer = Producer
 
 
 def keep_group_member(app: Any, member_file: Path) -> None:

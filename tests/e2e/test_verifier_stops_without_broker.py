@@ -6,18 +6,23 @@ first). aiokafka's consumer stop raised the CancelledError of a fetch waiting in
 retry back-off (``certseal.kafka.fetches_end_on_stop``), so Faust's consumer thread
 never told the worker it had stopped. With the broker hanging (stopped, cut off), the
 replay guard's feed waited in a read that has no timeout, and the stop waited 10 s
-for its thread (``services.verifier.replay.UsageFeed.stop``)."""
+for its thread (``services.verifier.replay.UsageFeed.stop``). atk56: a usage record
+held in the producer (a licence code verified meanwhile) held Faust's flush at the stop
+until the watchdog (``services.verifier.transport.Producer``)."""
 
 from __future__ import annotations
 
 import asyncio
 import copy
+import re
 import signal
 import time
 
+from certseal.v1 import issuer_pb2 as pb
+from certseal.v1 import verifier_pb2
 from services.devstack import DevStack
 from services.verifier.worker import SLOW_STOP_S
-from tests.conftest import verifier_process
+from tests.conftest import issue_request, verdict_everywhere, verifier_process
 
 #: well under the worker's own slow-stop report and ``make run``'s 15 s grace
 WITHIN_S = SLOW_STOP_S - 2
@@ -83,3 +88,45 @@ async def test_a_worker_whose_broker_hangs_stops_at_once(stack, config, tmp_path
     said = group.log_since_start()
     assert "offsets were not committed within 3 s" in said
     assert "never retrieved" not in said  # the commit given up failing later, an ERROR
+
+
+async def test_a_worker_whose_broker_hangs_stops_with_usage_unacknowledged(
+    stack, config, tmp_path, dept
+):
+    # atk56: licence codes verified while the broker hangs leave their usage
+    # records in the worker's producer; Faust's flush at the stop, then the
+    # producer's own stop, waited for the broker's acknowledgement until the
+    # worker's watchdog (25 s, status 1)
+    group = verifier_process(stack, config, tmp_path, "unacked", lag_unknown_after_s=2)
+    await group.start()
+    try:
+        await group.wait_serving()
+        licence = (await dept.clients.issuer.IssueLicence(issue_request(dept))).licence
+        code = (
+            await dept.clients.issuer.GetLicenceCode(
+                pb.GetLicenceCodeRequest(identifier=licence.identifier)
+            )
+        ).text
+        valid = verifier_pb2.VERDICT_VALID
+        await verdict_everywhere({"g": group.stub}, code, valid, within=60)
+        stack.pause_broker()
+        try:
+            for _ in range(3):  # answered from the index; their uses are gathered
+                answer = await group.stub.VerifyCode(
+                    verifier_pb2.VerifyCodeRequest(code=code, purpose="outage"),
+                    timeout=20,
+                )
+                assert answer.result.verdict == valid
+            status, took = await _stopped(group)
+        finally:
+            stack.resume_broker()
+    finally:
+        await group.stop()
+    assert status == 0, group.log_tail()
+    # the flush's 3 s, the LeaveGroup's 1 s, the producer's stop's 1 s (7 s here)
+    assert took < SLOW_STOP_S, (took, group.log_tail())
+    _stop_said_nothing_slow(group)
+    said = group.log_since_start()
+    # the uses given up are said, as lost, not left unsaid in a producer
+    assert "records were not acknowledged within 3 s of the stop" in said
+    assert re.search(r"a usage record of \d+ uses was not delivered", said), said

@@ -75,3 +75,27 @@ async def test_a_consumer_whose_broker_is_gone_stops(
         cluster.stop()
     # the client closed (its metadata task ended) only by a stop that went through
     assert (consumer._client._sync_task is None) is made_by_settings
+
+
+async def test_records_given_up_fail_their_sends_and_later_ones_are_taken():
+    # atk56: a stop whose broker does not answer gives up what its producer holds
+    # (services.verifier.transport.Producer.flush_at_stop), each send told
+    from aiokafka import AIOKafkaProducer
+    from aiokafka.errors import KafkaTimeoutError
+
+    from certseal.kafka import give_up_unacknowledged
+
+    producer = AIOKafkaProducer(bootstrap_servers="127.0.0.1:9")  # never started
+    try:
+        assert give_up_unacknowledged(producer, "nothing held") == 0
+        accumulator = producer._message_accumulator
+        tp = TopicPartition(LICENCE_USAGE, 0)
+        sent = [await accumulator.add_message(tp, b"k", b"v", timeout=1) for _ in "ab"]
+        assert give_up_unacknowledged(producer, "given up") == 2
+        for send in sent:
+            assert isinstance(send.exception(), KafkaTimeoutError)
+        later = await accumulator.add_message(tp, b"k", b"v", timeout=1)
+        assert not later.done()  # taken, for the producer's own stop to bound
+    finally:
+        await producer.client.close()
+        producer._closed = True  # its client closed: never started, nothing more

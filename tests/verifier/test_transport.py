@@ -6,8 +6,11 @@ import logging
 
 import faust
 import pytest
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
 
 from services.verifier import transport
+from services.verifier.taskstop import VerifierApp
 from services.verifier.transport import (
     FETCH_MIN_BYTES,
     AdaptiveFetchWait,
@@ -158,3 +161,65 @@ async def test_the_commit_at_the_stop_follows_a_commit_in_flight_that_ends(
         await stop
         await periodic
     assert commits == [periodic, stop]  # the stop committed, after the periodic one
+
+
+async def test_a_flush_at_the_stop_gives_up_and_no_offset_is_committed_after(
+    monkeypatch, caplog
+):
+    # atk56: a licence code verified while the broker hangs leaves its usage record
+    # in the producer; Faust's flush at the stop waited for its acknowledgement
+    # until the worker's watchdog (25 s, status 1)
+    app = VerifierApp(
+        "certseal-test-flush-at-stop",
+        broker="certseal://127.0.0.1:9",
+        web_enabled=False,
+        store="memory://",
+    )
+    use_fetch_wait(app, 20, 200)
+    producer = app.producer
+    assert isinstance(producer, transport.Producer)
+    monkeypatch.setattr(transport, "FLUSH_ON_STOP_S", 0.1)
+
+    async def unanswered() -> None:
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(producer, "flush", unanswered)
+    commits = []
+
+    async def force_commit(*args: object, **kwargs: object) -> bool:
+        commits.append(args)
+        return True
+
+    monkeypatch.setattr(app.consumer, "force_commit", force_commit)
+    with caplog.at_level(logging.WARNING, logger="services.verifier.transport"):
+        async with asyncio.timeout(10):  # the bound is 0.1 s
+            await app._producer_flush(app.log)
+        assert producer.gave_up
+        assert "records were not acknowledged within 0 s of the stop" in caplog.text
+        # what the events applied produced may be lost: their offsets stay
+        assert await app.consumer._commit({TP("trust", 0): 1}) is False
+        await app.consumer.commit_and_end_transactions()
+    assert not commits
+    assert "offsets are not committed at the stop" in caplog.text
+
+
+async def test_the_producers_stop_is_bounded(monkeypatch, caplog):
+    # aiokafka's stop waits for its requests in flight, which a broker that hangs
+    # answers after the request timeout (15 s) at the earliest
+    app, _thread = consumer_thread("certseal-test-producer-stop")
+    producer = app.producer
+    monkeypatch.setattr(transport, "PRODUCER_STOP_S", 0.1)
+    ended = asyncio.Event()
+
+    async def unanswered(self: object) -> None:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            ended.set()
+
+    monkeypatch.setattr(faust_aiokafka.Producer, "on_stop", unanswered)
+    with caplog.at_level(logging.WARNING, logger="services.verifier.transport"):
+        async with asyncio.timeout(10):  # the bound is 0.1 s
+            await producer.on_stop()
+    assert ended.is_set()  # cancelled where it waited
+    assert "the producer did not stop within 0 s" in caplog.text
