@@ -11,7 +11,14 @@ import contextlib
 import logging
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -141,6 +148,24 @@ def give_up_unacknowledged(producer: Any, why: str) -> int:
         if drained.done() and not drained.cancelled():
             drained.exception()
     return records
+
+
+async def stop_within(stop: Awaitable[None], seconds: float) -> bool:
+    """Await a client's ``stop`` for at most ``seconds``, then cancel it where it
+    waits and wait as long again; whether it ended in time (raises what it raised).
+    aiokafka's producer stop waits for its requests in flight, which a broker that
+    hangs answers after the request timeout (15 s) at the earliest."""
+    stopping = asyncio.ensure_future(stop)
+    try:
+        await asyncio.wait({stopping}, timeout=seconds)
+    finally:
+        if not stopping.done():
+            stopping.cancel()
+            await asyncio.wait({stopping}, timeout=seconds)
+    if stopping.done() and not stopping.cancelled():
+        stopping.result()
+        return True
+    return False
 
 
 class Consumer(AIOKafkaConsumer):

@@ -47,6 +47,7 @@ from certseal.kafka import (
     fetches_end_on_stop,
     give_up_unacknowledged,
     leave_group_on_stop,
+    stop_within,
     without_holes,
 )
 from services.verifier.storage import read_member_id, write_member_id
@@ -411,20 +412,12 @@ class Producer(faust_aiokafka.Producer):
         """Faust's stop of the producer, within :data:`PRODUCER_STOP_S`: aiokafka's
         waits for the requests in flight, which a broker that hangs answers after
         the request timeout (15 s) at the earliest; those left are cancelled."""
-        stopping = asyncio.ensure_future(super().on_stop())
-        try:
-            await asyncio.wait({stopping}, timeout=PRODUCER_STOP_S)
-        finally:
-            if not stopping.done():
-                log.warning(
-                    "the producer did not stop within %.0f s (the broker did not "
-                    "answer); its requests in flight are cancelled",
-                    PRODUCER_STOP_S,
-                )
-                stopping.cancel()
-                await asyncio.wait({stopping}, timeout=PRODUCER_STOP_S)
-        if stopping.done() and not stopping.cancelled():
-            stopping.result()
+        if not await stop_within(super().on_stop(), PRODUCER_STOP_S):
+            log.warning(
+                "the producer did not stop within %.0f s (the broker did not "
+                "answer); its requests in flight are cancelled",
+                PRODUCER_STOP_S,
+            )
 
 
 class Transport(faust_aiokafka.Transport):

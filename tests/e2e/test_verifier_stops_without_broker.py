@@ -18,11 +18,20 @@ import re
 import signal
 import time
 
+import grpc
+import pytest
+
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import verifier_pb2
 from services.devstack import DevStack
 from services.verifier.worker import SLOW_STOP_S
-from tests.conftest import issue_request, verdict_everywhere, verifier_process
+from tests.conftest import (
+    holder_app_licence,
+    issue_request,
+    verdict_everywhere,
+    verifier_process,
+)
+from tests.e2e.test_atk8_claims_e2e import presentation_codes_accepted
 
 #: well under the worker's own slow-stop report and ``make run``'s 15 s grace
 WITHIN_S = SLOW_STOP_S - 2
@@ -123,10 +132,52 @@ async def test_a_worker_whose_broker_hangs_stops_with_usage_unacknowledged(
     finally:
         await group.stop()
     assert status == 0, group.log_tail()
-    # the flush's 3 s, the LeaveGroup's 1 s, the producer's stop's 1 s (7 s here)
+    # the flush's 3 s, the LeaveGroup's 1 s, the producer's stop's 1 s, Faust's own
+    # 2 s at the loop's end (7 s here)
     assert took < SLOW_STOP_S, (took, group.log_tail())
     _stop_said_nothing_slow(group)
     said = group.log_since_start()
     # the uses given up are said, as lost, not left unsaid in a producer
     assert "records were not acknowledged within 3 s of the stop" in said
     assert re.search(r"a usage record of \d+ uses was not delivered", said), said
+
+
+async def test_a_worker_whose_broker_hangs_stops_with_claims_unacknowledged(
+    stack, config, tmp_path, dept, operator, connect
+):
+    # atk56: presentation codes shown while the broker hangs leave their claims'
+    # requests in flight; the claims producer's stop waited for them up to the
+    # server's 5 s bound (11 s in all, the worker's slow-stop report with stacks)
+    group = verifier_process(stack, config, tmp_path, "claims", lag_unknown_after_s=2)
+    await group.start()
+    try:
+        await group.wait_serving()
+        stubs = {"g": group.stub}
+        seen = await holder_app_licence(
+            dept, operator, connect, stubs, name="王五", app="app:atk56"
+        )
+        await presentation_codes_accepted(dept, seen.licence.identifier, stubs)
+        ask = pb.CreatePresentationCodeRequest(identifier=seen.licence.identifier)
+        codes = [
+            (await dept.clients.issuer.CreatePresentationCode(ask)).text
+            for _ in range(2)
+        ]
+        stack.pause_broker()
+        try:
+            for code in codes:  # each claim undecided within its bound
+                with pytest.raises(grpc.aio.AioRpcError) as raised:
+                    await group.stub.VerifyCode(
+                        verifier_pb2.VerifyCodeRequest(code=code, purpose="outage"),
+                        timeout=20,
+                    )
+                assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
+            status, took = await _stopped(group)
+        finally:
+            stack.resume_broker()
+    finally:
+        await group.stop()
+    assert status == 0, group.log_tail()
+    # the commit's 3 s, the LeaveGroup's 1 s, the claims producer's 1 s, Faust's
+    # own 2 s at the loop's end (7 s here)
+    assert took < SLOW_STOP_S, (took, group.log_tail())
+    _stop_said_nothing_slow(group)

@@ -219,3 +219,38 @@ async def test_atk9b_a_request_with_a_presentation_code_is_decided_within_the_bo
     assert began + bound <= deadline <= began + bound + 0.25, (deadline - began, bound)
     # and it passed there: the claim was cut at the request's deadline
     assert loop.time() >= deadline
+
+
+async def test_the_claims_clients_stop_within_their_bound(monkeypatch, caplog):
+    """atk56: a claim's request in flight to a broker that hangs held aiokafka's
+    producer stop up to its request timeout (15 s): a worker's stop took 11 s, past
+    its slow-stop report. Every claim is answered by then; each client's stop is
+    cut at CLIENT_STOP_S, the reader's still made."""
+    import logging
+
+    from services.verifier import claims as claims_module
+    from services.verifier.claims import UsageClaims
+
+    monkeypatch.setattr(claims_module, "CLIENT_STOP_S", 0.1)
+    ended: list[str] = []
+
+    class _Client:
+        def __init__(self, name: str, hangs: bool) -> None:
+            self.name, self.hangs = name, hangs
+
+        async def stop(self) -> None:
+            try:
+                if self.hangs:  # a request in flight nobody answers
+                    await asyncio.Event().wait()
+            finally:
+                ended.append(self.name)
+
+    claims = UsageClaims(_Feed())  # type: ignore[arg-type]
+    claims._producer = _Client("producer", hangs=True)
+    claims._reader = _Client("reader", hangs=False)
+    with caplog.at_level(logging.WARNING, logger="services.verifier.claims"):
+        async with asyncio.timeout(10):  # the bound is 0.1 s a client
+            await claims.stop()
+    assert ended == ["producer", "reader"]  # the producer's cancelled where it waited
+    assert "the claims' producer did not stop within 0 s" in caplog.text
+    assert claims._producer is None and claims._reader is None
