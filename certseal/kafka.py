@@ -85,7 +85,7 @@ def leave_group_on_stop(consumer: Any) -> None:
                 log.warning(
                     "kafka: LeaveGroup of group %s failed: %s",
                     coordinator.group_id,
-                    exc,
+                    str(exc) or f"no answer within {LEAVE_GROUP_TIMEOUT_S:.0f} s",
                 )
         await leave_if_member()
 

@@ -50,6 +50,9 @@ def _stop_said_nothing_slow(group) -> None:
     said = group.log_since_start()
     assert "the stop has taken" not in said, said[-4000:]
     assert "did not end within" not in said, said[-4000:]
+    # atk56: a commit given up at the stop failed as the consumer closed, its
+    # failure left to asyncio's ERROR line with a traceback
+    assert "exception was never retrieved" not in said, said[-4000:]
 
 
 async def test_a_worker_whose_broker_is_gone_stops_at_once(stack, config, tmp_path):
@@ -96,7 +99,6 @@ async def test_a_worker_whose_broker_hangs_stops_at_once(stack, config, tmp_path
     # its last commit given up, and said: the next start reads those events again
     said = group.log_since_start()
     assert "offsets were not committed within 3 s" in said
-    assert "never retrieved" not in said  # the commit given up failing later, an ERROR
 
 
 async def test_a_worker_whose_broker_hangs_stops_with_usage_unacknowledged(
