@@ -29,6 +29,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
 from certseal.events import OutboxRecord
+from certseal.kafka import stop_within
 from certseal.metrics import Metrics
 from certseal.storage.idcursor import (
     SESSION,
@@ -85,6 +86,14 @@ update outbox_relay set next_id = $3, read_to = $4 where epoch = $5"""
 #: how often a busy relay logs what it published and stores its position, in
 #: seconds: a position lost with its session sends again what was published since
 FLUSH_S = 0.2
+
+
+PRODUCER_STOP_S = 1.0
+"""How long the relay waits for its producer's stop (seconds). aiokafka's stop waits
+for the requests in flight, which a broker that hangs answers only at the request
+timeout (15 s): a stopping process sat silent that long (trial54). A row not
+acknowledged was never stored as published, so the next round or leader sends it
+again (at-least-once, as after a lost session)."""
 
 
 class OutboxRelay(NotifiedWorker):
@@ -145,11 +154,18 @@ class OutboxRelay(NotifiedWorker):
         return self._producer
 
     async def on_error(self) -> None:
-        """Drop the producer after a failure: the next round starts a clean one."""
+        """Drop the producer after a failure (the next round starts a clean one) or
+        at the stop, waiting for its stop at most :data:`PRODUCER_STOP_S`."""
         producer, self._producer = self._producer, None
         if producer is not None:
             try:
-                await producer.stop()
+                if not await stop_within(producer.stop(), PRODUCER_STOP_S):
+                    log.warning(
+                        "outbox relay: the Kafka producer did not stop within %.0f s "
+                        "(the broker did not answer); the rows it had not had "
+                        "acknowledged are sent again",
+                        PRODUCER_STOP_S,
+                    )
             except Exception as exc:  # a stop during an outage may itself fail
                 log.debug("producer stop failed: %s", exc)
 
