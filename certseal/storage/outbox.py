@@ -252,6 +252,7 @@ class OutboxRelay(NotifiedWorker):
         same round; a backlog is sent without waiting."""
         if time.monotonic() - self._flushed_at >= FLUSH_S:
             await self.flush(conn)
+        await self._refresh_gauges(conn)  # a backlog drained: told as it falls
         if self._linger_s > 0 and self._caught_up:
             await asyncio.sleep(self._linger_s)
         cursor = self._cursor
@@ -412,11 +413,18 @@ on a statement (``NotifiedWorker.answer_within_s``): the relay would let go of i
 lead for a gauge."""
 
 
-async def refresh_backlog_metrics(conn: asyncpg.Connection, metrics: Metrics) -> None:
+async def refresh_backlog_metrics(
+    conn: asyncpg.Connection,
+    metrics: Metrics,
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
     """Set the backlog and relay-lag gauges from the outbox: the rows above the
     position the relay stored last (its read_to), not yet read, counted up to
-    :data:`BACKLOG_COUNTED_UP_TO` (past it, the span of their ids); the lag is the
-    age of the oldest of the rows counted."""
+    :data:`BACKLOG_COUNTED_UP_TO` (past it, the span of their ids). The lag is the
+    age of the oldest of the rows counted, and grows with ``clock`` (seconds) from
+    this read until the next: a relay held in a round (its broker away: every
+    round waits for it) reads no gauge meanwhile, and its lag stood still where the
+    rows waited on (trial54)."""
     row = await conn.fetchrow(
         """with position as (select read_to from outbox_relay),
                 pending as (
@@ -434,7 +442,10 @@ async def refresh_backlog_metrics(conn: asyncpg.Connection, metrics: Metrics) ->
     counted = int(row["counted"])
     backlog = counted if counted < BACKLOG_COUNTED_UP_TO else max(counted, row["span"])
     metrics.outbox_backlog.set(backlog)
-    metrics.relay_lag.set(float(row["lag"] or 0.0))
+    lag, read_at = row["lag"], clock()
+    metrics.relay_lag.set_function(
+        (lambda: 0.0) if lag is None else (lambda: float(lag) + clock() - read_at)
+    )
 
 
 async def unpublished_rows(conn: asyncpg.Connection) -> int:
