@@ -13,10 +13,12 @@ until the watchdog (``services.verifier.transport.Producer``)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import re
 import signal
 import time
+from collections.abc import Iterator
 
 import grpc
 import pytest
@@ -28,6 +30,7 @@ from services.verifier.worker import SLOW_STOP_S
 from tests.conftest import (
     holder_app_licence,
     issue_request,
+    running,
     verdict_everywhere,
     verifier_process,
 )
@@ -44,6 +47,16 @@ async def _stopped(group) -> tuple[int, float]:
     async with asyncio.timeout(60):  # the worker's watchdog ends it at 25 s
         status = await group.process.wait()
     return status, time.monotonic() - started
+
+
+@contextlib.contextmanager
+def _broker_paused(stack) -> Iterator[None]:
+    """The session's broker stopped (connections open, nothing answered) inside."""
+    stack.pause_broker()
+    try:
+        yield
+    finally:
+        stack.resume_broker()
 
 
 def _stop_said_nothing_slow(group) -> None:
@@ -83,16 +96,9 @@ async def test_a_worker_whose_broker_hangs_stops_at_once(stack, config, tmp_path
     # ``dept``'s keys and names are on the trust and directory topics: the agents
     # apply them, so the stop has offsets to commit
     group = verifier_process(stack, config, tmp_path, "hangs", lag_unknown_after_s=2)
-    await group.start()
-    try:
-        await group.wait_serving()
-        stack.pause_broker()  # connections open, nothing answered
-        try:
+    async with running(group):
+        with _broker_paused(stack):
             status, took = await _stopped(group)
-        finally:
-            stack.resume_broker()
-    finally:
-        await group.stop()
     assert status == 0, group.log_tail()
     assert took < WITHIN_S, (took, group.log_tail())
     _stop_said_nothing_slow(group)
@@ -109,9 +115,7 @@ async def test_a_worker_whose_broker_hangs_stops_with_usage_unacknowledged(
     # producer's own stop, waited for the broker's acknowledgement until the
     # worker's watchdog (25 s, status 1)
     group = verifier_process(stack, config, tmp_path, "unacked", lag_unknown_after_s=2)
-    await group.start()
-    try:
-        await group.wait_serving()
+    async with running(group):
         licence = (await dept.clients.issuer.IssueLicence(issue_request(dept))).licence
         code = (
             await dept.clients.issuer.GetLicenceCode(
@@ -120,8 +124,7 @@ async def test_a_worker_whose_broker_hangs_stops_with_usage_unacknowledged(
         ).text
         valid = verifier_pb2.VERDICT_VALID
         await verdict_everywhere({"g": group.stub}, code, valid, within=60)
-        stack.pause_broker()
-        try:
+        with _broker_paused(stack):
             for _ in range(3):  # answered from the index; their uses are gathered
                 answer = await group.stub.VerifyCode(
                     verifier_pb2.VerifyCodeRequest(code=code, purpose="outage"),
@@ -129,10 +132,6 @@ async def test_a_worker_whose_broker_hangs_stops_with_usage_unacknowledged(
                 )
                 assert answer.result.verdict == valid
             status, took = await _stopped(group)
-        finally:
-            stack.resume_broker()
-    finally:
-        await group.stop()
     assert status == 0, group.log_tail()
     # the flush's 3 s, the LeaveGroup's 1 s, the producer's stop's 1 s, Faust's own
     # 2 s at the loop's end (7 s here)
@@ -151,9 +150,7 @@ async def test_a_worker_whose_broker_hangs_stops_with_claims_unacknowledged(
     # requests in flight; the claims producer's stop waited for them up to the
     # server's 5 s bound (11 s in all, the worker's slow-stop report with stacks)
     group = verifier_process(stack, config, tmp_path, "claims", lag_unknown_after_s=2)
-    await group.start()
-    try:
-        await group.wait_serving()
+    async with running(group):
         stubs = {"g": group.stub}
         seen = await holder_app_licence(
             dept, operator, connect, stubs, name="王五", app="app:atk56"
@@ -164,8 +161,7 @@ async def test_a_worker_whose_broker_hangs_stops_with_claims_unacknowledged(
             (await dept.clients.issuer.CreatePresentationCode(ask)).text
             for _ in range(2)
         ]
-        stack.pause_broker()
-        try:
+        with _broker_paused(stack):
             for code in codes:  # each claim undecided within its bound
                 with pytest.raises(grpc.aio.AioRpcError) as raised:
                     await group.stub.VerifyCode(
@@ -174,10 +170,6 @@ async def test_a_worker_whose_broker_hangs_stops_with_claims_unacknowledged(
                     )
                 assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
             status, took = await _stopped(group)
-        finally:
-            stack.resume_broker()
-    finally:
-        await group.stop()
     assert status == 0, group.log_tail()
     # the commit's 3 s, the LeaveGroup's 1 s, the claims producer's 1 s, Faust's
     # own 2 s at the loop's end (7 s here)
