@@ -126,28 +126,34 @@ def fetches_end_on_stop(consumer: Any) -> None:
     fetcher._certseal_ends_fetches = True
 
 
-def give_up_unacknowledged(producer: Any, why: str) -> int:
+def give_up_unacknowledged(producer: Any, why: str, *, in_flight: bool = False) -> int:
     """Fail every record a started aiokafka ``producer`` holds that the broker has not
     acknowledged, each send's future with KafkaTimeoutError(``why``), and return how
-    many. Its sender is told as by a delivery that failed; the producer's stop then
-    waits only for the requests in flight (and for records sent after). For a stop whose broker does not answer:
-    aiokafka's flush and stop wait for every acknowledgement (a batch expires only
-    after a request timeout, and one in flight to a broker that hangs is retried)."""
+    many. For a stop whose broker does not answer: aiokafka's flush and stop wait for
+    every acknowledgement (a batch expires only after a request timeout, and one in
+    flight to a broker that hangs is retried).
+
+    The batches waiting to be sent are failed and taken out of the producer, so that
+    its sender never sends them. Those sent and not answered are failed only with
+    ``in_flight``, once the producer's sender has stopped: failing one its sender
+    may still send again broke the sender (aiokafka put the batch back among those
+    waiting and did not find it among those sent: KeyError, trial55)."""
     accumulator = getattr(producer, "_message_accumulator", None)
     if accumulator is None:
         return 0
-    held = [*accumulator._pending_batches]
-    for batches in accumulator._batches.values():
-        held.extend(batches)
-    records = sum(batch.record_count for batch in held if not batch.future.done())
-    taken = accumulator._exception
-    accumulator.fail_all(KafkaTimeoutError(why))
-    accumulator._exception = taken  # records sent after are taken, not refused
-    for batch in held:  # its failure told a drain no sender waits for: no GC error
-        drained = batch._drain_waiter
+    held = []
+    for queued in accumulator._batches.values():
+        held.extend(queued)
+        queued.clear()
+    if in_flight:
+        held.extend(accumulator._pending_batches)
+    held = [batch for batch in held if not batch.future.done()]
+    for batch in held:
+        batch.failure(KafkaTimeoutError(why))
+        drained = batch._drain_waiter  # a drain no sender waits for: no GC error
         if drained.done() and not drained.cancelled():
             drained.exception()
-    return records
+    return sum(batch.record_count for batch in held)
 
 
 async def stop_within(stop: Awaitable[None], seconds: float) -> bool:

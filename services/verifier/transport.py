@@ -412,12 +412,16 @@ class Producer(faust_aiokafka.Producer):
         """Faust's stop of the producer, within :data:`PRODUCER_STOP_S`: aiokafka's
         waits for the requests in flight, which a broker that hangs answers after
         the request timeout (15 s) at the earliest; those left are cancelled."""
+        producer = self._producer
         if not await stop_within(super().on_stop(), PRODUCER_STOP_S):
             log.warning(
                 "the producer did not stop within %.0f s (the broker did not "
                 "answer); its requests in flight are cancelled",
                 PRODUCER_STOP_S,
             )
+        # its sender stopped: what it had sent unanswered is given up too, and said
+        why = f"not acknowledged within {FLUSH_ON_STOP_S:.0f} s of the stop"
+        give_up_unacknowledged(producer, why, in_flight=True)
 
 
 class Transport(faust_aiokafka.Transport):

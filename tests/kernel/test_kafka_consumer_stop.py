@@ -94,8 +94,18 @@ async def test_records_given_up_fail_their_sends_and_later_ones_are_taken():
         assert give_up_unacknowledged(producer, "given up") == 2
         for send in sent:
             assert isinstance(send.exception(), KafkaTimeoutError)
+        assert not accumulator._batches[tp]  # out of the producer: never sent
         later = await accumulator.add_message(tp, b"k", b"v", timeout=1)
         assert not later.done()  # taken, for the producer's own stop to bound
+        # trial55: one sent and unanswered, failed while the sender could still put
+        # it back among those waiting, broke the sender (KeyError): only in_flight
+        (batch,) = accumulator._batches[tp]
+        accumulator._batches[tp].clear()  # as the sender's drain takes it
+        accumulator._pending_batches.add(batch)
+        assert give_up_unacknowledged(producer, "given up") == 0
+        assert not later.done() and batch in accumulator._pending_batches
+        assert give_up_unacknowledged(producer, "given up", in_flight=True) == 1
+        assert isinstance(later.exception(), KafkaTimeoutError)
     finally:
         await producer.client.close()
         producer._closed = True  # its client closed: never started, nothing more
