@@ -18,14 +18,14 @@ import contextlib
 import datetime as dt
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from typing import Any
 
 from google.protobuf.message import DecodeError
 
 from certseal.events import LICENCE_USAGE, use_time, uses_of
 from certseal.holes import OffsetHoles
-from certseal.kafka import KafkaSettings, without_holes
+from certseal.kafka import KafkaSettings, stop_within, without_holes
 from certseal.timestamps import from_ts
 from certseal.v1 import events_pb2
 from services.issuer.service.usage import UsageRecord
@@ -148,11 +148,13 @@ class UsageConsumer:
             fetch_max_wait_ms=self._fetch_max_wait_ms,
             fetch_min_bytes=self._fetch_min_bytes,
         )
-        await consumer.start()  # leaves its group on stop (certseal.kafka.Consumer)
         uncommitted = False
         last_commit = time.monotonic()
         holes = OffsetHoles("usage record", clock=time.monotonic, wall=time.time)
         try:
+            # leaves its group on stop (certseal.kafka.Consumer)
+            if not await _unless_stopped(stop, consumer.start()):
+                return
             while not stop.is_set():
                 fetched = await consumer.getmany(timeout_ms=200, max_records=500)
                 batches = without_holes(consumer, holes, fetched)
@@ -169,12 +171,18 @@ class UsageConsumer:
                 if uncommitted and (
                     batches or time.monotonic() - last_commit >= self._idle_commit_s
                 ):
-                    await consumer.commit()
+                    if not await _unless_stopped(stop, consumer.commit()):
+                        return  # not committed: read again by the next start
                     uncommitted = False
                     last_commit = time.monotonic()
                     self._signal()
         finally:
-            await consumer.stop()
+            if not await stop_within(consumer.stop(), CONSUMER_STOP_S):
+                log.warning(
+                    "usage record: the consumer did not stop within %.0f s (the broker "
+                    "did not answer); cancelled",
+                    CONSUMER_STOP_S,
+                )
 
     @staticmethod
     def _entries(records: Iterable[Any]) -> Sequence[UsageEntry]:
@@ -191,3 +199,30 @@ class UsageConsumer:
                     record.offset,
                 )
         return entries
+
+
+CONSUMER_STOP_S = 1.0
+"""How long the consumer's stop may take (seconds): aiokafka's waits for its group
+coordinator's round, which against a broker that hangs is a request timeout (15 s)."""
+
+
+async def _unless_stopped(stop: asyncio.Event, step: Awaitable[Any]) -> bool:
+    """Await ``step`` (the consumer's start, an offset commit) unless ``stop`` is set
+    first, when it is cancelled; whether it ended. Against a broker that does not
+    answer either waited for the request timeout or more (a commit is retried while
+    the group's coordinator is unknown), and the process's stop waited 10 s for this
+    task before cancelling it (trial55). A commit cut short commits nothing: the
+    uses since the last commit are read again and stored once (at-least-once)."""
+    stepping = asyncio.ensure_future(step)
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({stepping, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+        if not stepping.done():
+            stepping.cancel()
+            await asyncio.wait({stepping})
+    if stepping.cancelled():
+        return False
+    stepping.result()  # its failure, raised
+    return True

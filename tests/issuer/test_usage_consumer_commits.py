@@ -5,7 +5,9 @@ committed, so a restarted consumer of the group does not read it again."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
+import time
 import uuid
 
 from certseal.events import LICENCE_USAGE
@@ -131,3 +133,60 @@ async def test_batches_without_entries_are_committed_later_not_lost(stack, issue
         await task
     finally:
         await producer.stop()
+
+
+COORDINATOR = "aiokafka.consumer.group_coordinator"
+
+
+async def _said(logger: str, text: str, within: float) -> None:
+    """Until ``logger`` logs a record holding ``text``."""
+    said = asyncio.Event()
+
+    class Heard(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if text in record.getMessage():
+                said.set()  # logged on this test's loop
+
+    handler = Heard()
+    logging.getLogger(logger).addHandler(handler)
+    try:
+        async with asyncio.timeout(within):
+            await said.wait()
+    finally:
+        logging.getLogger(logger).removeHandler(handler)
+
+
+async def test_a_consumer_whose_broker_hangs_stops_within_seconds(stack, issuer):
+    """trial55: with the broker stopped, the issuer's stop waited 10 s for this task
+    (an offset commit, or its consumer's stop, waits for a broker that does not
+    answer) and then cut it; it now ends within seconds of the stop, what it had not
+    committed read again by the next member."""
+    kafka = stack.config.kafka.settings("usage-hang-test")
+    group = f"usage-hang-{secrets.token_hex(4)}"
+    producer = kafka.producer()
+    await producer.start()
+    try:
+        first = used("before the broker hangs")
+        await producer.send_and_wait(LICENCE_USAGE, first.SerializeToString())
+    finally:
+        await producer.stop()
+    record = FlakyRecord("none")
+    consumer = UsageConsumer(kafka=kafka, usage=record, group_id=group)
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    try:
+        await until_stored(consumer, record, f"{first.event_id}/1")
+        stack.pause_broker()
+        try:
+            # its heartbeat times out (the request timeout, 15 s): the coordinator
+            # is dead, and the consumer's stop waits for a new one
+            await _said(COORDINATOR, "coordinator dead", within=60)
+            stop.set()
+            started = time.monotonic()
+            await asyncio.wait_for(task, 30)
+            took = time.monotonic() - started
+        finally:
+            stack.resume_broker()
+    finally:
+        task.cancel()
+    assert took < 4.0, took  # its consumer's stop bounded (1 s, then cancelled)
