@@ -375,6 +375,12 @@ FLUSH_ON_STOP_S = 3.0
 """How long a stopping worker waits for the broker to acknowledge the records its
 producer holds (seconds)."""
 
+
+def _given_up() -> str:
+    """Why a record given up at the stop failed (its delivery's KafkaTimeoutError)."""
+    return f"not acknowledged within {FLUSH_ON_STOP_S:.0f} s of the stop"
+
+
 PRODUCER_STOP_S = 1.0
 """How long a stopping worker then waits for its producer's stop (seconds): it holds
 no record by then, and a broker that answers ends it at once."""
@@ -399,13 +405,12 @@ class Producer(faust_aiokafka.Producer):
             async with asyncio.timeout(FLUSH_ON_STOP_S):
                 await self.flush()
         except TimeoutError:
-            why = f"not acknowledged within {FLUSH_ON_STOP_S:.0f} s of the stop"
             self.gave_up = True  # first: a commit waiting in a flush goes on now
-            held = give_up_unacknowledged(self._producer, why)
+            held = give_up_unacknowledged(self._producer, _given_up())
             log.error(
                 "%d records were %s (the broker did not answer): given up, lost unless "
                 "the broker took them",
-                *(held, why),
+                *(held, _given_up()),
             )
 
     async def on_stop(self) -> None:
@@ -420,8 +425,7 @@ class Producer(faust_aiokafka.Producer):
                 PRODUCER_STOP_S,
             )
         # its sender stopped: what it had sent unanswered is given up too, and said
-        why = f"not acknowledged within {FLUSH_ON_STOP_S:.0f} s of the stop"
-        give_up_unacknowledged(producer, why, in_flight=True)
+        give_up_unacknowledged(producer, _given_up(), in_flight=True)
 
 
 class Transport(faust_aiokafka.Transport):
