@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import logging
 import os
 import secrets
 import sys
@@ -622,6 +623,35 @@ def _no_verifier_outlives_the_session() -> Iterator[None]:
         if process is not None and process.returncode is None:
             with contextlib.suppress(ProcessLookupError):  # exited, not yet reaped
                 process.kill()
+
+
+class LogLines(logging.Handler):
+    """A logger's messages at ``level`` and above, as they are written (on the test's
+    own loop: aiokafka's, a worker's)."""
+
+    def __init__(self, level: int) -> None:
+        super().__init__(level)
+        self.lines: asyncio.Queue[str] = asyncio.Queue()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.put_nowait(record.getMessage())
+
+    async def line_with(self, text: str) -> str:
+        """The next message holding ``text`` (await it within a bound)."""
+        while text not in (line := await self.lines.get()):
+            pass
+        return line
+
+
+@contextlib.contextmanager
+def log_lines(logger: str, level: int = logging.WARNING) -> Iterator[LogLines]:
+    """:class:`LogLines` of ``logger`` inside."""
+    handler = LogLines(level)
+    logging.getLogger(logger).addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logging.getLogger(logger).removeHandler(handler)
 
 
 def verifier_process(

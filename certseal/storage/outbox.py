@@ -252,7 +252,6 @@ class OutboxRelay(NotifiedWorker):
         same round; a backlog is sent without waiting."""
         if time.monotonic() - self._flushed_at >= FLUSH_S:
             await self.flush(conn)
-        await self._refresh_gauges(conn)  # a backlog drained: told as it falls
         if self._linger_s > 0 and self._caught_up:
             await asyncio.sleep(self._linger_s)
         cursor = self._cursor
@@ -372,7 +371,8 @@ class OutboxRelay(NotifiedWorker):
 
     async def on_idle(self, conn: asyncpg.Connection) -> None:
         """A flush (at once, or when :data:`FLUSH_S` is up: a wake-up is set for
-        it), backlog gauges, and now and then a purge of old published rows."""
+        it), and now and then a purge of old published rows (the backlog gauges are
+        read at the end of every round, :meth:`work_once`)."""
         now = time.monotonic()
         if self._unflushed:
             wait = self._flushed_at + FLUSH_S - now
@@ -384,7 +384,6 @@ class OutboxRelay(NotifiedWorker):
                 self._flush_timer = asyncio.get_running_loop().call_later(
                     wait, self._wake.set
                 )
-        await self._refresh_gauges(conn)
         if now - self._last_purge < 5:
             return
         self._last_purge = now

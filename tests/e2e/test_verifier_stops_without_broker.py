@@ -59,13 +59,18 @@ def _broker_paused(stack) -> Iterator[None]:
         stack.resume_broker()
 
 
-def _stop_said_nothing_slow(group) -> None:
+def _stopped_well(group, status: int, took: float, within: float) -> str:
+    """The worker's log, once it exited 0 within ``within`` s of SIGTERM (``took``)
+    and said nothing of a slow stop."""
+    assert status == 0, group.log_tail()
+    assert took < within, (took, group.log_tail())
     said = group.log_since_start()
     assert "the stop has taken" not in said, said[-4000:]
     assert "did not end within" not in said, said[-4000:]
     # atk56: a commit given up at the stop failed as the consumer closed, its
     # failure left to asyncio's ERROR line with a traceback
     assert "exception was never retrieved" not in said, said[-4000:]
+    return said
 
 
 async def test_a_worker_whose_broker_is_gone_stops_at_once(stack, config, tmp_path):
@@ -87,9 +92,7 @@ async def test_a_worker_whose_broker_is_gone_stops_at_once(stack, config, tmp_pa
             await group.stop()
     finally:
         cluster.stop()
-    assert status == 0, group.log_tail()
-    assert took < WITHIN_S, (took, group.log_tail())
-    _stop_said_nothing_slow(group)
+    _stopped_well(group, status, took, WITHIN_S)
 
 
 async def test_a_worker_whose_broker_hangs_stops_at_once(stack, config, tmp_path, dept):
@@ -99,11 +102,8 @@ async def test_a_worker_whose_broker_hangs_stops_at_once(stack, config, tmp_path
     async with running(group):
         with _broker_paused(stack):
             status, took = await _stopped(group)
-    assert status == 0, group.log_tail()
-    assert took < WITHIN_S, (took, group.log_tail())
-    _stop_said_nothing_slow(group)
+    said = _stopped_well(group, status, took, WITHIN_S)
     # its last commit given up, and said: the next start reads those events again
-    said = group.log_since_start()
     assert "offsets were not committed within 3 s" in said
 
 
@@ -132,12 +132,9 @@ async def test_a_worker_whose_broker_hangs_stops_with_usage_unacknowledged(
                 )
                 assert answer.result.verdict == valid
             status, took = await _stopped(group)
-    assert status == 0, group.log_tail()
     # the flush's 3 s, the LeaveGroup's 1 s, the producer's stop's 1 s, Faust's own
     # 2 s at the loop's end (7 s here)
-    assert took < SLOW_STOP_S, (took, group.log_tail())
-    _stop_said_nothing_slow(group)
-    said = group.log_since_start()
+    said = _stopped_well(group, status, took, SLOW_STOP_S)
     # the uses given up are said, as lost, not left unsaid in a producer
     assert "records were not acknowledged within 3 s of the stop" in said
     assert re.search(r"a usage record of \d+ uses was not delivered", said), said
@@ -170,8 +167,6 @@ async def test_a_worker_whose_broker_hangs_stops_with_claims_unacknowledged(
                     )
                 assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
             status, took = await _stopped(group)
-    assert status == 0, group.log_tail()
     # the commit's 3 s, the LeaveGroup's 1 s, the claims producer's 1 s, Faust's
     # own 2 s at the loop's end (7 s here)
-    assert took < SLOW_STOP_S, (took, group.log_tail())
-    _stop_said_nothing_slow(group)
+    _stopped_well(group, status, took, SLOW_STOP_S)

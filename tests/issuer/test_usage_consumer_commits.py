@@ -5,7 +5,6 @@ committed, so a restarted consumer of the group does not read it again."""
 from __future__ import annotations
 
 import asyncio
-import logging
 import secrets
 import time
 import uuid
@@ -14,6 +13,7 @@ from certseal.events import LICENCE_USAGE
 from certseal.timestamps import ts, utcnow
 from certseal.v1 import events_pb2
 from services.issuer.usage_consumer import UsageConsumer
+from tests.conftest import log_lines
 
 
 class FlakyRecord:
@@ -135,27 +135,6 @@ async def test_batches_without_entries_are_committed_later_not_lost(stack, issue
         await producer.stop()
 
 
-COORDINATOR = "aiokafka.consumer.group_coordinator"
-
-
-async def _said(logger: str, text: str, within: float) -> None:
-    """Until ``logger`` logs a record holding ``text``."""
-    said = asyncio.Event()
-
-    class Heard(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            if text in record.getMessage():
-                said.set()  # logged on this test's loop
-
-    handler = Heard()
-    logging.getLogger(logger).addHandler(handler)
-    try:
-        async with asyncio.timeout(within):
-            await said.wait()
-    finally:
-        logging.getLogger(logger).removeHandler(handler)
-
-
 async def test_a_consumer_whose_broker_hangs_stops_within_seconds(stack, issuer):
     """trial55: with the broker stopped, the issuer's stop waited 10 s for this task
     (an offset commit, or its consumer's stop, waits for a broker that does not
@@ -180,7 +159,9 @@ async def test_a_consumer_whose_broker_hangs_stops_within_seconds(stack, issuer)
         try:
             # its heartbeat times out (the request timeout, 15 s): the coordinator
             # is dead, and the consumer's stop waits for a new one
-            await _said(COORDINATOR, "coordinator dead", within=60)
+            with log_lines("aiokafka.consumer.group_coordinator") as said:
+                async with asyncio.timeout(60):
+                    await said.line_with("coordinator dead")
             stop.set()
             started = time.monotonic()
             await asyncio.wait_for(task, 30)

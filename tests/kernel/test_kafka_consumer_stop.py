@@ -17,22 +17,10 @@ from aiokafka.structs import TopicPartition
 
 from certseal.events import LICENCE_USAGE
 from services.devstack import DevStack
+from tests.conftest import log_lines
 
 PARTITIONS = 2
 FAILED_FETCH = "Failed fetch messages from"
-
-
-class _FetchFailed(logging.Handler):
-    """Sets ``event`` once aiokafka's fetcher logs a failed fetch (its back-off
-    follows)."""
-
-    def __init__(self, event: asyncio.Event):
-        super().__init__(logging.ERROR)
-        self.event = event
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if FAILED_FETCH in record.getMessage():
-            self.event.set()  # logged on the test's own loop
 
 
 @pytest.mark.parametrize(
@@ -55,16 +43,10 @@ async def test_a_consumer_whose_broker_is_gone_stops(
         await consumer.start()
         consumer.assign([TopicPartition(LICENCE_USAGE, p) for p in range(PARTITIONS)])
         await consumer.getmany(timeout_ms=200)  # fetching
-        failed = asyncio.Event()
-        fetcher_log = logging.getLogger("aiokafka.consumer.fetcher")
-        handler = _FetchFailed(failed)
-        fetcher_log.addHandler(handler)
-        try:
+        with log_lines("aiokafka.consumer.fetcher", logging.ERROR) as said:
             cluster.stop()
-            async with asyncio.timeout(30):
-                await failed.wait()
-        finally:
-            fetcher_log.removeHandler(handler)
+            async with asyncio.timeout(30):  # a failed fetch: its back-off follows
+                await said.line_with(FAILED_FETCH)
         async with asyncio.timeout(10):  # well inside the back-off of 10 s
             if made_by_settings:
                 await consumer.stop()

@@ -16,12 +16,7 @@ from tests.kernel.test_outbox_relay import (
     relay,
     unpublished,
 )
-
-
-async def _until(condition, within: float = 30.0) -> None:
-    async with asyncio.timeout(within):
-        while not condition():  # noqa: ASYNC110 - the relay's own state, no event
-            await asyncio.sleep(0.02)
+from tests.verifier.test_replay import until
 
 
 async def test_a_relay_whose_broker_hangs_stops_within_seconds(stack, config):
@@ -32,7 +27,7 @@ async def test_a_relay_whose_broker_hangs_stops_within_seconds(stack, config):
     task = asyncio.create_task(worker.run(stop))
     try:
         await commit_rows(dsn, topic, [b"before"])
-        await _until(lambda: worker._metrics.relay_leading._value.get() == 1)
+        await until(lambda: worker._metrics.relay_leading._value.get() == 1)
         async with asyncio.timeout(30):
             # its producer started and answered (rows, no event to await)
             while await unpublished(dsn):  # noqa: ASYNC110
@@ -41,7 +36,7 @@ async def test_a_relay_whose_broker_hangs_stops_within_seconds(stack, config):
         try:
             await commit_rows(dsn, topic, [b"in-flight"])
             accumulator = worker._producer._message_accumulator
-            await _until(lambda: bool(accumulator._pending_batches))  # sent, unanswered
+            await until(lambda: bool(accumulator._pending_batches))  # sent, unanswered
             stop.set()  # as the process's stop: its workers get a bound, then cancel
             done, _ = await asyncio.wait({task}, timeout=1)
             if not done:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import secrets
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -23,6 +22,7 @@ import pytest
 
 from certseal.storage.pool import WATCH_THE_CLIENT, connect, create_pool
 from certseal.storage.worker import NotifiedWorker
+from tests.conftest import log_lines
 
 
 class SilentFront:
@@ -122,29 +122,10 @@ class Leader(NotifiedWorker):
         self.changes.put_nowait(now)
 
 
-class Said(logging.Handler):
-    """The worker module's log lines, as they are written."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.lines: asyncio.Queue[str] = asyncio.Queue()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.put_nowait(record.getMessage())
-
-    async def line_with(self, text: str) -> str:
-        while text not in (line := await self.lines.get()):
-            pass
-        return line
-
-
 @pytest.fixture
 def said():
-    handler = Said()
-    logger = logging.getLogger("certseal.storage.worker")
-    logger.addHandler(handler)
-    yield handler
-    logger.removeHandler(handler)
+    with log_lines("certseal.storage.worker") as lines:
+        yield lines
 
 
 async def test_a_leader_whose_server_goes_silent_lets_go_and_another_leads(
