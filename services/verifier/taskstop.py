@@ -99,8 +99,12 @@ class VerifierApp(EndsItsTasks, faust.App):
     services.verifier.transport)."""
 
     async def _producer_flush(self, logger: Any) -> None:
+        """Faust's flush; at the stop, the bounded one that gives up what the broker
+        does not acknowledge. Faust flushes at a rebalance too (partitions revoked):
+        that flush waits as before, its records still to be delivered, and the
+        consumer's commits go on."""
         flush_at_stop = getattr(self._producer, "flush_at_stop", None)
-        if flush_at_stop is None:  # another transport's producer
+        if flush_at_stop is None or not self.should_stop:
             await super()._producer_flush(logger)
         else:
             await flush_at_stop()
