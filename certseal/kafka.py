@@ -135,17 +135,18 @@ def give_up_unacknowledged(producer: Any, why: str, *, in_flight: bool = False) 
 
     The batches waiting to be sent are failed and taken out of the producer, so that
     its sender never sends them. Those sent and not answered are failed only with
-    ``in_flight``, once the producer's sender has stopped: failing one its sender
-    may still send again broke the sender (aiokafka put the batch back among those
-    waiting and did not find it among those sent: KeyError, trial55)."""
+    ``in_flight`` and once the producer's sender has ended (a stop cut short leaves
+    it running): failing one its sender may still send again broke the sender
+    (aiokafka put the batch back among those waiting and did not find it among those
+    sent: KeyError, trial55, atk57); see :func:`records_in_flight`."""
     accumulator = getattr(producer, "_message_accumulator", None)
     if accumulator is None:
         return 0
     held = []
-    for queued in accumulator._batches.values():
-        held.extend(queued)
-        queued.clear()
-    if in_flight:
+    for tp in list(accumulator._batches):  # the key too: an empty deque breaks a drain
+        held.extend(accumulator._batches.pop(tp))
+    sender = getattr(getattr(producer, "_sender", None), "sender_task", None)
+    if in_flight and (sender is None or sender.done()):
         held.extend(accumulator._pending_batches)
     held = [batch for batch in held if not batch.future.done()]
     for batch in held:
@@ -154,6 +155,14 @@ def give_up_unacknowledged(producer: Any, why: str, *, in_flight: bool = False) 
         if drained.done() and not drained.cancelled():
             drained.exception()
     return sum(batch.record_count for batch in held)
+
+
+def records_in_flight(producer: Any) -> int:
+    """How many records aiokafka ``producer`` has sent and the broker has not yet
+    acknowledged."""
+    accumulator = getattr(producer, "_message_accumulator", None)
+    pending = accumulator._pending_batches if accumulator is not None else ()
+    return sum(batch.record_count for batch in pending if not batch.future.done())
 
 
 async def stop_within(stop: Awaitable[None], seconds: float) -> bool:

@@ -47,6 +47,7 @@ from certseal.kafka import (
     fetches_end_on_stop,
     give_up_unacknowledged,
     leave_group_on_stop,
+    records_in_flight,
     stop_within,
     without_holes,
 )
@@ -416,16 +417,24 @@ class Producer(faust_aiokafka.Producer):
     async def on_stop(self) -> None:
         """Faust's stop of the producer, within :data:`PRODUCER_STOP_S`: aiokafka's
         waits for the requests in flight, which a broker that hangs answers after
-        the request timeout (15 s) at the earliest; those left are cancelled."""
+        the request timeout (15 s) at the earliest. What the broker has not
+        acknowledged is then given up, each record said by its sender; when the stop
+        was cut short its sender may still run, and what it has in flight is only
+        counted (failing it could break the sender, atk57)."""
         producer = self._producer
         if not await stop_within(super().on_stop(), PRODUCER_STOP_S):
             log.warning(
                 "the producer did not stop within %.0f s (the broker did not "
-                "answer); its requests in flight are cancelled",
+                "answer); the process ends with it",
                 PRODUCER_STOP_S,
             )
-        # its sender stopped: what it had sent unanswered is given up too, and said
         give_up_unacknowledged(producer, _given_up(), in_flight=True)
+        if left := records_in_flight(producer):
+            log.error(
+                "%d records were in flight when the producer's stop was cut short: "
+                "lost unless the broker took them",
+                left,
+            )
 
 
 class Transport(faust_aiokafka.Transport):
