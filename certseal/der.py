@@ -54,45 +54,66 @@ def check(
     """
     if not data:
         raise DerError("empty input")
+    size = len(data)
     #: the end offset of each open constructed element; -1: indefinite (ends at 00 00)
-    ends = [len(data)]
-    limits = [len(data)]  # the nearest definite end at or above each level
+    ends = [size]
+    limits = [size]  # the nearest definite end at or above each level
+    end, limit = size, size  # ends[-1], limits[-1]: the innermost open element's
     pos = 0
     seen_root = False
     while True:
         while len(ends) > 1:
-            if ends[-1] == pos:
-                ends.pop()
-                limits.pop()
-            elif (
-                ends[-1] < 0
-                and pos + 2 <= limits[-1]
-                and data[pos : pos + 2] == b"\x00\x00"
-            ):
+            if end == pos:
+                pass
+            elif end < 0 and pos + 2 <= limit and data[pos : pos + 2] == b"\x00\x00":
                 pos += 2  # its end-of-contents octets (X.690 §8.1.5)
-                ends.pop()
-                limits.pop()
             else:
                 break
+            ends.pop()
+            limits.pop()
+            end, limit = ends[-1], limits[-1]
         if len(ends) == 1 and seen_root:
-            rest = len(data) - pos
+            rest = size - pos
             if padded and data.count(0, pos) == rest:
                 return
             if rest == 0:
                 return
             what = "are not zeros" if padded else "follow it"
             raise DerError(f"{rest} bytes after the element {what}")
-        if pos >= limits[-1]:
+        if pos >= limit:
             raise DerError("end-of-contents missing (indefinite length)")
         seen_root = True
-        pos, constructed, end = _header(data, pos, limits[-1], ber=ber)
+        # read here, the forms nearly every element has (a tag number below 31, a
+        # definite length of at most MAX_LENGTH_BYTES bytes, within its parent);
+        # any other, and every error, is _header's
+        first = data[pos]
+        element_end = -1
+        if first & 0x1F != 0x1F and pos + 1 < limit:
+            length = data[pos + 1]
+            if length < 0x80:
+                contents = pos + 2
+                element_end = contents + length
+            elif 0 < (count := length & 0x7F) <= MAX_LENGTH_BYTES:
+                contents = pos + 2 + count
+                if contents <= limit:
+                    element_end = contents + int.from_bytes(
+                        data[pos + 2 : contents], "big"
+                    )
+        if 0 <= element_end <= limit:
+            constructed = bool(first & 0x20)
+        else:
+            contents, constructed, element_end = _header(data, pos, limit, ber=ber)
         if constructed:
             if len(ends) > max_depth:
                 raise DerError(f"nested deeper than {max_depth} levels")
+            end = element_end
+            if end >= 0:
+                limit = end
             ends.append(end)
-            limits.append(limits[-1] if end < 0 else end)
+            limits.append(limit)
+            pos = contents
         else:
-            pos = end
+            pos = element_end
 
 
 def check_outside(

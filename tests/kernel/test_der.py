@@ -80,6 +80,20 @@ def test_a_real_certificate_passes(tmp_path):
     check(der)
 
 
+def test_every_truncation_of_a_certificate_is_refused(tmp_path):
+    """The walk reads the common headers itself (short and long definite lengths)
+    and leaves the rest to ``_header``: a certificate passes, and every truncation
+    of it, which leaves some element running past its end, is refused."""
+    from certseal.devpki import DevCA
+
+    ca = DevCA(tmp_path / "ca")
+    der = __import__("ssl").PEM_cert_to_DER_cert(ca.ca_file.read_text())
+    check(der)
+    for cut in range(1, len(der)):
+        with pytest.raises(DerError, match=r"runs past|truncated"):
+            check(der[:cut])
+
+
 def test_padded_der_may_end_in_zeros_only():
     element = b"\x30\x03\x02\x01\x01"
     check(element + bytes(64), padded=True)  # a PDF signature's zero-padded /Contents
