@@ -5,7 +5,8 @@ The command itself is composed in ``services/cli.py`` from each service's ``cli.
 ``--config`` files through :func:`load`, calls a service through
 :func:`certseal.calls.call_service`,
 and reports bad input as ``error: <field>: <problem>`` with exit status 2
-(:func:`run_command`). How an option's value is read (a licence status, a whole
+(:func:`run_command`; a bad command line, one argparse refuses, as
+:mod:`certseal.cli_parser` says it). How an option's value is read (a licence status, a whole
 number) is :mod:`certseal.cli_options`.
 """
 
@@ -18,29 +19,20 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 from certseal import identifiers
 from certseal.calls import dev_identity, run_unformatted
 from certseal.cli_help import fill_help
 from certseal.cli_keys import add_key_options, command, say_kept, say_key
 from certseal.cli_names import (
-    argparse_problem,
-    argument_problem,
-    owner_of,
     readable_positionals,
-    remember_argv,
     run_chosen,
     shown_field,
     shown_names,
-    unrecognised,
 )
-from certseal.cli_options import (
-    StoreOnce,
-    aware_time,
-    check_outputs,
-    whole_number,
-)
+from certseal.cli_options import aware_time, check_outputs, whole_number
+from certseal.cli_parser import Parser
 from certseal.config import where_set
 from certseal.errors import CertsealError, ErrorKind
 from certseal.interrupt import command_ended, interrupted, reader_gone
@@ -338,48 +330,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "service:<name>, auditor:<name>",
     )
     di.set_defaults(func=cmd_dev_identity)
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse, reporting a bad command line as ``error: <field>: <problem>`` with
-    exit status 2 like every other bad input (argparse's own usage line goes first).
-    An option of one value given twice is such an error (:class:`StoreOnce`), not
-    the last one silently taking the place of the first."""
-
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        for name in (None, "store"):  # argument groups share this registry
-            self.register("action", name, StoreOnce)
-
-    def parse_known_args(  # type: ignore[override]
-        self, args: Sequence[str] | None = None, namespace: Any = None
-    ) -> tuple[argparse.Namespace, list[str]]:
-        """argparse's, without :class:`StoreOnce`'s record of the options seen."""
-        parsed, rest = super().parse_known_args(args, namespace)
-        parsed.__dict__.pop(StoreOnce.SEEN, None)
-        return parsed, rest
-
-    def parse_args(  # type: ignore[override]
-        self, args: Sequence[str] | None = None, namespace: Any = None
-    ) -> argparse.Namespace:
-        """argparse's, a word no command takes named with the command's usage
-        (:func:`~certseal.cli_names.unrecognised`), not the top level's."""
-        argv = remember_argv(sys.argv[1:] if args is None else args)
-        parsed, rest = self.parse_known_args(argv, namespace)
-        if rest:  # named with the parser whose words it came among (atk46 F4)
-            command = owner_of(self, argv, parsed, rest[0])
-            command.print_usage(sys.stderr)
-            self.exit(2, f"error: {unrecognised(command, rest)}\n")
-        return parsed
-
-    def error(self, message: str) -> NoReturn:
-        """Print the usage and ``error: <argument>: <problem>``; exit 2."""
-        self.print_usage(sys.stderr)
-        field, sep, problem = message.partition(": ")
-        if sep and field.startswith("argument "):
-            name = field.removeprefix("argument ").split("/")[0].lstrip("-")
-            self.exit(2, f"error: {argument_problem(self, name, problem)}\n")
-        self.exit(2, f"error: {argparse_problem(self, message) or message}\n")
 
 
 def _version() -> str:

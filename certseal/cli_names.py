@@ -184,7 +184,7 @@ def unknown_option(
     a command (atk46 F1: ``licence --as <code> gett X --out o.pdf`` is ``gett``'s
     fault, not ``--out``'s)."""
     words = list(argv)
-    commands = parser.prog.split()[1:]
+    commands = command_words(parser)
     past = _past_each(words, commands)
     if len(past) < len(commands):
         return None
@@ -196,6 +196,13 @@ def unknown_option(
         if typed_dash(parser, word) or reads_as_option(parser, word) is False:
             return word
     return None
+
+
+def command_words(parser: argparse.ArgumentParser) -> list[str]:
+    """The words of ``parser``'s command after the program's (``licence list`` of
+    ``certseal licence list``; none of a service's ``python -m services.seal``)."""
+    words = parser.prog.split()
+    return words[3:] if words[:2] == ["python", "-m"] else words[1:]
 
 
 def _past_each(words: Sequence[str], commands: Sequence[str]) -> list[int]:
@@ -355,7 +362,7 @@ def _positional_words(parser: argparse.ArgumentParser) -> list[str]:
     argv = list(_ARGV.get())
     start = 0
     try:
-        for word in parser.prog.split()[1:]:
+        for word in command_words(parser):
             start = argv.index(word, start) + 1
     except ValueError:
         return []

@@ -6,7 +6,7 @@ an option naming a file the command writes (:class:`OutputFile`, checked before 
 command runs, written by :func:`write_output`).
 
 Each refuses as argparse's own (``ArgumentTypeError``, ``ArgumentError``), which the
-command's parser (:class:`certseal.cli.Parser`) prints as ``error: <option>:
+command's parser (:class:`certseal.cli_parser.Parser`) prints as ``error: <option>:
 <problem>`` with exit status 2 before the command runs. Split from :mod:`certseal.cli` by size.
 """
 

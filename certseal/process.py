@@ -9,7 +9,6 @@ may call them, and any further background workers."""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import datetime as dt
@@ -24,6 +23,7 @@ from typing import Any, Protocol
 import grpc
 
 from certseal import logs
+from certseal.cli_parser import OneLineParser
 from certseal.collector import settle_collector
 from certseal.config import ServiceSection, SettingCheck, SharedSettings
 from certseal.errors import CertsealError
@@ -437,7 +437,7 @@ def run_main(
     :data:`START_FAILURES` ends it with a one-line error (:func:`leave`), not a
     traceback.
     """
-    parser = argparse.ArgumentParser(prog=f"python -m {prog}")
+    parser = OneLineParser(prog=f"python -m {prog}", lead=f"{prog}: ")
     parser.add_argument(
         "--config",
         required=True,

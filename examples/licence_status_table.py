@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import sqlite3
 from pathlib import Path
+from typing import NoReturn
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -141,9 +142,25 @@ async def _at_end(consumer: AIOKafkaConsumer) -> bool:
     return all(p >= ends[tp] for tp, p in zip(assigned, positions, strict=True))
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, a bad command line said in one line, ``error: <option>: <problem>``
+    with exit status 2, as certseal's own commands say it (no usage block above)."""
+
+    def error(self, message: str) -> NoReturn:
+        field, sep, problem = message.partition(": ")
+        required = "the following arguments are required"
+        if sep and field.startswith("argument "):
+            field = field.removeprefix("argument ").split("/")[0]
+        elif sep and field == required:
+            field, problem = problem.split(", ")[0], "is required"
+        else:  # argparse's other messages name no one argument
+            field, problem = "arguments", message
+        self.exit(2, f"error: {field.lstrip('-')}: {problem}\n")
+
+
 def main() -> None:
     """Run until Ctrl-C (or, with ``--until-caught-up``, the end of the topic)."""
-    parser = argparse.ArgumentParser(prog="licence_status_table.py")
+    parser = OneLineParser(prog="licence_status_table.py")
     parser.add_argument("--bootstrap", required=True)
     parser.add_argument("--group", required=True)
     parser.add_argument("--db", default="licence-status.sqlite")

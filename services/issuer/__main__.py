@@ -23,6 +23,7 @@ import sys
 import time
 
 from certseal import logs
+from certseal.cli_parser import OneLineParser
 from certseal.collector import settle_collector
 from certseal.errors import CertsealError
 from certseal.listen import check_listen
@@ -151,7 +152,7 @@ async def _main(args: argparse.Namespace) -> None:
 
 def main() -> None:
     """Entry point."""
-    parser = argparse.ArgumentParser(prog="python -m services.issuer")
+    parser = OneLineParser(prog="python -m services.issuer", lead="services.issuer: ")
     parser.add_argument(
         "--config",
         action="append",

@@ -16,7 +16,7 @@ from certseal.calls import call_service, department_identity, dev_identity
 from certseal.cli import load, ts
 from certseal.cli_options import aware_time, checked, whole_number
 from certseal.errors import CertsealError, ErrorKind
-from certseal.identifiers import validate_type_code
+from certseal.identifiers import validate_type_code, validate_uscc
 from services.issuer.cli_call import call_issuer
 from services.issuer.holder_cli import register_holder
 from services.issuer.licence_cli import register_licence
@@ -40,6 +40,8 @@ def _call(
     """Call the issuer as the operator, or (``--as CODE``) as a department; an
     error about a request field names the command's option instead (``_OPTIONS``)."""
     department = getattr(args, "as_department", None)
+    if department:  # its form before the configuration is read (trial53)
+        validate_uscc(department, "as")
     return call_issuer(
         args,
         "IssuerAdmin" if admin else "Issuer",

@@ -30,6 +30,7 @@ from certseal.identifiers import (
     LICENCE_OID_PREFIX,
     parse_licence_id,
     validate_type_code,
+    validate_uscc,
 )
 from certseal.text import shown_name
 from services.issuer.cli_call import call_issuer
@@ -46,7 +47,9 @@ def _call(
     *,
     holder: bool = False,
 ) -> Any:
-    """Call the Issuer (``holder``: its LicenceHolder) as the department ``--as CODE``."""
+    """Call the Issuer (``holder``: its LicenceHolder) as the department ``--as CODE``
+    (its form checked first, before the configuration is read: trial53)."""
+    validate_uscc(args.as_department, "as")
     try:
         return call_issuer(
             args,

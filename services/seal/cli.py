@@ -95,11 +95,12 @@ def _call(args: argparse.Namespace, call: Callable[[Any], Awaitable[Any]]) -> An
     an error about a request field names the option instead (``_OPTIONS``)."""
     from certseal.v1 import seal_pb2_grpc
 
+    # the form only, before the configuration (a mistyped check character is bad
+    # input, exit 2, wherever the command runs): the seal service names an unknown
+    # owner
+    code = validate_uscc(args.as_department, "as") if args.as_department else None
     cfg = load(args)
-    identity = None
-    if args.as_department:  # the form only: the seal service names an unknown owner
-        code = validate_uscc(args.as_department, "as")
-        identity = dev_identity(cfg, f"dept:{code}")
+    identity = dev_identity(cfg, f"dept:{code}") if code else None
     return call_service(
         cfg,
         cfg.cli.seal_target,

@@ -28,6 +28,7 @@ from aiokafka.errors import KafkaConnectionError
 from faust.exceptions import ConsistencyError
 
 from certseal import logs
+from certseal.cli_parser import OneLineParser
 from certseal.config import where_set
 from certseal.errors import CertsealError, ErrorKind
 from certseal.listen import check_distinct_listens, check_listen
@@ -74,7 +75,9 @@ LOG_LEVELS = {
 
 def main() -> None:
     """Entry point."""
-    parser = argparse.ArgumentParser(prog="python -m services.verifier")
+    parser = OneLineParser(
+        prog="python -m services.verifier", lead="services.verifier: "
+    )
     parser.add_argument(
         "--config",
         required=True,

@@ -1,0 +1,91 @@
+"""The argument parsers of the project's command lines: ``certseal``'s
+(:class:`Parser`) and every other (a service's ``python -m services.<name>``,
+:class:`OneLineParser`).
+
+A bad command line is bad input like any other: one line, ``error: <field>:
+<problem>``, on standard error and exit status 2 (a service's line led by its name,
+``services.verifier: error: …``, as its start-up errors are: certseal.startfail).
+Never argparse's usage block before it (trial53 P8: a licence type code or a
+``dept:`` signer whose check character was mistyped printed the command's usage, four
+lines of it for ``licence``, above the one line that said what was wrong); the line
+says where the usage is (``'certseal licence -h' shows its usage``) where that helps.
+Split from :mod:`certseal.cli` by size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from certseal.cli_names import (
+    argparse_problem,
+    argument_problem,
+    owner_of,
+    remember_argv,
+    unrecognised,
+)
+from certseal.cli_options import StoreOnce
+from certseal.text import one_line
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, reporting a bad command line as one line ``<lead>error: <field>:
+    <problem>`` with exit status 2 and no usage: an argument refused by its ``type``
+    or ``choices`` named as the argument (``error: type: …``), one missing
+    (``error: config: is required; …``), a word the command does not take
+    (``error: confg: … has no option --confg; did you mean --config?``). ``lead``
+    comes first (a service's ``services.issuer: ``)."""
+
+    def __init__(self, *args: Any, lead: str = "", **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.lead = lead
+
+    def parse_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: Any = None
+    ) -> argparse.Namespace:
+        """argparse's, a word no command takes named with the command's name
+        (:func:`~certseal.cli_names.unrecognised`), not the top level's."""
+        argv = remember_argv(sys.argv[1:] if args is None else args)
+        parsed, rest = self.parse_known_args(argv, namespace)
+        if rest:  # named with the parser whose words it came among (atk46 F4)
+            command = owner_of(self, argv, parsed, rest[0])
+            self.leave(unrecognised(command, rest))
+        return parsed
+
+    def error(self, message: str) -> NoReturn:
+        """``error: <argument>: <problem>`` for argparse's ``message``; exit 2."""
+        field, sep, problem = message.partition(": ")
+        if sep and field.startswith("argument "):
+            name = field.removeprefix("argument ").split("/")[0].lstrip("-")
+            self.leave(argument_problem(self, name, problem))
+        # argparse's other messages name no argument ("one of the arguments … is
+        # required"): said as the arguments' fault
+        self.leave(argparse_problem(self, message) or f"arguments: {message}")
+
+    def leave(self, said: str) -> NoReturn:
+        """End the parse with ``said`` (``<field>: <problem>``) as the one line of
+        :class:`OneLineParser`, exit status 2. The lead is the top parser's (a
+        subcommand's parser is made by argparse without one)."""
+        lead = getattr(self, "lead", "")
+        self.exit(2, f"{lead}error: {one_line(said)}\n")
+
+
+class Parser(OneLineParser):
+    """The ``certseal`` parser (:class:`OneLineParser`). An option of one value given
+    twice is a bad command line too (:class:`StoreOnce`), not the last one silently
+    taking the place of the first."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        for name in (None, "store"):  # argument groups share this registry
+            self.register("action", name, StoreOnce)
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: Any = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        """argparse's, without :class:`StoreOnce`'s record of the options seen."""
+        parsed, rest = super().parse_known_args(args, namespace)
+        parsed.__dict__.pop(StoreOnce.SEEN, None)
+        return parsed, rest
