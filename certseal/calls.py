@@ -2,8 +2,8 @@
 goes through (with the published retry policy and an idempotency key per call),
 errors as the service sent them, and a call nobody answered said as what is wrong
 (a target that is no address, a client identity the services refuse) before "is
-certseal running?". The commands' own identities (the operator's, a department's
-dev identity for ``--as``) are made here too.
+certseal running?". The dev identities a command acts as (``--as``) are
+:mod:`certseal.dev_identities`'s.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import re
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
@@ -438,57 +437,6 @@ def operator_call(cfg: Any, call: Callable[[Any], Awaitable[T]]) -> T:
         lambda chan: call(issuer_pb2_grpc.IssuerAdminStub(chan)),
         service="issuer",
     )
-
-
-def department_identity(cfg: Any, code: str) -> tuple[str, str]:
-    """The dev identity (certificate and key files) of department ``code`` for an
-    issuer command's ``--as CODE``: INVALID_ARGUMENT (field ``as``) when ``code`` is
-    no USCC or no department of that code is onboarded (asked of the issuer as the
-    CLI's operator), checked before the identity is made, so that a mistyped or
-    unknown code leaves no certificate behind."""
-    from certseal.identifiers import validate_uscc
-    from certseal.v1 import issuer_pb2 as pb
-
-    validate_uscc(code, "as")
-    reply = operator_call(
-        cfg, lambda stub: stub.ListDepartments(pb.ListDepartmentsRequest())
-    )
-    if not any(d.code == code for d in reply.departments):
-        raise invalid(
-            "as",
-            f"no department {code} is onboarded: add it first with 'certseal "
-            "department add'",
-        )
-    return dev_identity(cfg, f"dept:{code}")
-
-
-def dev_identity(cfg: Any, common_name: str) -> tuple[str, str]:
-    """The certificate and key files of ``common_name`` from :func:`dev_ca`
-    (the embedded stack's, for ``--as`` and ``dev identity``), issued on first
-    use."""
-    ident = dev_ca(cfg).identity(common_name)
-    return str(ident.cert_file), str(ident.key_file)
-
-
-def dev_ca(cfg: Any) -> Any:
-    """The embedded stack's dev CA (a :class:`certseal.devpki.DevCA`), the one
-    ``make run`` made: ``[tls] ca_file`` named ``ca.pem`` with its ``ca.key``
-    beside it. INVALID_ARGUMENT (field ``tls.ca_file``) for any other, so that a
-    deployment's CA folder never gets a CA or identities of ours."""
-    from certseal.devpki import DevCA
-
-    ca_file = Path(cfg.tls.ca_file)
-    try:
-        if ca_file.name != "ca.pem":
-            raise ValueError(f"{ca_file} is not a dev CA's ca.pem")
-        return DevCA.existing(ca_file.parent)
-    except ValueError as exc:
-        raise invalid(
-            "tls.ca_file",
-            f"{exc}: dev identities and certificates are made only from the "
-            "embedded stack's dev CA ('make run' makes it); with another CA, give "
-            "the files of an identity it issued",
-        ) from None
 
 
 #: a service as the commands' messages name it, where its short name is not a noun

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from certseal import identifiers
-from certseal.calls import dev_identity, run_unformatted
+from certseal.calls import run_unformatted
 from certseal.cli_help import fill_help
 from certseal.cli_keys import add_key_options, command, say_kept, say_key
 from certseal.cli_names import (
@@ -34,6 +34,7 @@ from certseal.cli_names import (
 from certseal.cli_options import aware_time, check_outputs, whole_number
 from certseal.cli_parser import Parser
 from certseal.config import where_set
+from certseal.dev_identities import dev_identity
 from certseal.errors import CertsealError, ErrorKind
 from certseal.interrupt import command_ended, interrupted, reader_gone
 from certseal.text import one_line, shown_name
@@ -321,7 +322,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     dev = sub.add_parser("dev", help="embedded-stack helpers").add_subparsers(
         dest="dev_command", required=True
     )
-    di = dev.add_parser("identity", help="issue a dev mTLS certificate")
+    di = dev.add_parser(
+        "identity",
+        help="issue a dev mTLS certificate: the way to make an identity new to the "
+        "stack (--as makes none for a name it does not know)",
+    )
     di.add_argument(
         "common_name",
         metavar="identity",

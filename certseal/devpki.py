@@ -108,10 +108,34 @@ class DevCA:
         _write_private(self.folder / "ca.key", key)
         self.ca_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
+    def _files(self, common_name: str) -> Identity:
+        stem = common_name.replace(":", "_").replace("/", "_")
+        return Identity(self.folder / f"{stem}.pem", self.folder / f"{stem}.key")
+
+    def holds(self, common_name: str) -> bool:
+        """Whether the pair for ``common_name`` was issued (:meth:`identity`)."""
+        ident = self._files(common_name)
+        return ident.cert_file.is_file() and ident.key_file.is_file()
+
+    def issued(self, kind: str) -> list[str]:
+        """The common names ``<kind>:<name>`` of the pairs :meth:`identity` issued,
+        sorted, as their certificates say them (a file that is no certificate of
+        one, or has no key beside it, is none)."""
+        names = set()
+        for cert_file in self.folder.glob(f"{kind}_*.pem"):
+            try:
+                cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
+            except (ValueError, OSError):
+                continue
+            for cn in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME):
+                name = str(cn.value)
+                if name.startswith(f"{kind}:") and self.holds(name):
+                    names.add(name)
+        return sorted(names)
+
     def identity(self, common_name: str, *, server: bool = False) -> Identity:
         """The pair for ``common_name``, issued on first use."""
-        stem = common_name.replace(":", "_").replace("/", "_")
-        ident = Identity(self.folder / f"{stem}.pem", self.folder / f"{stem}.key")
+        ident = self._files(common_name)
         if ident.cert_file.exists() and ident.key_file.exists():
             return ident
         usages = [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from certseal.calls import call_service, dev_ca, dev_identity, run_unformatted
+from certseal.calls import call_service, run_unformatted
 from certseal.cli import (
     DEFAULT_HOME,
     LOCAL_OVERLAY,
@@ -18,9 +18,11 @@ from certseal.cli import (
     load,
 )
 from certseal.cli_options import say
+from certseal.dev_identities import dev_ca
 from certseal.errors import invalid
 from certseal.statuses import status_label
 from certseal.text import shown_name
+from services.feed.cli_as import check_tail_as, tail_identity
 from services.feed.domain import EVENT_TOPICS, SUBSCRIBED
 from services.feed.filters import check_event_types
 from services.feed.identities import integrator_identity
@@ -100,13 +102,9 @@ def cmd_events_tail(args: argparse.Namespace) -> int:
             "token's event): give one of them",
         )
     if args.as_identity:
-        kind, _, name = args.as_identity.partition(":")
-        if kind not in ("integrator", "operator") or not name.strip():
-            raise invalid(
-                "as", f"{args.as_identity!r}: use integrator:<name> or operator:<name>"
-            )
+        check_tail_as(args.as_identity)
     cfg = load(args)
-    identity = dev_identity(cfg, args.as_identity) if args.as_identity else None
+    identity = tail_identity(cfg, args.as_identity) if args.as_identity else None
     request = pb.SubscribeRequest(
         event_types=args.type or [],
         departments=args.department or [],
@@ -389,8 +387,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--as",
         dest="as_identity",
         metavar="IDENTITY",
-        help="subscribe as this identity, e.g. integrator:acme (make run's dev CA "
-        "issues its certificate; default: the CLI's operator, who sees every event)",
+        help="subscribe as this identity, e.g. integrator:acme: one the stack knows, "
+        "entitled (make run's dev CA then issues its certificate) or made with "
+        "'certseal dev identity'; default: the CLI's operator, who sees every event",
     )
     tail.add_argument(
         "--type",

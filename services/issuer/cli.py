@@ -12,9 +12,10 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from certseal.calls import call_service, department_identity, dev_identity
+from certseal.calls import call_service
 from certseal.cli import load, ts
 from certseal.cli_options import aware_time, checked, whole_number
+from certseal.dev_identities import department_identity, dev_identity
 from certseal.errors import CertsealError, ErrorKind
 from certseal.identifiers import validate_type_code, validate_uscc
 from services.issuer.cli_call import call_issuer

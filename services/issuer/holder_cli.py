@@ -13,9 +13,10 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from certseal.calls import dev_identity
+from certseal.calls import operator_call
 from certseal.cli import ts
 from certseal.cli_options import say, whole_number
+from certseal.dev_identities import known_identity
 from certseal.errors import CertsealError, invalid
 from certseal.identifiers import validate_identity_document, validate_uscc
 from services.issuer.authorisation import MAX_PURPOSE_CHARS
@@ -80,13 +81,39 @@ def _call(
     *,
     holder: bool = True,
 ) -> Any:
-    """Call the Issuer (``holder``: its LicenceHolder service) as the app."""
+    """Call the Issuer (``holder``: its LicenceHolder service) as the app (its name's
+    form checked before the configuration is read)."""
+    app = _app(args.as_app)
     return call_issuer(
         args,
         "LicenceHolder" if holder else "Issuer",
         call,
-        identity=lambda cfg: dev_identity(cfg, _app(args.as_app)),
+        identity=lambda cfg: _app_identity(cfg, app),
         options=_FLAGS,
+    )
+
+
+def _app_identity(cfg: Any, app: str) -> tuple[str, str]:
+    """The dev identity of ``app`` (``app:NAME``) when the stack knows the app: the
+    dev CA issued it (``certseal dev identity``) or the operator granted it a licence
+    type; a mistyped name is refused, not made (trial53 P6:
+    :func:`certseal.dev_identities.known_identity`)."""
+    from certseal.v1 import issuer_pb2 as pb
+
+    def granted() -> list[str]:
+        reply = operator_call(
+            cfg, lambda s: s.ListHolderAppGrants(pb.ListHolderAppGrantsRequest())
+        )
+        return [grant.app for grant in reply.grants]
+
+    return known_identity(
+        cfg,
+        app,
+        granted,
+        what="holder apps",
+        made_by=f"a new app's identity is made with 'certseal dev identity {app}', "
+        f"and the operator grants it a licence type with 'certseal holder-app "
+        f"grant {app} --type CODE'",
     )
 
 
@@ -237,7 +264,8 @@ def register_holder(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         dest="as_app",
         required=True,
         metavar="APP",
-        help="the holder app to act as (its name, without 'app:')",
+        help="the holder app to act as (its name, without 'app:'): one the stack "
+        "knows, made with 'certseal dev identity app:NAME' or granted a licence type",
     )
     commands = holder.add_subparsers(dest="holder_command", required=True)
     named = {

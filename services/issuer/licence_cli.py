@@ -14,7 +14,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from certseal.calls import department_identity, operator_call
+from certseal.calls import operator_call
 from certseal.cli import load, ts
 from certseal.cli_keys import command_keys
 from certseal.cli_options import (
@@ -25,6 +25,7 @@ from certseal.cli_options import (
     status_shown,
     write_output,
 )
+from certseal.dev_identities import department_identity
 from certseal.errors import CertsealError, ErrorKind, invalid
 from certseal.identifiers import (
     LICENCE_OID_PREFIX,

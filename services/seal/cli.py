@@ -13,9 +13,10 @@ import argparse
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from certseal.calls import call_service, dev_identity
+from certseal.calls import call_service
 from certseal.cli import load, ts
 from certseal.cli_options import OutputFile, say, whole_number, write_output
+from certseal.dev_identities import dev_identity
 from certseal.errors import CertsealError, invalid
 from certseal.files import InputFile
 from certseal.identifiers import validate_uscc

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from pathlib import Path
 
 from certseal import identifiers
 from certseal.v1 import issuer_pb2 as pb
@@ -97,7 +98,7 @@ async def test_a_holder_app_authorises_lists_withdraws_and_fetches_from_the_cli(
 
 
 async def test_the_holder_commands_refuse_what_a_holder_app_may_not_do(
-    operator, connect, cli, tmp_path
+    operator, connect, cli, config, tmp_path
 ):
     dept = await make_department(operator, connect)
     number = identifiers.random_resident_id()
@@ -105,14 +106,29 @@ async def test_the_holder_commands_refuse_what_a_holder_app_may_not_do(
         await dept.clients.issuer.IssueLicence(issue_request(dept, id_number=number))
     ).licence
     app = f"wallet-{secrets.token_hex(3)}"
-    # no grant: refused as the API refuses (PERMISSION_DENIED: exit 1), naming --as
-    code, out = await cli(
-        "holder", "--as", app, "usage", licence.lineage, "--id-number", number
-    )  # fmt: skip
+    usage = ("holder", "--as", app, "usage", licence.lineage, "--id-number", number)
+    # a name the stack does not know (no dev identity, no grant: a mistyped one) is
+    # refused, and no identity is made for it (trial53 P6)
+    code, out = await cli(*usage)
+    assert code == 2, out
+    assert out.startswith(f"error: as: the stack knows no app:{app}"), out
+    assert "(its holder apps: " in out, out
+    assert f"'certseal dev identity app:{app}'" in out, out
+    assert not (Path(config.tls.ca_file).parent / f"app_{app}.pem").exists()
+    # made on purpose (dev identity), no grant: refused as the API refuses
+    # (PERMISSION_DENIED: exit 1), naming --as
+    code, out = await cli("dev", "identity", f"app:{app}")
+    assert code == 0, out
+    code, out = await cli(*usage)
     assert code == 1 and out.startswith("error: as: "), out
+    assert "the stack knows no" not in out, out
     await operator.admin.GrantHolderApp(
         pb.GrantHolderAppRequest(app=f"app:{app}", type_code=dept.type_code)
     )
+    # the app's name mistyped: refused naming the app it is nearest, none made
+    code, out = await cli("holder", "--as", app[:-1], *usage[3:])
+    assert code == 2 and f"; did you mean app:{app}? (its holder apps: " in out, out
+    assert not (Path(config.tls.ca_file).parent / f"app_{app[:-1]}.pem").exists()
     # another holder's number: NOT_FOUND, as for a licence that does not exist
     other = identifiers.random_resident_id()
     code, out = await cli(

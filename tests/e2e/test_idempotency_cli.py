@@ -13,7 +13,7 @@ import json
 
 import grpc
 
-from certseal import calls
+from certseal import calls, dev_identities
 from certseal.idempotency import METADATA_KEY
 from certseal.retries import RETRY_SERVICE_CONFIG
 from certseal.tlsfiles import server_credentials
@@ -108,7 +108,7 @@ def test_the_published_service_config_is_the_channels_one():
 async def test_a_mutation_through_the_cli_channel_is_stored_under_its_key(
     config, issuer, dept
 ):
-    identity = calls.dev_identity(config, f"dept:{dept.code}")
+    identity = dev_identities.dev_identity(config, f"dept:{dept.code}")
     async with calls.channel(config, f"localhost:{issuer.port}", identity) as channel:
         stub = issuer_pb2_grpc.IssuerStub(channel)
         reply = await stub.IssueLicence(issue_request(dept))

@@ -93,11 +93,12 @@ def test_since_says_its_default(capsys):
 
 
 async def test_a_refused_subscription_never_says_it_is_subscribed(
-    feed_app, config, tmp_path
+    stack, feed_app, config, tmp_path
 ):
     from tests.conftest import run_certseal
 
     stranger = f"integrator:t{secrets.token_hex(3)}"  # no entitlement
+    stack.ca.identity(stranger)  # made on purpose: the feed judges it
     code, out = await run_certseal(
         config,
         tmp_path,
@@ -106,3 +107,34 @@ async def test_a_refused_subscription_never_says_it_is_subscribed(
     )
     assert code != 0 and out.startswith("error: "), out
     assert "subscribed" not in out, out
+
+
+@pytest.mark.parametrize("kind", ["integrator", "operator"])
+async def test_as_a_name_the_stack_does_not_know_is_refused_and_none_made(
+    kind, stack, feed_app, config, tmp_path
+):
+    """trial53 P6: ``--as`` made a new dev identity for any name, so a mistyped
+    integrator's subscription was refused as unentitled, and a mistyped operator's
+    (``operator:admn``) was another operator, who sees every event. A name the dev
+    CA never issued, entitled to nothing, is bad input naming the known ones and
+    how to make one; nothing is issued."""
+    from tests.conftest import run_certseal
+
+    known = f"{kind}:t{secrets.token_hex(3)}"
+    stack.ca.identity(known)  # certseal dev identity's
+    typo = known[:-1]
+    code, out = await run_certseal(
+        config,
+        tmp_path,
+        *("events", "tail", "--as", typo),
+        feed_target=f"localhost:{feed_app.port}",
+    )
+    assert code == 2, out
+    assert out.startswith(
+        f"error: as: the stack knows no {typo}; did you mean {known}?"
+    ), out
+    assert f"'certseal dev identity {typo}' makes a new identity" in out, out
+    assert len(out.splitlines()) == 1, out
+    assert not stack.ca.holds(typo)
+    assert typo not in stack.ca.issued(kind)
+    assert known in stack.ca.issued(kind)

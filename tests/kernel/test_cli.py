@@ -503,6 +503,7 @@ async def test_events_tail_as_an_identity_is_judged_by_that_identity(
     foreign = DevCA(tmp_path / "other-ca", name="another CA").identity("operator:x")
     stack_ca = DevCA.existing(Path(config.tls.ca_file).parent)
     serving = stack_ca.identity("service:x", server=True)
+    stack_ca.identity("integrator:probe")  # --as makes none for a name not known
     server, port = _tls_server(
         stack_ca, serving.cert_file.read_bytes(), serving.key_file.read_bytes()
     )

@@ -386,7 +386,7 @@ def test_a_holder_file_no_seal_may_seal_says_the_same_remedy(
             field="seal",
         )
 
-    monkeypatch.setattr(holder_cli, "dev_identity", lambda cfg, name: ("", ""))
+    monkeypatch.setattr(holder_cli, "_app_identity", lambda cfg, app: ("", ""))
     monkeypatch.setattr(cli_call, "call_service", refused)
     config = write_config(tmp_path, dev_ca)
     code, out = run(
@@ -422,7 +422,7 @@ def test_a_department_without_the_seal_owner_role_is_told_that_step_first(
             field="seal",
         )
 
-    monkeypatch.setattr(holder_cli, "dev_identity", lambda cfg, name: ("", ""))
+    monkeypatch.setattr(holder_cli, "_app_identity", lambda cfg, app: ("", ""))
     monkeypatch.setattr(cli_call, "call_service", refused)
     config = write_config(tmp_path, dev_ca)
     code, out = run(

@@ -1,0 +1,56 @@
+"""Who ``certseal events tail --as NAME`` subscribes as: an integrator, or an
+operator, whose dev identity the stack knows (trial53 P6). Split from
+:mod:`services.feed.cli` by size."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from certseal.calls import call_service
+from certseal.dev_identities import known_identity
+from certseal.errors import invalid
+
+
+def check_tail_as(name: str) -> None:
+    """INVALID_ARGUMENT (``as``) unless ``name`` is ``integrator:<name>`` or
+    ``operator:<name>``: the kinds that may subscribe."""
+    kind, _, rest = name.partition(":")
+    if kind not in ("integrator", "operator") or not rest.strip():
+        raise invalid("as", f"{name!r}: use integrator:<name> or operator:<name>")
+
+
+def tail_identity(cfg: Any, name: str) -> tuple[str, str]:
+    """The dev identity of ``events tail --as NAME`` when the stack knows it: the dev
+    CA issued it, or (an integrator) the feed has its entitlement; a mistyped name
+    is refused, not made (trial53 P6: :func:`certseal.dev_identities.known_identity`),
+    above all an operator's, who would see every event."""
+    from certseal.errors import CertsealError, ErrorKind
+    from certseal.v1 import feed_pb2 as pb
+    from certseal.v1 import feed_pb2_grpc
+
+    make = f"'certseal dev identity {name}' makes a new identity"
+    if name.startswith("operator:"):
+        return known_identity(cfg, name, list, what="operators", made_by=make)
+
+    def entitled() -> list[str]:
+        request = pb.GetEntitlementRequest(integrator=name)
+        try:
+            call_service(
+                cfg,
+                cfg.cli.feed_target,
+                lambda c: feed_pb2_grpc.EventFeedAdminStub(c).GetEntitlement(request),
+                service="feed",
+            )
+        except CertsealError as exc:
+            if exc.kind is ErrorKind.NOT_FOUND:
+                return []
+            raise
+        return [name]
+
+    return known_identity(
+        cfg,
+        name,
+        entitled,
+        what="integrators with a dev identity",
+        made_by=f"'certseal feed entitle {name} …' entitles a new integrator; {make}",
+    )
