@@ -46,6 +46,12 @@ class CertsealError(Exception):
     #: set once the refusal has its audit row, so that a caller auditing every
     #: attempt writes no second one
     audited: bool = False
+    #: False: a client's retry policy is asked not to retry it at once (gRPC's
+    #: ``grpc-retry-pushback-ms`` of -1, :func:`certseal.rpcerrors.error_metadata`)
+    retried: bool = True
+    #: which attempt of its call it answered, as a client read it back
+    #: (:func:`certseal.rpcerrors.error_from_rpc`): 1 unless gRPC's retries made more
+    attempt: int = 1
 
     def __init__(
         self,

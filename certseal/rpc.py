@@ -45,7 +45,7 @@ from certseal.logs import REQUEST_ID
 from certseal.metrics import Metrics
 from certseal.requests import check_request
 from certseal.retries import transient_error
-from certseal.rpcerrors import error_metadata
+from certseal.rpcerrors import attempt_metadata, error_metadata
 from certseal.rpcwire import Stored, Undecodable, decoding, kept_answer, stored_or
 from certseal.storage.idempotency import IdempotencyStore, kept
 from certseal.tlsfiles import (
@@ -378,7 +378,11 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             exc = transient
         if isinstance(exc, CertsealError):
             context.set_trailing_metadata(
-                (*error_metadata(exc), (REQUEST_ID_KEY, request_id))
+                (
+                    *error_metadata(exc),
+                    *attempt_metadata(context),
+                    (REQUEST_ID_KEY, request_id),
+                )
             )
             await context.abort(_STATUS[exc.kind], status_details(exc))
         log.exception("unhandled error in %s", method)

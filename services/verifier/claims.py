@@ -90,14 +90,24 @@ class ReadSpan:
         return found
 
 
-def unavailable(why: str) -> CertsealError:
-    """The error of a claim that could not be decided (retryable)."""
-    return CertsealError(
+#: the ``reason`` of a claim's UNAVAILABLE (the CLI adds its attempts and time)
+UNDECIDED = "claim_undecided"
+
+
+def unavailable(why: str, *, handed: bool = False) -> CertsealError:
+    """A claim undecided: retryable, but for one ``handed`` to the broker, which may
+    still reach the log (a retry finds it there, REPLAYED, or waits out the bound
+    again): gRPC's retries are asked not to (:attr:`CertsealError.retried`)."""
+    error = CertsealError(
         ErrorKind.UNAVAILABLE,
-        f"the presentation code could not be claimed ({why}); retry later: if the "
-        "retry says REPLAYED, this attempt reached the log after all and was never "
-        "answered VALID: ask the holder for a new code",
+        f"the presentation code could not be claimed ({why}); "
+        + ("not retried: the claim may still reach the log; " if handed else "")
+        + "retry later: if the retry says REPLAYED, this attempt reached the log "
+        "after all and was never answered VALID: ask the holder for a new code",
+        reason=UNDECIDED,
     )
+    error.retried = not handed
+    return error
 
 
 CLIENT_STOP_S = 1.0
@@ -155,7 +165,8 @@ class UsageClaims:
                 return sorted(await producer.partitions_for(self._feed.topic))
         except TimeoutError:
             raise unavailable(
-                f"no answer from the broker within {self.timeout_s} s"
+                f"waited {self.timeout_s} s for the topic's partitions: nothing was "
+                "claimed"
             ) from None
         except KafkaError as exc:
             raise unavailable(type(exc).__name__) from None
@@ -183,24 +194,25 @@ class UsageClaims:
         now)."""
         self._feed.ready()
         make = self._producer_factory()
+        waited = "the claims producer"  # what the bound was spent on
         try:
             async with asyncio.timeout_at(deadline or self.deadline()):
                 producer = await self._started("_producer", make)
+                waited = "the topic's partitions"
                 sent = await producer.send(
                     self._feed.topic,
                     record.value,
                     key=record.key,
                     headers=kafka_headers(record),
                 )
+                waited = "the broker to acknowledge the claim"  # handed over
                 acked = await sent
+                waited = "the broker to give back the records before the claim"
                 return await self._lost(nonces, event_id, acked.partition, acked.offset)
         except TimeoutError:
-            log.warning(
-                "claim of a presentation code undecided within %ss", self.timeout_s
-            )
-            raise unavailable(
-                f"no answer from the broker within {self.timeout_s} s"
-            ) from None
+            why = f"waited {self.timeout_s} s for {waited}"
+            log.warning("claim of a presentation code undecided: %s", why)
+            raise unavailable(why, handed=waited.startswith("the broker")) from None
         except KafkaError as exc:
             log.warning("claim of a presentation code failed: %r", exc)
             raise unavailable(type(exc).__name__) from None
@@ -443,12 +455,9 @@ class UsagePublisher:
             nonces = [uses[at].nonce_hash for at in members]
             pending.append(self._claims.claim(record, nonces, event_id, deadline))
         decided = await asyncio.gather(*pending, return_exceptions=True)
-        lost: set[str] = set()
-        for outcome in decided:
-            if isinstance(outcome, BaseException):
-                raise outcome
-            lost |= outcome
-        return lost
+        if failed := [e for e in decided if isinstance(e, BaseException)]:
+            raise min(failed, key=lambda e: getattr(e, "retried", True))  # handed first
+        return set().union(*decided)  # type: ignore[arg-type]
 
     async def flush(self) -> None:
         """Hand the gathered uses to the producer now (the worker is stopping)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -124,14 +125,22 @@ def cmd_verify_codes(args: argparse.Namespace) -> int:
         raise invalid("purpose", "is required: the purpose of use (用证事由)")
     codes = read_codes(args)
     from certseal.v1 import verifier_pb2, verifier_pb2_grpc
-    from services.verifier.cli import print_answered, verifier_target, warn_lag_unknown
+    from services.verifier.cli import (
+        print_answered,
+        verifier_target,
+        warn_lag_unknown,
+        with_attempts,
+    )
 
     cfg = load(args)
+
+    began: list[float] = []  # when the last request was made
 
     async def call(channel: Any) -> list[Any]:
         stub = verifier_pb2_grpc.VerifierStub(channel)
         results: list[Any] = []
         for at in range(0, len(codes), BATCH):
+            began.append(time.monotonic())
             sent = [text for _, text in codes[at : at + BATCH]]
             request = verifier_pb2.VerifyCodesRequest(codes=sent, purpose=args.purpose)
             answered = (await stub.VerifyCodes(request)).results
@@ -148,7 +157,10 @@ def cmd_verify_codes(args: argparse.Namespace) -> int:
         return results
 
     target, setting = verifier_target(cfg, args)
-    results = call_service(cfg, target, call, service="verifier", setting=setting)
+    try:
+        results = call_service(cfg, target, call, service="verifier", setting=setting)
+    except CertsealError as exc:
+        raise with_attempts(exc, began[-1] if began else None) from None
     answered: set[str] = set()
     for result in results:  # each group that answered, as `verify` says the one
         if result.group not in answered:
