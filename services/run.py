@@ -53,7 +53,7 @@ from services.run_layers import (
     overlay_problem,
     port_problems,
     region_metrics,
-    usage_read,
+    settle_usage,
 )
 from services.run_platform import platform_seal_line
 from services.run_processes import (
@@ -169,16 +169,10 @@ def _run(args: argparse.Namespace, home: Path) -> int:
         config = str(stack.config_file)
         cfg = follow_local_listens(cfg, home, stack.config_file)
 
-        def settle_usage(cfg: Config = cfg) -> bool:  # unless the issuer has exited
-            def gone() -> bool:  # or a second Ctrl-C killed it meanwhile
-                return services["issuer"].poll() is not None
+        def settle_now(cfg: Config = cfg) -> bool:  # the issuer is started by then
+            return settle_usage(cfg, services["issuer"])
 
-            if gone():
-                return False
-            say("waiting for the issuer to read the last usage records")
-            return usage_read(cfg, give_up=gone)
-
-        settle = settle_usage
+        settle = settle_now
         region = cfg.cli.verifier_groups.get("region-demo", REGION_LISTEN)
         # not in config.toml: a group started from it (README, pair-demo) would clash
         dept_metrics = cfg.verifier.metrics_listen or VERIFIER_METRICS["dept-demo"]

@@ -9,6 +9,7 @@ import asyncio
 import itertools
 import os
 import re
+import subprocess
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from certseal.events import LICENCE_USAGE
 from certseal.kafka import group_offsets, offset_clients
 from certseal.listen import bind_error, bind_problem, ports_clash, split_listen
 from services.config import Config, load
+from services.run_processes import say
 from services.verifier.config import check_settings
 
 #: the two verifier groups' metrics endpoints under ``make run``, unless local.toml
@@ -380,6 +382,37 @@ def usage_read(
         return asyncio.run(asyncio.wait_for(caught_up(), within_s))
     except Exception:  # the broker away or stopped, or not within the bound
         return False
+
+
+#: what ``make run`` says when the issuer had not read the last usage records in time
+UNREAD_USAGE = (
+    "the issuer had not read the last usage records within {within:g} s (it or the "
+    "broker is slow or hangs): the embedded broker keeps them in memory only, and "
+    "usage records have no outbox to send them again, so those the issuer does not "
+    "read as it stops are lost with the broker: the holders' usage records (用证记录) "
+    "will lack those uses"
+)
+
+
+def settle_usage(
+    cfg: Config, issuer: subprocess.Popen[bytes], within_s: float = 5.0
+) -> bool:
+    """``make run``'s wait between its two waves of stops (:func:`usage_read`, for at
+    most ``within_s`` s), unless ``issuer`` has exited (or a second Ctrl-C kills it
+    meanwhile); one line before, and one (:data:`UNREAD_USAGE`) when the issuer,
+    still running, had not read them by then (trial: the wait ended in silence)."""
+
+    def gone() -> bool:
+        return issuer.poll() is not None
+
+    if gone():
+        return False
+    say("waiting for the issuer to read the last usage records")
+    if usage_read(cfg, within_s, give_up=gone):
+        return True
+    if not gone():
+        say(UNREAD_USAGE.format(within=within_s))
+    return False
 
 
 def broker_port_from_environment() -> int:

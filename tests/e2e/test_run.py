@@ -444,6 +444,36 @@ async def test_usage_read_waits_for_the_issuers_usage_consumer(issuer, config):
     assert not await asyncio.to_thread(usage_read, unread, 0.5)
 
 
+def test_a_stop_whose_usage_wait_ends_unread_says_so(config, capsys):
+    """trial: ``make run``'s wait for the issuer to read the last usage records ended
+    in silence when it timed out. It says so, in one line, and what becomes of them
+    (the embedded broker keeps them in memory only: lost with it)."""
+    import copy
+    import secrets
+
+    from services.run_layers import settle_usage
+    from services.run_processes import start_service
+
+    unread = copy.deepcopy(config)  # a group that never reads: the wait times out
+    unread.issuer.usage_consumer_group = f"never-read-{secrets.token_hex(3)}"
+    issuer = start_service([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert not settle_usage(unread, issuer, within_s=0.5)
+    finally:
+        issuer.kill()
+        issuer.wait()
+    said = capsys.readouterr().out.splitlines()
+    assert said[0] == "waiting for the issuer to read the last usage records"
+    assert len(said) == 2, said
+    assert said[1].startswith(
+        "the issuer had not read the last usage records within 0.5 s"
+    ), said
+    assert "lost with the broker" in said[1], said
+    # an issuer that has exited is not waited for, and nothing more is said
+    assert not settle_usage(unread, issuer, within_s=0.5)
+    assert capsys.readouterr().out == ""
+
+
 @pytest.mark.parametrize("crash", [signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS])
 def test_a_service_that_crashed_is_not_said_stopped_from_outside(tmp_path, crash):
     """atk55: a service ended by a signal of its own fault (a segfault in a C
