@@ -32,9 +32,10 @@ from certseal.listen import address_checks, check_distinct_listens
 from certseal.metrics import Metrics
 from certseal.pauses import PauseWatch
 from certseal.protectors import AnswerProtector
+from certseal.readiness import not_ready
 from certseal.rpc import RefusedCall, ServiceInterceptor
 from certseal.rpcserver import Health, build_server, start_probe_server
-from certseal.secretfiles import ANSWERS_KEY, read_secret_file
+from certseal.secretfiles import ANSWERS_KEY, dsn_address, read_secret_file
 from certseal.startfail import START_FAILURES, leave
 from certseal.storage.audit import AuditSealer, write_counted_refusals
 from certseal.storage.idempotency import (
@@ -202,6 +203,7 @@ class ServiceProcess:
         # wrong one is one line naming its setting, not a client retrying forever,
         # and is told with the database away too
         dsn = cfg.database.dsn()
+        self._database_at = dsn_address(dsn)  # as the readiness names it
         kafka = cfg.kafka.settings(f"certseal-{self.name}")
         self.check_settings()
         self.pool = scoped(
@@ -321,25 +323,22 @@ class ServiceProcess:
         One admin client serves the checks while they pass, a new one after one
         failed: a client a check made a connection (a TLS handshake) every 2 s."""
         needed = {t.name for t in default_topics(self.config.kafka.topic_partitions)}
+        database_at = getattr(self, "_database_at", "")  # set by start
+        places = (database_at, self.config.kafka.bootstrap_servers)
         serving: bool | None = None
         said, said_at = "", 0.0
         admin: Any = None
+
+        async def topics() -> list[str]:
+            nonlocal admin
+            if admin is None:
+                admin = self.kafka.admin()
+                await admin.start()
+            return list(await admin.list_topics())
+
         try:
             while not self._stop.is_set():
-                why = ""
-                try:
-                    async with asyncio.timeout(3):
-                        await ping(self.pool)
-                        if admin is None:
-                            admin = self.kafka.admin()
-                            await admin.start()
-                        missing = needed - set(await admin.list_topics())
-                    if missing:
-                        why = f"the broker lacks topics {sorted(missing)}"
-                except TimeoutError:
-                    why = "PostgreSQL or the broker did not answer within 3 s"
-                except Exception as exc:
-                    why = str(exc) or type(exc).__name__
+                why = await not_ready(ping(self.pool), topics(), needed, places=places)
                 if why and admin is not None:
                     await _close_quietly(admin)
                     admin = None

@@ -89,6 +89,10 @@ async def test_broker_paused_during_200_issuances(stack, dept, caplog):
         not_ready = [m for m in said if " not ready: " in m]
         assert not_ready and len(not_ready) == len(set(not_ready)), said
         assert all(m.partition(" not ready: ")[2] for m in not_ready), said
+        # trial: "PostgreSQL or the broker did not answer": the broker, by address
+        broker = f"the broker (at {stack.config.kafka.bootstrap_servers}) did not"
+        assert any(broker in m for m in not_ready), said
+        assert not any("PostgreSQL" in m for m in not_ready), said
         assert said[-1].endswith(" ready again"), said
         lineages = {x.lineage for x in licences}
         expected = {x.lineage: (3 if i % 4 == 0 else 1) for i, x in enumerate(licences)}
