@@ -23,6 +23,7 @@ from certseal.errors import invalid
 from certseal.statuses import status_label
 from certseal.text import shown_name
 from services.feed.cli_as import check_tail_as, tail_identity
+from services.feed.cli_tail import opened
 from services.feed.domain import EVENT_TOPICS, SUBSCRIBED
 from services.feed.filters import check_event_types
 from services.feed.identities import integrator_identity
@@ -118,10 +119,9 @@ def cmd_events_tail(args: argparse.Namespace) -> int:
         request.latest = True
 
     async def tail(chan: Any) -> None:
-        stream = feed_pb2_grpc.EventFeedStub(chan).Subscribe(request)
+        stream = await opened(feed_pb2_grpc.EventFeedStub(chan), request)
         # the feed sends its headers once the stream is open; a refusal has none
-        headers = await stream.initial_metadata()
-        if SUBSCRIBED in tuple(headers or ()):
+        if SUBSCRIBED in tuple(await stream.initial_metadata() or ()):
             print(_subscribed(args), file=sys.stderr, flush=True)
         async for event in stream:
             say(_line(event), flush=True)

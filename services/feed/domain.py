@@ -226,6 +226,10 @@ FEED_TOPICS = (LICENCE_EVENTS, TRUST_EVENTS, SEAL_EVENTS, LICENCE_USAGE)
 #: the header Subscribe sends once its stream is open (checked and at its start),
 #: before any event: ``events tail`` says it is subscribed when it comes
 SUBSCRIBED = ("certseal-subscription", "open")
+#: the ``reason`` of the UNAVAILABLE of a subscription whose broker did not answer
+#: (services/feed/reach.py): ``events tail`` says once that it waits for the broker,
+#: and subscribes again
+BROKER_AWAY = "broker_away"
 #: Every event type the feed delivers and the topic that carries it (for Kafka
 #: ACLs): those of :data:`certseal.events.EVENT_TYPES` on the topics it reads.
 EVENT_TOPICS: Mapping[str, str] = {

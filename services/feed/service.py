@@ -20,13 +20,11 @@ import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 
 from aiokafka import TopicPartition
-from aiokafka.errors import KafkaError
 
 from certseal.audit import AuditEntry
 from certseal.crypto import KeyWrapper
 from certseal.errors import (
     CertsealError,
-    ErrorKind,
     denied,
     invalid,
     not_found,
@@ -65,6 +63,7 @@ from services.feed.identities import (
     integrator_identity,
 )
 from services.feed.merge import MERGE_WAIT_S, held, time_merge
+from services.feed.reach import reached, started
 from services.feed.resume import checked_fingerprints, past_end
 from services.feed.storage import FeedStore, WebhookRow
 from services.feed.tokens import (
@@ -113,12 +112,8 @@ class FeedService:
         """The id of the Kafka cluster the feed reads (asked once, then kept: a
         replaced cluster means a restarted feed)."""
         if not self._cluster:
-            try:
-                self._cluster = await cluster_id(self._kafka)
-            except (KafkaError, OSError) as exc:
-                raise CertsealError(
-                    ErrorKind.UNAVAILABLE, f"the event broker does not answer: {exc}"
-                ) from None
+            bootstrap = self._kafka.bootstrap_servers
+            self._cluster = await reached(cluster_id(self._kafka), bootstrap)
         return self._cluster
 
     # -- entitlements ---------------------------------------------------------------
@@ -272,9 +267,8 @@ class FeedService:
         consumer = self._kafka.consumer(
             group_id=None, enable_auto_commit=False, fetch_max_wait_ms=50
         )
-        await consumer.start()
         try:
-            await consumer.topics()  # loads the metadata partitions_for_topic reads
+            await reached(started(consumer), self._kafka.bootstrap_servers)
             partitions = [
                 TopicPartition(topic, p)
                 for topic in FEED_TOPICS

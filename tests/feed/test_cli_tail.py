@@ -138,3 +138,48 @@ async def test_as_a_name_the_stack_does_not_know_is_refused_and_none_made(
     assert not stack.ca.holds(typo)
     assert typo not in stack.ca.issued(kind)
     assert known in stack.ca.issued(kind)
+
+
+async def test_tail_says_once_it_waits_for_the_broker_then_that_it_subscribed(
+    stack, feed_app, config, tmp_path
+):
+    # trial: with the broker away the command said nothing at all, no "subscribed"
+    # line, for as long as the broker was away (each attempt waited out aiokafka's
+    # 15 s request timeout, gRPC's retries five of them)
+    cfg = copy.deepcopy(config)
+    cfg.cli.feed_target = f"localhost:{feed_app.port}"
+    config_file = tmp_path / "cli.toml"
+    config_file.write_text(dump_config(cfg))
+    stack.pause_broker()
+    try:
+        tail = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "services", "--config", str(config_file),
+            "events", "tail",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        refused = feed_app.metrics.rpc_requests.labels("Subscribe", "UNAVAILABLE")
+        before = refused._value.get()
+        try:
+            async with asyncio.timeout(30):  # the feed's 3 s bound, and a start
+                said = (await tail.stderr.readline()).decode().strip()
+            async with asyncio.timeout(60):  # three more subscriptions tried
+                while refused._value.get() < before + 4:
+                    await asyncio.sleep(0.1)
+        finally:
+            stack.resume_broker()
+        broker = stack.config.kafka.bootstrap_servers
+        assert said.startswith(
+            f"waiting for the broker: the event feed's broker (at {broker}) did not "
+            "answer within 3 s: no subscription is open"
+        ), said
+        assert "until it answers (Ctrl-C stops)" in said, said
+        # the next line is the subscription, opened once the broker answers: the
+        # wait was said once, not a line per subscription tried meanwhile
+        async with asyncio.timeout(60):
+            said = (await tail.stderr.readline()).decode().strip()
+        assert said.startswith("subscribed as the CLI's identity"), said
+        assert tail.returncode is None
+    finally:
+        stack.resume_broker()
+        tail.kill()
+        await tail.wait()
