@@ -139,6 +139,8 @@ def _run(args: argparse.Namespace, home: Path) -> int:
     services: dict[str, subprocess.Popen[bytes]] = {}
     settle: Callable[[], object] | None = None  # the issuer reads the last usage
 
+    shutting = False  # the run's own stop has begun (a service ended, say)
+
     def stop(*_: Any) -> None:
         nonlocal stopping
         if starting:  # PostgreSQL's first initdb takes seconds: stop it halfway
@@ -148,6 +150,8 @@ def _run(args: argparse.Namespace, home: Path) -> int:
                 say(f"a second Ctrl-C: killing {', '.join(alive)}")  # trial53
             for process in services.values():  # exited or not: its session's rest
                 kill_session(process)
+        elif shutting:  # trial: the first Ctrl-C of a stop the run began was unsaid
+            say("a stop is already under way; another Ctrl-C kills at once")
         stopping = True
 
     # SIGHUP: the terminal closed; the services, in sessions of their own, get
@@ -307,6 +311,7 @@ certseal {headline} on the embedded defaults (data in {home.resolve()}).
             say(line, sys.stderr)
         return 0 if stopping else run_status(watched)
     finally:
+        shutting = True
         shut_down(services, stack.stop, first=USAGE_PUBLISHERS, between=settle)
 
 

@@ -157,3 +157,20 @@ def test_atk10b_a_second_ctrl_c_ends_a_stuck_shutdown(certseal_run):
     assert code is not None, "certseal run still stopping 10 s after a second Ctrl-C"
     assert len(run.pids) == 14  # seven services and a process of each
     assert _wait_gone(run.pids, 10) == []
+
+
+def test_a_first_ctrl_c_during_a_stop_the_run_began_is_acknowledged(certseal_run):
+    """trial: a service ended, so the run began its own stop; a first Ctrl-C then
+    was taken in silence (a second kills at once, as documented). It says that a
+    stop is under way and what another Ctrl-C does; the second still kills."""
+    run = certseal_run({"issuer": "exit3", "*": "serve"}, "deaf")
+    run.read_until("stopping console")  # the run's own stop: the issuer exited
+    run.process.send_signal(signal.SIGINT)
+    run.read_until("a stop is already under way; another Ctrl-C kills at once")
+    assert not any("a second Ctrl-C" in line for line in run.seen), run.seen
+    run.process.send_signal(signal.SIGINT)
+    run.read_until("a second Ctrl-C: killing ")
+    code = run.wait(10)
+    assert code is not None, "certseal run still stopping 10 s after a second Ctrl-C"
+    said = run.rest(5)
+    assert sum("a stop is already under way" in line for line in said) == 1, said
