@@ -79,6 +79,7 @@ def dict_config(level: str = "INFO") -> dict[str, object]:
         "filters": {
             "pauses_first": {"()": PausesSaidFirst},
             "not_said_twice": {"()": NotSaidTwice},
+            "reasons_named": {"()": EmptyReasonsNamed},
             "throttled": {"()": Throttled},
             "one_line": {"()": LibraryWarningsOneLine},
         },
@@ -87,7 +88,13 @@ def dict_config(level: str = "INFO") -> dict[str, object]:
                 "class": "logging.StreamHandler",
                 "stream": "ext://sys.stderr",
                 "formatter": "certseal",
-                "filters": ["pauses_first", "not_said_twice", "throttled", "one_line"],
+                "filters": [
+                    "pauses_first",
+                    "not_said_twice",
+                    "reasons_named",
+                    "throttled",
+                    "one_line",
+                ],
             }
         },
         "root": {"level": level, "handlers": ["default"]},
@@ -156,6 +163,26 @@ class Throttled(logging.Filter):
 
 #: the loggers whose repeated records :class:`Throttled` drops
 THROTTLED = ("aiokafka", "kafka")
+
+
+class EmptyReasonsNamed(logging.Filter):
+    """Names by its type an exception a record of the loggers under
+    :data:`THROTTLED` quotes as an argument whose text is empty: aiokafka logs
+    ``Unable connect to node with id %s: %s`` with the exception it met, and a
+    connection that timed out (a broker that hangs) has no text (trial: "Unable
+    connect to node with id 1: " said nothing of why). Before :class:`Throttled`,
+    which keys on the message's template and may format it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if record.name.startswith(THROTTLED) and isinstance(args, tuple):
+            record.args = tuple(
+                type(arg).__name__
+                if isinstance(arg, BaseException) and not str(arg)
+                else arg
+                for arg in args
+            )
+        return True
 
 
 class LibraryWarningsOneLine(logging.Filter):
@@ -229,6 +256,7 @@ def configure(level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter())
     handler.addFilter(PausesSaidFirst())
+    handler.addFilter(EmptyReasonsNamed())
     handler.addFilter(Throttled())
     handler.addFilter(LibraryWarningsOneLine())
     root = logging.getLogger()
