@@ -314,14 +314,30 @@ def unrecognised(parser: argparse.ArgumentParser, extra: Sequence[str]) -> str:
                 f"{asked.lstrip('-')}: {asked} is an option of '{command} {where}', "
                 f"not of '{command}': give it after {where!r}"
             )
-        near = _nearest(parser, asked)
+        near = _nearest(parser, asked[:MAX_SHOWN_WORD])
         hint = f"; did you mean {near[0]}?" if near else f"; '{command} -h' lists them"
         if dashed:
             hint = f" (it starts with U+{ord(name[0]):04X}, not '-'){hint}"
-        return f"{name.lstrip('-')}: {command} has no option {name}{hint}"
-    return f"arguments: {command} takes no more arguments, got {' '.join(extra)!r}" + (
+        field = name.lstrip("-")[:MAX_SHOWN_WORD]
+        return f"{field}: {command} has no option {shown_word(name)}{hint}"
+    got = shown_word(" ".join(extra), quoted=True)
+    return f"arguments: {command} takes no more arguments, got {got}" + (
         _took(parser, extra)
     )
+
+
+#: the most characters of a word of the command line an error quotes: a 100,000
+#: character word was echoed twice in full, a 200 KB error line (atk F9)
+MAX_SHOWN_WORD = 60
+
+
+def shown_word(word: str, *, quoted: bool = False) -> str:
+    """``word`` (``repr``'d when ``quoted``) as an error quotes it: its first
+    :data:`MAX_SHOWN_WORD` characters and the count of them all, not thousands."""
+    if len(word) <= MAX_SHOWN_WORD:
+        return repr(word) if quoted else word
+    cut = repr(word[:MAX_SHOWN_WORD]) if quoted else word[:MAX_SHOWN_WORD]
+    return f"{cut}… ({len(word):,} characters)"
 
 
 def _took(parser: argparse.ArgumentParser, extra: Sequence[str]) -> str:

@@ -41,6 +41,19 @@ class OneLineParser(argparse.ArgumentParser):
     def __init__(self, *args: Any, lead: str = "", **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.lead = lead
+        # an option of one value given twice is a bad command line too, not the last
+        # one silently taking the place of the first (a service's ``--group a
+        # --group b`` too); argument groups share this registry
+        for name in (None, "store"):
+            self.register("action", name, StoreOnce)
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: Any = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        """argparse's, without :class:`StoreOnce`'s record of the options seen."""
+        parsed, rest = super().parse_known_args(args, namespace)
+        parsed.__dict__.pop(StoreOnce.SEEN, None)
+        return parsed, rest
 
     def parse_args(  # type: ignore[override]
         self, args: Sequence[str] | None = None, namespace: Any = None
@@ -73,19 +86,6 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 class Parser(OneLineParser):
-    """The ``certseal`` parser (:class:`OneLineParser`). An option of one value given
-    twice is a bad command line too (:class:`StoreOnce`), not the last one silently
-    taking the place of the first."""
+    """The ``certseal`` parser: :class:`OneLineParser`, whose options of one value
+    are :class:`StoreOnce` (given twice, a bad command line)."""
 
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        for name in (None, "store"):  # argument groups share this registry
-            self.register("action", name, StoreOnce)
-
-    def parse_known_args(  # type: ignore[override]
-        self, args: Sequence[str] | None = None, namespace: Any = None
-    ) -> tuple[argparse.Namespace, list[str]]:
-        """argparse's, without :class:`StoreOnce`'s record of the options seen."""
-        parsed, rest = super().parse_known_args(args, namespace)
-        parsed.__dict__.pop(StoreOnce.SEEN, None)
-        return parsed, rest

@@ -374,11 +374,24 @@ def _rebuild(
             sys.executable,
             "-m",
             "services.verifier",
-            *sys.argv[1:],
+            *_without_rebuilding(sys.argv[1:]),
             "--rebuilding",
             reason,
         ],
     )
+
+
+def _without_rebuilding(argv: list[str]) -> list[str]:
+    """``argv`` without the ``--rebuilding REASON`` of a start before: a second
+    rebuild names only its own reason (the parser refuses an option given twice)."""
+    kept: list[str] = []
+    words = iter(argv)
+    for word in words:
+        if word == "--rebuilding":
+            next(words, None)
+        elif not word.startswith("--rebuilding="):
+            kept.append(word)
+    return kept
 
 
 def _rebuild_reason(app: Any) -> str:
