@@ -32,7 +32,7 @@ from certseal.cli_names import (
     shown_names,
 )
 from certseal.cli_options import aware_time, check_outputs, whole_number
-from certseal.cli_parser import Parser
+from certseal.cli_parser import Parser, given
 from certseal.config import where_set
 from certseal.dev_identities import dev_identity
 from certseal.errors import CertsealError, ErrorKind
@@ -362,6 +362,7 @@ def build_parser(
     parser.add_argument(
         "--config",
         action="append",
+        type=given("a configuration file"),
         help="configuration file (default .certseal/config.toml); repeatable: the files "
         "are layered, later over earlier",
     )

@@ -334,7 +334,7 @@ def check_output(
     none given: any), and a name whose extension names a kind (``x.ofd``) names one
     of ``kinds`` (none of them when the command ``writes`` a kind of its own) (trial 2a: ``seal pdf … --out x.ofd`` wrote a PDF there). A symbolic link is followed: what is checked is the file
     written (:func:`_written`). INVALID_ARGUMENT naming ``option`` otherwise."""
-    if not text:
+    if not text.strip():  # blank too: a file named " " is a slip, not a choice
         raise invalid(option, "is empty: give a FILE")
     named = named_kind(text)
     if (kinds or writes) and named is not None and named not in kinds:

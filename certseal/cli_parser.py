@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from certseal.cli_names import (
@@ -24,6 +24,7 @@ from certseal.cli_names import (
     argument_problem,
     owner_of,
     remember_argv,
+    shown_word,
     unrecognised,
 )
 from certseal.cli_options import StoreOnce
@@ -89,3 +90,34 @@ class Parser(OneLineParser):
     """The ``certseal`` parser: :class:`OneLineParser`, whose options of one value
     are :class:`StoreOnce` (given twice, a bad command line)."""
 
+
+def given(what: str) -> Callable[[str], str]:
+    """An argparse ``type`` for an option whose value names something (``--as``'s
+    identity, ``--home``'s folder, ``--config``'s file): an empty or blank value is
+    refused, ``error: <option>: is empty: give <what>``, exit 2, never taken for no
+    option (``--as ''`` acting as the CLI's operator, who sees every event) nor for
+    the current folder (``run --home ''`` made the stack there)."""
+
+    def parse(text: str) -> str:
+        if not text.strip():
+            raise argparse.ArgumentTypeError(f"is empty: give {what}")
+        return text
+
+    return parse
+
+
+#: the levels a service's ``--log-level`` takes, as the logging module names them
+LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+
+
+def log_level(text: str) -> str:
+    """An argparse ``type``: a service's ``--log-level``, one of :data:`LOG_LEVELS`
+    in any case (``debug``), as the logging module names it; anything else is the
+    one line, exit 2, not the logging module's ValueError and its traceback."""
+    level = text.strip().upper()
+    if level not in LOG_LEVELS:
+        raise argparse.ArgumentTypeError(
+            f"{shown_word(text)} is no log level: give {', '.join(LOG_LEVELS[:-1])} "
+            f"or {LOG_LEVELS[-1]} (any case)"
+        )
+    return level

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 import grpc
 
 from certseal import logs
-from certseal.cli_parser import OneLineParser
+from certseal.cli_parser import OneLineParser, given, log_level
 from certseal.collector import settle_collector
 from certseal.config import ServiceSection, SettingCheck, SharedSettings
 from certseal.errors import CertsealError
@@ -441,9 +441,15 @@ def run_main(
         "--config",
         required=True,
         action="append",
+        type=given("a configuration file"),
         help="TOML configuration file; repeat to layer files",
     )
-    parser.add_argument("--log-level", default="INFO")
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        type=log_level,
+        help="CRITICAL, ERROR, WARNING, INFO or DEBUG, in any case",
+    )
     args = parser.parse_args()
     logs.configure(args.log_level)
 

@@ -158,12 +158,20 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"error: {field.lstrip('-')}: {problem}\n")
 
 
+def _file_name(text: str) -> str:
+    """``--db``'s type: an empty name is refused (sqlite would keep the table in a
+    temporary file, lost at the end), ``error: db: is empty: give a file``."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty: give a file")
+    return text
+
+
 def main() -> None:
     """Run until Ctrl-C (or, with ``--until-caught-up``, the end of the topic)."""
     parser = OneLineParser(prog="licence_status_table.py")
     parser.add_argument("--bootstrap", required=True)
     parser.add_argument("--group", required=True)
-    parser.add_argument("--db", default="licence-status.sqlite")
+    parser.add_argument("--db", default="licence-status.sqlite", type=_file_name)
     parser.add_argument(
         "--until-caught-up",
         action="store_true",

@@ -24,6 +24,7 @@ import grpc
 from certseal import logs
 from certseal.calls import channel
 from certseal.cli import DEFAULT_HOME, LOCAL_OVERLAY
+from certseal.cli_parser import given
 from certseal.devstack import AlreadyRunning, RunLock
 from certseal.devstack_pg import process_alive
 from certseal.errors import invalid
@@ -410,6 +411,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run.add_argument(
         "--home",
         default=str(DEFAULT_HOME),
+        type=given("a folder"),
         help=f"the folder of the data and local.toml (default {DEFAULT_HOME})",
     )
     run.add_argument(

@@ -18,6 +18,7 @@ from certseal.cli import (
     load,
 )
 from certseal.cli_options import say
+from certseal.cli_parser import given
 from certseal.dev_identities import dev_ca
 from certseal.errors import invalid
 from certseal.statuses import status_label
@@ -386,6 +387,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     tail.add_argument(
         "--as",
         dest="as_identity",
+        type=given("an identity, integrator:<name> or operator:<name>"),
         metavar="IDENTITY",
         help="subscribe as this identity, e.g. integrator:acme: one the stack knows, "
         "entitled (make run's dev CA then issues its certificate) or made with "

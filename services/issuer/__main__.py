@@ -23,7 +23,7 @@ import sys
 import time
 
 from certseal import logs
-from certseal.cli_parser import OneLineParser
+from certseal.cli_parser import OneLineParser, given, log_level
 from certseal.collector import settle_collector
 from certseal.errors import CertsealError
 from certseal.listen import check_listen
@@ -156,9 +156,15 @@ def main() -> None:
     parser.add_argument(
         "--config",
         action="append",
+        type=given("a configuration file"),
         help="TOML configuration file; repeat to layer files",
     )
-    parser.add_argument("--log-level", default="INFO")
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        type=log_level,
+        help="CRITICAL, ERROR, WARNING, INFO or DEBUG, in any case",
+    )
     parser.add_argument(
         "--role",
         choices=["all", "serve", "relay"],

@@ -16,6 +16,7 @@ from typing import Any
 from certseal.calls import operator_call
 from certseal.cli import ts
 from certseal.cli_options import say, whole_number
+from certseal.cli_parser import given
 from certseal.dev_identities import known_identity
 from certseal.errors import CertsealError, invalid
 from certseal.identifiers import validate_identity_document, validate_uscc
@@ -263,6 +264,7 @@ def register_holder(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--as",
         dest="as_app",
         required=True,
+        type=given("a holder app's name"),
         metavar="APP",
         help="the holder app to act as (its name, without 'app:'): one the stack "
         "knows, made with 'certseal dev identity app:NAME' or granted a licence type",

@@ -25,6 +25,7 @@ from certseal.cli_options import (
     status_shown,
     write_output,
 )
+from certseal.cli_parser import given
 from certseal.dev_identities import department_identity
 from certseal.errors import CertsealError, ErrorKind, invalid
 from certseal.identifiers import (
@@ -427,6 +428,7 @@ def register_licence(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "--as",
         dest="as_department",
         required=True,
+        type=given("a department's code"),
         metavar="CODE",
         help="the department to act as",
     )

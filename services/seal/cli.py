@@ -16,6 +16,7 @@ from typing import Any
 from certseal.calls import call_service
 from certseal.cli import load, ts
 from certseal.cli_options import OutputFile, say, whole_number, write_output
+from certseal.cli_parser import given
 from certseal.dev_identities import dev_identity
 from certseal.errors import CertsealError, invalid
 from certseal.files import InputFile
@@ -369,6 +370,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument(
         "--as",
         dest="as_department",
+        type=given("a department's code"),
         metavar="CODE",
         help="act as this department (its dev identity); default: the CLI's identity",
     )

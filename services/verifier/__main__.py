@@ -28,7 +28,7 @@ from aiokafka.errors import KafkaConnectionError
 from faust.exceptions import ConsistencyError
 
 from certseal import logs
-from certseal.cli_parser import OneLineParser
+from certseal.cli_parser import OneLineParser, given
 from certseal.config import where_set
 from certseal.errors import CertsealError, ErrorKind
 from certseal.listen import check_distinct_listens, check_listen
@@ -82,6 +82,7 @@ def main() -> None:
         "--config",
         required=True,
         action="append",
+        type=given("a configuration file"),
         help="TOML configuration file; repeat to layer files",
     )
     parser.add_argument("--group", help="this deployment's name (its consumer group)")
@@ -112,7 +113,11 @@ def main() -> None:
         help="replicas of the worker's own Faust topics, default from [verifier]",
     )
     parser.add_argument("--listen", help="gRPC address, default from [verifier]")
-    parser.add_argument("--data-dir", help="index folder, default from [verifier]")
+    parser.add_argument(
+        "--data-dir",
+        type=given("a folder"),
+        help="index folder, default from [verifier]",
+    )
     parser.add_argument(
         "--metrics-listen", help="Prometheus address, default from [verifier]"
     )
