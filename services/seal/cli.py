@@ -17,11 +17,11 @@ from certseal.calls import call_service
 from certseal.cli import load, ts
 from certseal.cli_options import OutputFile, say, whole_number, write_output
 from certseal.cli_parser import given
-from certseal.dev_identities import dev_identity
 from certseal.errors import CertsealError, invalid
 from certseal.files import InputFile
 from certseal.identifiers import validate_uscc
 from certseal.text import shown_name
+from services.seal.cli_as import seal_identity
 from services.seal.cli_document import seal_document, verify_request
 from services.seal.cli_inputs import (
     OFD,
@@ -97,12 +97,12 @@ def _call(args: argparse.Namespace, call: Callable[[Any], Awaitable[Any]]) -> An
     an error about a request field names the option instead (``_OPTIONS``)."""
     from certseal.v1 import seal_pb2_grpc
 
-    # the form only, before the configuration (a mistyped check character is bad
-    # input, exit 2, wherever the command runs): the seal service names an unknown
-    # owner
+    # the form first, before the configuration (a mistyped check character is bad
+    # input, exit 2, wherever the command runs); then a department the stack knows,
+    # never a certificate made for any code typed (services.seal.cli_as)
     code = validate_uscc(args.as_department, "as") if args.as_department else None
     cfg = load(args)
-    identity = dev_identity(cfg, f"dept:{code}") if code else None
+    identity = seal_identity(cfg, code) if code else None
     return call_service(
         cfg,
         cfg.cli.seal_target,

@@ -3,6 +3,8 @@ has a ``certseal`` command (checked against the proto descriptors, so a new RPC 
 one fails here), and a department amends and transfers a licence, registers a seal and
 seals and verifies a document and a PDF from the command line on the real stack."""
 
+from pathlib import Path
+
 import pytest
 
 from certseal.v1 import feed_pb2, issuer_pb2, licence_pb2, seal_pb2, verifier_pb2
@@ -116,8 +118,9 @@ async def test_a_signer_not_onboarded_seals_with_the_issuer_down(
     """atk24b F3/F4: ``seal --as`` asked the issuer whether the department was
     onboarded before every seal call, so a signer department the seal service
     accepts (any ``dept:`` identity a seal names) was refused, and every seal
-    command failed while the issuer was down. The seal commands check only the
-    code's form; the seal service answers for the rest."""
+    command failed while the issuer was down. The issuer is not asked: a signer
+    not onboarded acts once its identity was made (``dev identity``), and the seal
+    service answers for the rest."""
     owner, signer = await new_seal_owner(operator), fresh_uscc()
     code, out = await cli(
         "seal", "--as", owner, "register", "--type", "official", "--name", "合同章",
@@ -125,6 +128,8 @@ async def test_a_signer_not_onboarded_seals_with_the_issuer_down(
     )  # fmt: skip
     assert code == 0, out
     seal_id = out.split("seal        ", 1)[1].split()[0]
+    code, made = await cli("dev", "identity", f"dept:{signer}")
+    assert code == 0, made
     document = tmp_path / "contract.txt"
     document.write_bytes("合同".encode() * 50)
     code, out = await run_certseal(
@@ -135,6 +140,33 @@ async def test_a_signer_not_onboarded_seals_with_the_issuer_down(
         seal_target=f"localhost:{seal_app.port}",
     )  # fmt: skip
     assert code == 0 and (tmp_path / "contract.ses").stat().st_size > 100, out
+
+
+async def test_seal_as_a_department_the_stack_does_not_know_makes_no_certificate(
+    operator, config, seal_app, cli, tmp_path
+):
+    """``seal --as CODE`` made a dev certificate for any well-formed code, even
+    with the stack down. A department is known when the dev CA made its identity
+    or the seal service knows it onboarded; anything else is refused, exit 2, and
+    a seal service that does not answer is its failure: nothing made either way."""
+    tls = Path(config.tls.ca_file).parent
+    unknown = fresh_uscc()
+    made = [tls / f"dept_{unknown}.pem", tls / f"dept_{unknown}.key"]
+    code, out = await cli("seal", "--as", unknown, "list")
+    assert code == 2, out
+    assert out.startswith(f"error: as: the stack knows no dept:{unknown}"), out
+    assert f"'certseal dev identity dept:{unknown}' makes its identity" in out, out
+    assert not any(path.exists() for path in made)
+    code, out = await run_certseal(
+        config, tmp_path, "seal", "--as", unknown, "list",
+        issuer_target="127.0.0.1:1", seal_target="127.0.0.1:1",
+    )  # fmt: skip
+    assert code == 1 and "error: " in out, out
+    assert not any(path.exists() for path in made)
+    owner = await new_seal_owner(operator)  # onboarded: its identity made on use
+    code, out = await cli("seal", "--as", owner, "list")
+    assert code == 0, out
+    assert (tls / f"dept_{owner}.pem").exists()
 
 
 async def test_a_department_amends_and_transfers_from_the_cli(operator, connect, cli):
