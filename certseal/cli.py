@@ -269,7 +269,7 @@ def cmd_dev_identity(args: argparse.Namespace) -> int:
     from certseal.rpc import check_identity
 
     check_identity(args.common_name, "common_name")
-    cert, key = dev_identity(load(args), args.common_name)
+    cert, key = dev_identity(load(args), args.common_name, "common_name")
     print(f"dev mTLS identity {args.common_name}: {cert} {key}")
     return 0
 

@@ -85,11 +85,16 @@ def _unknown(common_name: str, names: set[str], what: str, made_by: str) -> str:
     )
 
 
-def dev_identity(cfg: Any, common_name: str) -> tuple[str, str]:
+def dev_identity(cfg: Any, common_name: str, field: str = "as") -> tuple[str, str]:
     """The certificate and key files of ``common_name`` from :func:`dev_ca`
     (the embedded stack's, for ``dev identity`` and, once known, ``--as``), issued on
-    first use."""
-    ident = dev_ca(cfg).identity(common_name)
+    first use. INVALID_ARGUMENT (``field``) when the files its name gives hold
+    another identity's (:meth:`~certseal.devpki.DevCA.identity`): ``--as
+    integrator:acme/x`` never acts as ``integrator:acme_x``."""
+    try:
+        ident = dev_ca(cfg).identity(common_name)
+    except ValueError as exc:
+        raise invalid(field, str(exc)) from None
     return str(ident.cert_file), str(ident.key_file)
 
 

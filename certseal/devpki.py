@@ -113,9 +113,25 @@ class DevCA:
         return Identity(self.folder / f"{stem}.pem", self.folder / f"{stem}.key")
 
     def holds(self, common_name: str) -> bool:
-        """Whether the pair for ``common_name`` was issued (:meth:`identity`)."""
+        """Whether the pair for ``common_name`` was issued (:meth:`identity`): its
+        files are there and the certificate's common name is ``common_name``, not
+        another name whose files are named the same (``integrator:acme_x`` for
+        ``integrator:acme/x``, ``app:a_b`` for ``app:a:b``)."""
         ident = self._files(common_name)
-        return ident.cert_file.is_file() and ident.key_file.is_file()
+        return (
+            ident.cert_file.is_file()
+            and ident.key_file.is_file()
+            and self._held_name(ident) == common_name
+        )
+
+    def _held_name(self, ident: Identity) -> str | None:
+        """The common name of ``ident``'s certificate (None: no certificate)."""
+        try:
+            cert = x509.load_pem_x509_certificate(ident.cert_file.read_bytes())
+        except (ValueError, OSError):
+            return None
+        names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        return str(names[0].value) if len(names) == 1 else None
 
     def issued(self, kind: str) -> list[str]:
         """The common names ``<kind>:<name>`` of the pairs :meth:`identity` issued,
@@ -134,9 +150,20 @@ class DevCA:
         return sorted(names)
 
     def identity(self, common_name: str, *, server: bool = False) -> Identity:
-        """The pair for ``common_name``, issued on first use."""
+        """The pair for ``common_name``, issued on first use. ValueError when its
+        files hold another identity's pair: its file names keep ``:``, ``/`` and
+        ``_`` apart no better than ``integrator:acme/x`` and ``integrator:acme_x``,
+        and a name must never act as another."""
         ident = self._files(common_name)
         if ident.cert_file.exists() and ident.key_file.exists():
+            held = self._held_name(ident)
+            if held != common_name:
+                raise ValueError(
+                    f"{ident.cert_file.name} holds the identity of "
+                    f"{held or 'no readable certificate'}, not {common_name}: their "
+                    "files are named alike (':' and '/' are written as '_'), so "
+                    f"{common_name} cannot be made here; choose another name"
+                )
             return ident
         usages = [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
         local: list[x509.GeneralName] = [

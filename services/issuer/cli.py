@@ -108,7 +108,7 @@ def cmd_department_add(args: argparse.Namespace) -> int:
     )
     print(f"onboarded {reply.department.code} {reply.department.name}")
     if args.dev_identity:
-        cert, key = dev_identity(load(args), f"dept:{args.code}")
+        cert, key = dev_identity(load(args), f"dept:{args.code}", "dev_identity")
         print(f"dev mTLS identity dept:{args.code}: {cert} {key}")
     return 0
 
