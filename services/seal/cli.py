@@ -372,7 +372,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         dest="as_department",
         type=given("a department's code"),
         metavar="CODE",
-        help="act as this department (its dev identity); default: the CLI's identity",
+        help="act as this department (its dev identity): one the stack knows, "
+        "onboarded or made with 'certseal dev identity dept:CODE'; default: the "
+        "CLI's identity",
     )
     seal = parser.add_subparsers(dest="seal_command", required=True)
     inspect = seal.add_parser(
