@@ -326,6 +326,8 @@ def test_a_request_field_is_named_as_the_command_shows_it(
         raise not_found("seal NOSUCHSEAL", field="seal_id")
 
     monkeypatch.setattr(seal_cli, "call_service", refused)
+    # --as's department taken as known (services.seal.cli_as asks the seal service)
+    monkeypatch.setattr(seal_cli, "seal_identity", lambda cfg, code: ("c", "k"))
     config = write_config(tmp_path, dev_ca)
     code, out = run(capsys, "--config", str(config), *line.split())
     assert (code, out) == (1, "error: seal-id: seal NOSUCHSEAL not found")
