@@ -216,12 +216,15 @@ class SealApp(ServiceProcess):
                 max_jobs=cfg.seal.max_heavy_jobs,
                 max_bytes=cfg.seal.max_bytes_in_flight,
                 processes=cfg.seal.verify_processes,
+                light_processes=cfg.seal.light_verify_processes,
             ),
             sm2_ca=self._sm2_ca,
             token=self.token,
             timestamper=timestamper,
             tsa_trust=TrustStore.of(self._tsa_roots),
         )
+        # before serving: a first VerifySealedDocument does not wait for them
+        await self.service.start_light_processes()
         self.republisher = SealRepublisher(store=store, clock=self.clock)
         self.pdfs = PdfSealService(
             seals=self.service,

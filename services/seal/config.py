@@ -55,6 +55,10 @@ class SealConfig(ServiceSection):
     # worker processes for verifying heavy requests (VerifyPdf, SES checks of large
     # documents or OFDs): killed past job_timeout_s; 0: the worker threads do it
     verify_processes: Annotated[int, msgspec.Meta(ge=1, le=64)] = 2
+    # worker processes for VerifySealedDocument's checks of a request of at most 1 MiB
+    # (a first verification: the trust stores sent to each once), verifying beside
+    # the serving loop rather than taking turns with it; 0: the light thread does it
+    light_verify_processes: Annotated[int, msgspec.Meta(ge=0, le=64)] = 1
     job_queue: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 16
     # VerifySealedDocument: what the bytes of this many verifications showed (every
     # check but the registry's status, asked at every call) is kept, per signature and

@@ -48,148 +48,28 @@ import ctypes
 import functools
 import logging
 import multiprocessing
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import pebble
 
 from certseal import logs
 from certseal.errors import CertsealError, ErrorKind, invalid
+from services.seal.admission import (
+    _TICKET,
+    LIGHT_BYTES,
+    MIB,
+    Admission,
+    _Ticket,
+    too_long,
+)
 
 T = TypeVar("T")
 
-MIB = 1024 * 1024
 
-LIGHT_BYTES = 1 * MIB
-"""A request of at most this many bytes runs its jobs on the light thread."""
-
-
-class _Ticket:
-    """One admitted request: its bytes, and the jobs it started that still run."""
-
-    def __init__(self, admission: Admission, size: int):
-        self.admission = admission
-        self.size = size
-        self.running = 0
-        self.ended = False
-
-    def job_started(self) -> None:
-        self.running += 1
-
-    def job_finished(self) -> None:
-        self.running -= 1
-        self._maybe_release()
-
-    def end(self) -> None:
-        self.ended = True
-        self._maybe_release()
-
-    def _maybe_release(self) -> None:
-        if self.ended and not self.running:
-            self.admission._release(self)
-
-
-_TICKET: contextvars.ContextVar[_Ticket | None] = contextvars.ContextVar(
-    "seal_admission_ticket", default=None
-)
-
-
-class Admission:
-    """Requests with documents admitted within ``max_jobs`` and ``max_bytes``; see the
-    module docstring."""
-
-    def __init__(self, *, max_jobs: int, max_bytes: int):
-        self.max_jobs = max_jobs
-        self.max_bytes = max_bytes
-        self._tickets: set[_Ticket] = set()
-        self._changed = asyncio.Event()
-
-    @property
-    def jobs(self) -> int:
-        """Heavy requests (over :data:`LIGHT_BYTES`) admitted and not yet given back."""
-        return sum(1 for t in self._tickets if t.size > LIGHT_BYTES)
-
-    @property
-    def requests(self) -> int:
-        """Requests admitted and not yet given back, light ones too."""
-        return len(self._tickets)
-
-    @property
-    def bytes(self) -> int:
-        """Document bytes of the requests admitted."""
-        return sum(t.size for t in self._tickets)
-
-    @contextlib.asynccontextmanager
-    async def admit(self, what: str, size: int) -> AsyncIterator[None]:
-        """Hold a ticket for ``size`` bytes of ``what`` (an RPC's name) while the block
-        runs; nested inside another admitted block, the outer ticket covers it.
-
-        Raises ``CertsealError`` RESOURCE_EXHAUSTED (field ``seal``) when ``size``
-        is over :data:`LIGHT_BYTES` and ``max_jobs`` such requests are admitted already, or ``size`` more bytes would pass
-        ``max_bytes`` while another request is admitted.
-        """
-        if _TICKET.get() is not None:
-            yield
-            return
-        heavy = self.jobs
-        if size > LIGHT_BYTES and heavy >= self.max_jobs:
-            raise self._busy(
-                what,
-                f"{heavy} heavy requests are in progress; the limit is "
-                f"[seal] max_heavy_jobs = {self.max_jobs}",
-            )
-        held = self.bytes
-        if self._tickets and held + size > self.max_bytes:
-            raise self._busy(
-                what,
-                f"{held / MIB:.1f} MiB of documents are in progress and this one is "
-                f"{size / MIB:.1f} MiB; the limit is [seal] max_bytes_in_flight = "
-                f"{self.max_bytes / MIB:g} MiB",
-            )
-        ticket = _Ticket(self, size)
-        self._tickets.add(ticket)
-        self._notify()
-        token = _TICKET.set(ticket)
-        try:
-            yield
-        finally:
-            _TICKET.reset(token)
-            ticket.end()
-
-    @staticmethod
-    def _busy(what: str, why: str) -> CertsealError:
-        return CertsealError(
-            ErrorKind.RESOURCE_EXHAUSTED,
-            f"the seal service is busy: {why}; try {what} again in a moment",
-            field="seal",
-        )
-
-    def _release(self, ticket: _Ticket) -> None:
-        self._tickets.discard(ticket)
-        self._notify()
-
-    def _notify(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
-
-    async def wait_until(self, holds: Callable[[Admission], bool]) -> None:
-        """Return once ``holds(self)`` is true (checked at every admission and
-        release): for probes and tests, instead of polling."""
-        while not holds(self):
-            await self._changed.wait()
-
-
-def too_long(timeout_s: float) -> str:
-    """Why a job past its time bound, ``timeout_s``, is refused: the bound is this
-    service's and what a job takes depends on its load, so the same file may pass
-    when it is less busy (large49: a PDF that verified VALID on a quiet machine was
-    refused under load, in words that read as a fault of the file)."""
-    return (
-        f"took longer than {timeout_s:g} s to process; the seal service's limit is "
-        f"{timeout_s:g} s ([seal] job_timeout_s): a file this large or with this many "
-        "seals may pass when the service is less busy, or with the limit raised by "
-        "its operator"
-    )
+LIGHT_MAX_TASKS = 10_000
+"""Jobs a light process runs before it is replaced (its caches are bounded; a new one
+costs a fork from the fork server and the trust stores' unpickling, tens of ms)."""
 
 
 class Workers:
@@ -310,11 +190,34 @@ def _run_coroutine(make: Callable[[], Awaitable[T]]) -> T:
 
 def _in_process(fn: Callable[..., T], *args: Any, **kw: Any) -> tuple[str, Any]:
     """``fn(*args, **kw)`` in a worker process, its :class:`CertsealError` as plain
-    values (the error's own constructor does not survive pickling)."""
+    values (the error's own constructor does not survive pickling); the memory it
+    freed handed back (:func:`_trimmed`)."""
+    return _outcome(functools.partial(_trimmed, functools.partial(fn, *args, **kw)))
+
+
+def _in_light_process(fn: Callable[..., T], *args: Any, **kw: Any) -> tuple[str, Any]:
+    """:func:`_in_process` for a light job (at most :data:`LIGHT_BYTES` of input): no
+    trim, which would cost more than the job frees."""
+    return _outcome(functools.partial(fn, *args, **kw))
+
+
+def _outcome(job: Callable[[], T]) -> tuple[str, Any]:
     try:
-        return "ok", _trimmed(functools.partial(fn, *args, **kw))
+        return "ok", job()
     except CertsealError as exc:
         return "error", (exc.kind.value, exc.message, exc.field)
+
+
+def _start_worker(level: str, install: Callable[..., None] | None, *args: Any) -> None:
+    """A worker process's start: logging as the service's, then ``install(*args)``
+    (what every job of the pool reads, sent once: :meth:`SealOffload.start_light`)."""
+    logs.configure(level)
+    if install is not None:
+        install(*args)
+
+
+def _ready() -> None:
+    """A job that does nothing: a pool's workers started and installed."""
 
 
 class ProcessWorkers:
@@ -327,12 +230,20 @@ class ProcessWorkers:
     PRELOAD = ("services.seal.domain", "services.seal.pdf", "services.seal.inspect")
 
     def __init__(
-        self, *, workers: int, queue: int, timeout_s: float, max_tasks: int = 200
+        self,
+        *,
+        workers: int,
+        queue: int,
+        timeout_s: float,
+        max_tasks: int = 200,
+        light: bool = False,
+        install: tuple[Any, ...] = (None,),
     ):
         self.workers = workers
         self.limit = workers + queue
         self.timeout_s = timeout_s
         self._in_flight = 0
+        self._wrap = _in_light_process if light else _in_process
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(list(self.PRELOAD))
         # a worker logs as its service does (one JSON line a record, a library's
@@ -343,9 +254,19 @@ class ProcessWorkers:
             max_workers=workers,
             max_tasks=max_tasks,
             context=context,
-            initializer=logs.configure,
-            initargs=(level,),
+            initializer=_start_worker,
+            initargs=(level, *install),
         )
+
+    async def start(self) -> None:
+        """Start the workers and wait until each has run its start (a fork server
+        first, then the workers: about a second), in a thread: pebble starts them in
+        the caller of its first job, which would otherwise be the event loop."""
+        jobs = [
+            await asyncio.to_thread(self._pool.schedule, _ready)
+            for _ in range(self.workers)
+        ]
+        await asyncio.gather(*map(asyncio.wrap_future, jobs))
 
     @property
     def in_flight(self) -> int:
@@ -372,7 +293,7 @@ class ProcessWorkers:
         if ticket is not None:
             ticket.job_started()
         future = self._pool.schedule(
-            _in_process, args=(fn, *args), kwargs=kw, timeout=self.timeout_s
+            self._wrap, args=(fn, *args), kwargs=kw, timeout=self.timeout_s
         )
 
         def done(_: object) -> None:
@@ -416,6 +337,7 @@ class SealOffload:
         max_jobs: int = 8,
         max_bytes: int = 96 * MIB,
         processes: int = 0,
+        light_processes: int = 0,
     ):
         self.admission = Admission(max_jobs=max_jobs, max_bytes=max_bytes)
         self.workers = Workers(workers=workers, queue=queue, timeout_s=timeout_s)
@@ -424,6 +346,27 @@ class SealOffload:
             if processes
             else None
         )
+        self._light_processes, self._queue = light_processes, queue
+        self.light: ProcessWorkers | None = None
+
+    async def start_light(self, install: Callable[..., None], *args: Any) -> None:
+        """Start the ``light_processes`` worker processes of light verification jobs
+        (none: the light thread runs them, :class:`Workers`), each with
+        ``install(*args)`` run once at its start, and wait until they have: what
+        every job reads (the trust stores) is sent to a process once, not with each
+        job. A first VerifySealedDocument there verifies beside the serving loop
+        instead of taking turns with it on one GIL (docs/architecture.md section 4,
+        "First verifications in processes")."""
+        if self._light_processes and self.light is None:
+            self.light = ProcessWorkers(
+                workers=self._light_processes,
+                queue=self._queue,
+                timeout_s=self.workers.timeout_s,
+                max_tasks=LIGHT_MAX_TASKS,
+                light=True,
+                install=(install, *args),
+            )
+            await self.light.start()
 
     def admit(
         self, what: str, size: int
@@ -466,5 +409,6 @@ class SealOffload:
     def shutdown(self) -> None:
         """Stop the threads and processes."""
         self.workers.shutdown()
-        if self.processes is not None:
-            self.processes.shutdown()
+        for processes in (self.processes, self.light):
+            if processes is not None:
+                processes.shutdown()

@@ -25,12 +25,39 @@ from services.seal.domain import (
     seal_verdict,
 )
 from services.seal.inspect import inspect as inspect_ses
-from services.seal.offload import SealOffload
+from services.seal.offload import LIGHT_BYTES, SealOffload
 from services.seal.ses import check_ses_size
 from services.seal.ses_read import SealData, SignatureData
 from services.seal.statusreads import StatusReads
 from services.seal.storage import SealStore
 from services.seal.trust import TrustStore
+
+_INSTALLED: list[tuple[TrustStore, TrustStore]] = []
+"""In a light verification process: the seal service's trust stores (seal CAs, TSA
+roots), installed once at its start (:func:`install_trust`)."""
+
+
+def install_trust(trust: TrustStore, tsa_trust: TrustStore) -> None:
+    """A light verification process's start: the trust stores every job reads (a
+    function of the seal process's configuration, which does not change while it
+    runs), so that a job carries its signature and document alone."""
+    _INSTALLED[:] = [(trust, tsa_trust)]
+
+
+def installed_seal_facts(
+    signature: bytes, *, document: bytes | None, document_hash: bytes | None
+) -> SealFacts:
+    """:func:`~services.seal.domain.seal_facts` with the installed trust stores (in a
+    light verification process)."""
+    trust, tsa_trust = _INSTALLED[0]
+    return seal_facts(
+        signature,
+        document=document,
+        document_hash=document_hash,
+        trust=trust,
+        tsa_trust=tsa_trust,
+    )
+
 
 KEPT_INPUT_BYTES = 64 * 1024
 """Facts are kept only for a signature and document (or hash) of at most this many
@@ -144,7 +171,18 @@ class SealVerifying:
             kept = self.kept_verifications
             key = kept.key(signature, document, document_hash)
             facts = kept.get(key)
-            if facts is None:
+            light = self.offload.light if size <= LIGHT_BYTES else None
+            if facts is None and light is not None:
+                # in a light verification process, its trust stores installed
+                facts = await light.run(
+                    "signature",
+                    installed_seal_facts,
+                    signature,
+                    document=document,
+                    document_hash=document_hash,
+                )
+                kept.put(key, facts)
+            elif facts is None:
                 # one job reads the signature once and runs every check the bytes
                 # decide; the registry is asked after it, for the seal it found
                 facts = await self.offload.verify(
@@ -163,6 +201,12 @@ class SealVerifying:
                 else None
             )
             return seal_verdict(facts, SealStatus(*status) if status else None)
+
+    async def start_light_processes(self) -> None:
+        """Start the offload's light verification processes (``[seal]
+        light_verify_processes``; none: the light thread verifies) with this
+        service's trust stores installed (:func:`install_trust`)."""
+        await self.offload.start_light(install_trust, self.trust, self.tsa_trust)
 
     async def inspect(self, data: bytes) -> tuple[SealData | SignatureData, list[str]]:
         """An SESeal or SES_Signature (v4 or v1) and its listing, read by the

@@ -1,0 +1,130 @@
+"""A first VerifySealedDocument in a light verification process ([seal]
+light_verify_processes; services.seal.offload.SealOffload.start_light): the trust
+stores are installed in the process once, each job carries its signature and document
+alone, and the verdict is the one the light thread gives, for every outcome; a job
+past its time bound has its process replaced, which verifies again with the trust
+stores installed anew."""
+
+import time
+from pathlib import Path
+
+import pytest
+
+from certseal.crypto import KeyWrapper, Suite, digest
+from certseal.errors import CertsealError, ErrorKind
+from certseal.rpc import Caller
+from certseal.secretfiles import KEK, read_secret_file
+from services.seal.domain import SealVerdict
+from services.seal.offload import SealOffload
+from services.seal.service import SealService
+from tests.conftest import seal_owner
+from tests.seal.service_samples import DOCUMENT, request
+from tests.seal.test_domain import sealed
+from tests.seal.test_kept_verifications import _sealed
+
+
+def _service(seal_store, seal_ca, config, clock, offload: SealOffload) -> SealService:
+    wrapper = KeyWrapper(read_secret_file(Path(config.secrets.kek_file), KEK))
+    return SealService(
+        store=seal_store,
+        wrapper=wrapper,
+        seal_ca=seal_ca,
+        clock=clock,
+        offload=offload,
+        kept_verifications=0,  # every call verified afresh
+    )
+
+
+@pytest.fixture
+async def in_process(seal_store, seal_ca, config, clock):
+    """A seal service whose first verifications run in one light process."""
+    service = _service(
+        seal_store, seal_ca, config, clock, SealOffload(light_processes=1)
+    )
+    await service.start_light_processes()
+    assert service.offload.light is not None
+    yield service
+    service.offload.shutdown()
+
+
+@pytest.fixture
+def on_thread(seal_store, seal_ca, config, clock):
+    """The same service's verifications on the light thread."""
+    service = _service(seal_store, seal_ca, config, clock, SealOffload())
+    assert service.offload.light is None
+    yield service
+    service.offload.shutdown()
+
+
+@pytest.mark.parametrize("suite", [Suite.SM2, Suite.ES256, Suite.ED25519])
+async def test_every_outcome_is_the_light_threads(
+    suite, in_process, on_thread, operator, tmp_path
+):
+    owner = await seal_owner(operator)
+    caller = Caller("dept", owner)
+    seal = await in_process.register(caller, request(owner, suite))
+    signature = await _sealed(in_process, caller, seal.seal_id)
+    broken = signature[:-1] + bytes([signature[-1] ^ 1])
+    # a seal of a CA this service does not trust: its trust stores decide it
+    from tests.seal.test_domain import _ca
+
+    stranger = await sealed(_ca(tmp_path / "stranger"), Suite.ES256)
+    cases = [
+        (signature, {"document": DOCUMENT}, SealVerdict.VALID),
+        (signature, {"document": DOCUMENT[:-1] + b"!"}, SealVerdict.MODIFIED),
+        (signature, {"document_hash": digest(suite, DOCUMENT)}, SealVerdict.VALID),
+        (broken, {"document": DOCUMENT}, None),
+        (b"\x30\x03\x02\x01\x01", {"document": DOCUMENT}, SealVerdict.MALFORMED),
+        (stranger, {"document": DOCUMENT}, SealVerdict.UNTRUSTED_SEAL),
+    ]
+    for data, given, wanted in cases:
+        there = await in_process.verify(data, **given)
+        here = await on_thread.verify(data, **given)
+        assert there == here, (given, there, here)
+        if wanted is not None:
+            assert there.verdict is wanted, there.checks
+        else:
+            assert there.verdict is not SealVerdict.VALID
+    await in_process.revoke(caller, seal.seal_id, "遗失")
+    # the registry's status is asked on the loop, after the process's checks
+    revoked = await in_process.verify(signature, document=DOCUMENT)
+    assert revoked == await on_thread.verify(signature, document=DOCUMENT)
+    assert revoked.verdict is SealVerdict.SEAL_NOT_VALID, revoked.checks
+
+
+async def test_a_job_past_its_bound_has_its_process_replaced(
+    seal_store, seal_ca, config, clock, operator
+):
+    owner = await seal_owner(operator)
+    caller = Caller("dept", owner)
+    service = _service(
+        seal_store,
+        seal_ca,
+        config,
+        clock,
+        SealOffload(light_processes=1, timeout_s=1.0),
+    )
+    await service.start_light_processes()
+    light = service.offload.light
+    assert light is not None
+    try:
+        seal = await service.register(caller, request(owner, Suite.ES256))
+        signature = await _sealed(service, caller, seal.seal_id)
+        started = time.monotonic()
+        with pytest.raises(CertsealError) as raised:
+            await light.run("signature", time.sleep, 30)
+        assert raised.value.kind is ErrorKind.INVALID_ARGUMENT
+        assert raised.value.field == "signature"
+        assert "took longer than 1 s" in raised.value.message
+        assert time.monotonic() - started < 10
+        assert light.in_flight == 0
+        # its replacement has the trust stores installed at its start
+        again = await service.verify(signature, document=DOCUMENT)
+        assert again.verdict is SealVerdict.VALID, again.checks
+    finally:
+        service.offload.shutdown()
+
+
+async def test_no_light_process_is_started_unless_configured(on_thread):
+    await on_thread.start_light_processes()
+    assert on_thread.offload.light is None
