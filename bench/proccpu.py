@@ -3,11 +3,15 @@
 A process here is a named group of process trees (the service and its worker
 processes; PostgreSQL's postmaster and every backend it forked; the broker; the load
 generator). :func:`sample` reads user + system time of every process in each tree from
-``/proc/<pid>/stat`` (fields 14 and 15, in clock ticks; proc(5)); the difference of two
-samples divided by the operations done between them is the CPU per operation.
+``/proc/<pid>/stat`` (fields 14 and 15, in clock ticks; proc(5)), and the time of its
+children that ended and were waited for (fields 16 and 17): a worker process replaced
+between two samples (the seal service's light verification processes after
+``LIGHT_MAX_TASKS`` jobs, a backend that exited) keeps its time in its parent's. The
+difference of two samples divided by the operations done between them is the CPU per
+operation.
 
-A backend that exits between two samples takes its time with it (PostgreSQL's backends
-live as long as the pool's sessions, so within one run they do not).
+A process whose parent is outside the tree, or that ended unwaited, still takes its
+time with it.
 """
 
 from __future__ import annotations
@@ -20,15 +24,17 @@ TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 
 
 def _stat(pid: int) -> tuple[int, float] | None:
-    """(parent pid, user + system seconds) of ``pid``; None if it is gone."""
+    """(parent pid, user + system seconds of it and of its children waited for) of
+    ``pid``; None if it is gone."""
     try:
         text = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     # the command name (field 2) is in parentheses and may hold spaces: split after it
     fields = text[text.rindex(")") + 2 :].split()
-    # fields[0] is field 3 (state): ppid is field 4, utime 14, stime 15
-    return int(fields[1]), (int(fields[11]) + int(fields[12])) / TICKS_PER_S
+    # fields[0] is field 3 (state): ppid is field 4, utime 14, stime 15, cutime 16,
+    # cstime 17
+    return int(fields[1]), sum(map(int, fields[11:15])) / TICKS_PER_S
 
 
 def children() -> dict[int, list[int]]:

@@ -24,3 +24,17 @@ def test_a_sample_counts_a_process_tree_and_skips_a_pid_that_is_gone():
     cpu = proccpu.sample({"me": [os.getpid()], "nobody": [2**22 + 17]})
     assert cpu["me"] > 0.0
     assert cpu["nobody"] == 0.0
+
+
+def test_a_child_that_ended_keeps_its_time_in_the_tree():
+    """A worker process replaced between two samples (waited for by its parent): its
+    CPU is counted in its parent's, not lost with it."""
+    import os
+    import subprocess
+    import sys
+
+    before = proccpu.sample({"me": [os.getpid()]})
+    spin = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass"
+    subprocess.run([sys.executable, "-c", spin], check=True)  # waited for
+    after = proccpu.sample({"me": [os.getpid()]})
+    assert after["me"] - before["me"] >= 0.3
