@@ -62,6 +62,10 @@ CONCURRENCY = 16
 #: is a kept one). ``verify_seal_per_s`` verifies each signature the SealDocument
 #: phase made once: a first verification, never a kept one.
 VERIFY_DOCUMENTS = 64
+#: first verifications a second the signatures made for ``verify_seal_per_s`` allow
+#: for (1.5 times the aim): the phase verifies each once, and may run faster than
+#: the SealDocument phase that made most of them
+FRESH_PER_S = 1_500
 PDF_SUITES = ("es256", "ed25519")
 OWNER = make_uscc("91440300MA5FBENCH")
 
@@ -106,6 +110,19 @@ async def rate(
     return round(done / elapsed, 1)
 
 
+async def _top_up(
+    make: Callable[[], Awaitable[None]], made: list[bytes], wanted: int
+) -> None:
+    """Call ``make`` (which adds one signature to ``made``) with CONCURRENCY callers
+    until ``made`` holds ``wanted``; not measured."""
+
+    async def caller() -> None:
+        while len(made) < wanted:
+            await make()
+
+    await asyncio.gather(*(caller() for _ in range(CONCURRENCY)))
+
+
 async def measure(stack: DevStack, port: int) -> dict[str, Any]:
     owner = OWNER
     results: dict[str, Any] = {}
@@ -145,7 +162,9 @@ async def measure(stack: DevStack, port: int) -> dict[str, Any]:
 
             # a first verification: each signature the seal phase made, once (the
             # service keeps what a signature's bytes showed, [seal]
-            # kept_verifications, so a signature verified again is a repeat)
+            # kept_verifications, so a signature verified again is a repeat), and
+            # more made now if the phase may verify faster than it sealed
+            await _top_up(seal_small, sealed, int(SECONDS * FRESH_PER_S))
             fresh = iter(sealed)
 
             def verify_fresh(
