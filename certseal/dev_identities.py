@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from certseal.calls import operator_call
-from certseal.errors import invalid
+from certseal.errors import CertsealError, invalid
 
 
 def department_identity(cfg: Any, code: str) -> tuple[str, str]:
@@ -70,6 +70,26 @@ def known_identity(
                 _unknown(common_name, listed | set(ca.issued(kind)), what, made_by),
             )
     return dev_identity(cfg, common_name)
+
+
+def asked(
+    name: str, call: Callable[[], object], unknown: Callable[[CertsealError], bool]
+) -> Callable[[], list[str]]:
+    """A ``known`` for :func:`known_identity` that asks the service answering for
+    ``name``'s kind: ``[name]`` when ``call()`` answers, ``[]`` when it fails as
+    ``unknown`` says a service that does not know the name fails; any other failure
+    (the service unreachable) is raised, and nothing is made."""
+
+    def known() -> list[str]:
+        try:
+            call()
+        except CertsealError as exc:
+            if unknown(exc):
+                return []
+            raise
+        return [name]
+
+    return known
 
 
 def _unknown(common_name: str, names: set[str], what: str, made_by: str) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from certseal.calls import call_service
-from certseal.dev_identities import known_identity
+from certseal.dev_identities import asked, known_identity
 from certseal.errors import invalid
 
 
@@ -24,7 +24,7 @@ def tail_identity(cfg: Any, name: str) -> tuple[str, str]:
     CA issued it, or (an integrator) the feed has its entitlement; a mistyped name
     is refused, not made (trial53 P6: :func:`certseal.dev_identities.known_identity`),
     above all an operator's, who would see every event."""
-    from certseal.errors import CertsealError, ErrorKind
+    from certseal.errors import ErrorKind
     from certseal.v1 import feed_pb2 as pb
     from certseal.v1 import feed_pb2_grpc
 
@@ -32,20 +32,17 @@ def tail_identity(cfg: Any, name: str) -> tuple[str, str]:
     if name.startswith("operator:"):
         return known_identity(cfg, name, list, what="operators", made_by=make)
 
-    def entitled() -> list[str]:
-        request = pb.GetEntitlementRequest(integrator=name)
-        try:
-            call_service(
-                cfg,
-                cfg.cli.feed_target,
-                lambda c: feed_pb2_grpc.EventFeedAdminStub(c).GetEntitlement(request),
-                service="feed",
-            )
-        except CertsealError as exc:
-            if exc.kind is ErrorKind.NOT_FOUND:
-                return []
-            raise
-        return [name]
+    request = pb.GetEntitlementRequest(integrator=name)
+    entitled = asked(
+        name,
+        lambda: call_service(
+            cfg,
+            cfg.cli.feed_target,
+            lambda c: feed_pb2_grpc.EventFeedAdminStub(c).GetEntitlement(request),
+            service="feed",
+        ),
+        lambda exc: exc.kind is ErrorKind.NOT_FOUND,
+    )
 
     return known_identity(
         cfg,

@@ -16,8 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 from certseal.calls import call_service
-from certseal.dev_identities import known_identity
-from certseal.errors import CertsealError, ErrorKind
+from certseal.dev_identities import asked, known_identity
+from certseal.errors import ErrorKind
 
 
 def seal_identity(cfg: Any, code: str) -> tuple[str, str]:
@@ -28,22 +28,21 @@ def seal_identity(cfg: Any, code: str) -> tuple[str, str]:
 
     name = f"dept:{code}"
 
-    def onboarded() -> list[str]:
-        # the seal service refuses an operator's listing of a department it does not
-        # know as onboarded (INVALID_ARGUMENT on owner_code)
-        request = pb.ListSealsRequest(owner_code=code, page_size=1)
-        try:
-            call_service(
-                cfg,
-                cfg.cli.seal_target,
-                lambda chan: seal_pb2_grpc.SealStub(chan).ListSeals(request),
-                service="seal",
-            )
-        except CertsealError as exc:
-            if exc.kind is ErrorKind.INVALID_ARGUMENT and exc.field == "owner_code":
-                return []
-            raise
-        return [name]
+    # the seal service refuses an operator's listing of a department it does not
+    # know as onboarded (INVALID_ARGUMENT on owner_code)
+    request = pb.ListSealsRequest(owner_code=code, page_size=1)
+    onboarded = asked(
+        name,
+        lambda: call_service(
+            cfg,
+            cfg.cli.seal_target,
+            lambda chan: seal_pb2_grpc.SealStub(chan).ListSeals(request),
+            service="seal",
+        ),
+        lambda exc: (
+            exc.kind is ErrorKind.INVALID_ARGUMENT and exc.field == "owner_code"
+        ),
+    )
 
     return known_identity(
         cfg,
