@@ -44,16 +44,10 @@ import asyncio
 import concurrent.futures
 import contextlib
 import contextvars
-import ctypes
 import functools
-import logging
-import multiprocessing
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-import pebble
-
-from certseal import logs
 from certseal.errors import CertsealError, ErrorKind, invalid
 from services.seal.admission import (
     _TICKET,
@@ -62,6 +56,10 @@ from services.seal.admission import (
     Admission,
     _Ticket,
     too_long,
+)
+from services.seal.processes import (
+    ProcessWorkers,
+    _trimmed,
 )
 
 T = TypeVar("T")
@@ -157,171 +155,11 @@ class Workers:
         self._light.shutdown(wait=False, cancel_futures=True)
 
 
-def _libc_trim() -> Callable[[int], int] | None:
-    try:
-        trim: Callable[[int], int] = ctypes.CDLL("libc.so.6").malloc_trim
-    except (OSError, AttributeError):  # not glibc: nothing to trim
-        return None
-    return trim
-
-
-_MALLOC_TRIM = _libc_trim()
-
-
-def _trimmed(job: Callable[[], T]) -> T:
-    """``job()``, then the memory it freed handed back to the system (glibc's
-    ``malloc_trim``): without it, each worker thread's malloc arena and each worker
-    process keeps the peak of the largest document it has worked on (measured with
-    bench/memory_bench.py: the seal process stayed at 1.4 GiB after three 60 MiB
-    requests)."""
-    try:
-        return job()
-    finally:
-        if _MALLOC_TRIM is not None:
-            _MALLOC_TRIM(0)
-
-
 def _run_coroutine(make: Callable[[], Awaitable[T]]) -> T:
     async def main() -> T:
         return await make()
 
     return asyncio.run(main())
-
-
-def _in_process(fn: Callable[..., T], *args: Any, **kw: Any) -> tuple[str, Any]:
-    """``fn(*args, **kw)`` in a worker process, its :class:`CertsealError` as plain
-    values (the error's own constructor does not survive pickling); the memory it
-    freed handed back (:func:`_trimmed`)."""
-    return _outcome(functools.partial(_trimmed, functools.partial(fn, *args, **kw)))
-
-
-def _in_light_process(fn: Callable[..., T], *args: Any, **kw: Any) -> tuple[str, Any]:
-    """:func:`_in_process` for a light job (at most :data:`LIGHT_BYTES` of input): no
-    trim, which would cost more than the job frees."""
-    return _outcome(functools.partial(fn, *args, **kw))
-
-
-def _outcome(job: Callable[[], T]) -> tuple[str, Any]:
-    try:
-        return "ok", job()
-    except CertsealError as exc:
-        return "error", (exc.kind.value, exc.message, exc.field)
-
-
-def _start_worker(level: str, install: Callable[..., None] | None, *args: Any) -> None:
-    """A worker process's start: logging as the service's, then ``install(*args)``
-    (what every job of the pool reads, sent once: :meth:`SealOffload.start_light`)."""
-    logs.configure(level)
-    if install is not None:
-        install(*args)
-
-
-def _ready() -> None:
-    """A job that does nothing: a pool's workers started and installed."""
-
-
-class ProcessWorkers:
-    """Worker processes (pebble) for verification: no key is involved, the input may
-    come from anyone, and a job past ``timeout_s`` has its process killed and replaced
-    (its memory and CPU come back at once). Workers are forked from a clean server
-    process (``forkserver``, never from the seal process with its gRPC threads) that
-    has imported the verifiers; each is replaced after ``max_tasks`` jobs."""
-
-    PRELOAD = ("services.seal.domain", "services.seal.pdf", "services.seal.inspect")
-
-    def __init__(
-        self,
-        *,
-        workers: int,
-        queue: int,
-        timeout_s: float,
-        max_tasks: int = 200,
-        light: bool = False,
-        install: tuple[Any, ...] = (None,),
-    ):
-        self.workers = workers
-        self.limit = workers + queue
-        self.timeout_s = timeout_s
-        self._in_flight = 0
-        self._wrap = _in_light_process if light else _in_process
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(list(self.PRELOAD))
-        # a worker logs as its service does (one JSON line a record, a library's
-        # warning without its traceback: certseal.logs), not through logging's
-        # last resort, which wrote pyHanko's warnings with their tracebacks
-        level = logging.getLevelName(logging.getLogger().getEffectiveLevel())
-        self._pool = pebble.ProcessPool(
-            max_workers=workers,
-            max_tasks=max_tasks,
-            context=context,
-            initializer=_start_worker,
-            initargs=(level, *install),
-        )
-
-    async def start(self) -> None:
-        """Start the workers and wait until each has run its start (a fork server
-        first, then the workers: about a second), in a thread: pebble starts them in
-        the caller of its first job, which would otherwise be the event loop."""
-        jobs = [
-            await asyncio.to_thread(self._pool.schedule, _ready)
-            for _ in range(self.workers)
-        ]
-        await asyncio.gather(*map(asyncio.wrap_future, jobs))
-
-    @property
-    def in_flight(self) -> int:
-        """Jobs submitted and not yet finished or ended."""
-        return self._in_flight
-
-    async def run(self, field: str, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
-        """``fn(*args, **kw)`` (module-level, its arguments and result picklable) in
-        a worker process.
-
-        Raises what ``fn`` raises as ``CertsealError``; INVALID_ARGUMENT on ``field``
-        when the job runs past ``timeout_s`` (its process is killed) or its process
-        dies; RESOURCE_EXHAUSTED when ``workers + queue`` jobs are in flight."""
-        if self._in_flight >= self.limit:
-            raise CertsealError(
-                ErrorKind.RESOURCE_EXHAUSTED,
-                f"the seal service is busy: {self._in_flight} jobs are in its "
-                "verification processes; try again in a moment",
-                field="seal",
-            )
-        loop = asyncio.get_running_loop()
-        ticket = _TICKET.get()
-        self._in_flight += 1
-        if ticket is not None:
-            ticket.job_started()
-        future = self._pool.schedule(
-            self._wrap, args=(fn, *args), kwargs=kw, timeout=self.timeout_s
-        )
-
-        def done(_: object) -> None:
-            loop.call_soon_threadsafe(self._finished, ticket)
-
-        future.add_done_callback(done)
-        try:
-            outcome, value = await asyncio.wrap_future(future)
-        except concurrent.futures.TimeoutError:
-            raise invalid(field, too_long(self.timeout_s)) from None
-        except pebble.ProcessExpired as exc:
-            raise invalid(
-                field, f"could not be processed (its worker process stopped: {exc})"
-            ) from None
-        if outcome == "error":
-            kind, message, error_field = value
-            raise CertsealError(ErrorKind(kind), message, field=error_field)
-        result: T = value
-        return result
-
-    def _finished(self, ticket: _Ticket | None) -> None:
-        self._in_flight -= 1
-        if ticket is not None:
-            ticket.job_finished()
-
-    def shutdown(self) -> None:
-        """Stop the workers (a running job is ended)."""
-        self._pool.stop()
 
 
 class SealOffload:

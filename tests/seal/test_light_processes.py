@@ -5,6 +5,9 @@ alone, and the verdict is the one the light thread gives, for every outcome; a j
 past its time bound has its process replaced, which verifies again with the trust
 stores installed anew."""
 
+import asyncio
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -128,3 +131,74 @@ async def test_a_job_past_its_bound_has_its_process_replaced(
 async def test_no_light_process_is_started_unless_configured(on_thread):
     await on_thread.start_light_processes()
     assert on_thread.offload.light is None
+
+
+@pytest.fixture
+async def light():
+    """One light verification process, a short time bound."""
+    offload = SealOffload(light_processes=1, timeout_s=2.0)
+    await offload.start_light(_nothing)
+    assert offload.light is not None
+    yield offload.light
+    offload.shutdown()
+
+
+def _nothing() -> None:
+    """What a test's light process installs at its start."""
+
+
+async def _gone(pid: int, within: float = 10.0) -> bool:
+    """Whether process ``pid`` has ended within ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def test_a_worker_killed_while_idle_is_replaced_and_no_call_hangs(light):
+    # atk58 F1: the only worker killed outside a job left pebble's pool broken for
+    # good: the next calls INTERNAL, then RESOURCE_EXHAUSTED for ever, some hung
+    pid = await light.run("signature", os.getpid)
+    os.kill(pid, signal.SIGKILL)
+    assert await _gone(pid)
+    answers = []
+    for _ in range(3):
+        async with asyncio.timeout(3 * light.timeout_s + 5):
+            try:
+                answers.append(await light.run("signature", os.getpid))
+            except CertsealError as exc:
+                assert exc.kind is ErrorKind.UNAVAILABLE, exc
+                answers.append(exc.kind)
+    assert answers[-1] not in (pid, ErrorKind.UNAVAILABLE), answers  # a new worker
+    assert answers.count(ErrorKind.UNAVAILABLE) <= 1, answers
+    assert light.in_flight == 0
+
+
+async def test_a_caller_that_goes_away_leaves_its_job_and_its_worker(light):
+    # atk58 F3: a cancelled call killed its worker, which the next call waited for
+    pid = await light.run("signature", os.getpid)
+    call = asyncio.ensure_future(light.run("signature", time.sleep, 0.3))
+    await asyncio.sleep(0.05)  # the job has reached the worker
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    assert await light.run("signature", os.getpid) == pid
+    assert light.in_flight == 0
+
+
+async def test_a_stop_ends_the_workers():
+    # atk58 F2: pebble's stop alone left them running until this process ended
+    offload = SealOffload(light_processes=2)
+    await offload.start_light(_nothing)
+    assert offload.light is not None
+    pids = {await offload.light.run("signature", os.getpid) for _ in range(4)}
+    offload.shutdown()
+    for pid in pids:
+        assert await _gone(pid, within=5), pid
+    with pytest.raises(CertsealError) as raised:
+        await offload.light.run("signature", os.getpid)
+    assert raised.value.kind is ErrorKind.UNAVAILABLE
