@@ -204,7 +204,14 @@ class SealOffload:
                 light=True,
                 install=(install, *args),
             )
-            await self.light.start()
+            try:
+                await self.light.start()
+            except Exception as exc:  # pebble's own words name no setting (atk58)
+                raise invalid(
+                    "seal.light_verify_processes",
+                    f"its worker processes did not start ({exc or type(exc).__name__}); "
+                    "0 verifies on a thread of the seal process instead",
+                ) from None
 
     def admit(
         self, what: str, size: int

@@ -202,3 +202,20 @@ async def test_a_stop_ends_the_workers():
     with pytest.raises(CertsealError) as raised:
         await offload.light.run("signature", os.getpid)
     assert raised.value.kind is ErrorKind.UNAVAILABLE
+
+
+async def test_processes_that_do_not_start_name_the_setting():
+    offload = SealOffload(light_processes=1)
+    try:
+        with pytest.raises(CertsealError) as raised:
+            await offload.start_light(_fails)
+        assert raised.value.kind is ErrorKind.INVALID_ARGUMENT
+        assert raised.value.field == "seal.light_verify_processes"
+        assert "did not start" in raised.value.message
+    finally:
+        offload.shutdown()
+
+
+def _fails() -> None:
+    """A light process's start that fails."""
+    raise RuntimeError("no")
