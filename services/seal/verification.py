@@ -171,29 +171,30 @@ class SealVerifying:
             kept = self.kept_verifications
             key = kept.key(signature, document, document_hash)
             facts = kept.get(key)
-            light = self.offload.light if size <= LIGHT_BYTES else None
-            if facts is None and light is not None:
-                # in a light verification process, its trust stores installed
-                facts = await light.run(
-                    "signature",
-                    installed_seal_facts,
-                    signature,
-                    document=document,
-                    document_hash=document_hash,
-                )
-                kept.put(key, facts)
-            elif facts is None:
+            if facts is None:
                 # one job reads the signature once and runs every check the bytes
-                # decide; the registry is asked after it, for the seal it found
-                facts = await self.offload.verify(
-                    "signature",
-                    seal_facts,
-                    signature,
-                    document=document,
-                    document_hash=document_hash,
-                    trust=self.trust,
-                    tsa_trust=self.tsa_trust,
-                )
+                # decide (in a light verification process, when there is one: its
+                # trust stores installed there); the registry is asked after it,
+                # for the seal it found
+                light = self.offload.light if size <= LIGHT_BYTES else None
+                if light is not None:
+                    facts = await light.run(
+                        "signature",
+                        installed_seal_facts,
+                        signature,
+                        document=document,
+                        document_hash=document_hash,
+                    )
+                else:
+                    facts = await self.offload.verify(
+                        "signature",
+                        seal_facts,
+                        signature,
+                        document=document,
+                        document_hash=document_hash,
+                        trust=self.trust,
+                        tsa_trust=self.tsa_trust,
+                    )
                 kept.put(key, facts)
             status = (
                 await self.status_reads.status(facts.seal_id)
