@@ -59,6 +59,9 @@ async def test_a_worker_asked_to_stop_while_it_crashes_on_its_damaged_index_exit
         await process.wait_for_log("rebuilding from the topics", within=90)
         await process.wait_serving()
         rebuilt = process.log_since_start()
-        assert rebuilt.count(STARTED) == 2, rebuilt  # the damaged start, the rebuild
+        # the damaged start and the rebuild; or the rebuild alone, when the damaged
+        # block was read as the index opened (CI, a busy machine: before listening),
+        # never a start again and again
+        assert rebuilt.count(STARTED) in (1, 2), rebuilt
     finally:
         await process.stop()
