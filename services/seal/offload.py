@@ -202,7 +202,8 @@ class SealOffload:
                 timeout_s=self.workers.timeout_s,
                 max_tasks=LIGHT_MAX_TASKS,
                 light=True,
-                install=(install, *args),
+                install=install,
+                install_args=args,
             )
             try:
                 await self.light.start()

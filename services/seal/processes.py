@@ -95,7 +95,7 @@ class ProcessWorkers:
     """Worker processes (pebble) for verification; see the module docstring. Each is
     replaced after ``max_tasks`` jobs; ``light``: jobs of at most
     :data:`~services.seal.admission.LIGHT_BYTES` (no trim after each); ``install``:
-    a function and its arguments every worker runs once at its start."""
+    what every worker runs once at its start, with ``install_args``."""
 
     PRELOAD = ("services.seal.domain", "services.seal.pdf", "services.seal.inspect")
 
@@ -107,14 +107,15 @@ class ProcessWorkers:
         timeout_s: float,
         max_tasks: int = 200,
         light: bool = False,
-        install: tuple[Any, ...] = (None,),
+        install: Callable[..., None] | None = None,
+        install_args: tuple[Any, ...] = (),
     ):
         self.workers = workers
         self.limit = workers + queue
         self.timeout_s = timeout_s
         self._in_flight = 0
         self._wrap = _in_light_process if light else _in_process
-        self._max_tasks, self._install = max_tasks, install
+        self._max_tasks, self._install = max_tasks, (install, *install_args)
         self._jobs: set[concurrent.futures.Future[Any]] = set()  # the pool's, pending
         self._stopped = False
         self._pool = self._new_pool()
