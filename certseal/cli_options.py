@@ -1,8 +1,7 @@
 """How the ``certseal`` commands read their options: argparse ``type`` functions for
 values that need more than ``int`` or ``str`` (a licence status, in the words the
 commands also print it with; a whole number that fits its protobuf field; a time
-with its UTC offset), the action of an option given once at most, and the action of
-an option naming a file the command writes (:class:`OutputFile`, checked before the
+with its UTC offset), and the action of an option naming a file the command writes (:class:`OutputFile`, checked before the
 command runs, written by :func:`write_output`).
 
 Each refuses as argparse's own (``ArgumentTypeError``, ``ArgumentError``), which the
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from certseal.bounds import MAX_DOCUMENT_FILE_BYTES
+from certseal.cli_actions import StoreOnce
 from certseal.errors import CertsealError, invalid
 from certseal.filekinds import OUTPUT_KINDS, called, named_kind
 from certseal.files import replace_from
@@ -210,33 +210,6 @@ def _why_not(exc: ValueError) -> str:
     if said.startswith("offset"):
         return ": its UTC offset must be less than 24 hours"
     return f": {said}"
-
-
-class StoreOnce(argparse.Action):
-    """An argparse ``action`` for an option whose request field holds one value
-    (``licence list --status``): stored as ``store`` does, and refused when given
-    again (``error: <option>: given more than once ...``, exit status 2 from the
-    parser) rather than the last one silently replacing the first."""
-
-    #: the namespace attribute holding the options of this kind a parse has seen
-    SEEN = "_given_once"
-
-    def __call__(
-        self,
-        parser: argparse.ArgumentParser,
-        namespace: argparse.Namespace,
-        values: Any,
-        option_string: str | None = None,
-    ) -> None:
-        # the options of this kind this parse has seen: the value held is no sign
-        # (it may be the default, or equal it)
-        given: set[str] = namespace.__dict__.setdefault(self.SEEN, set())
-        if self.dest in given:
-            raise argparse.ArgumentError(
-                self, "given more than once (it takes one value)"
-            )
-        given.add(self.dest)
-        setattr(namespace, self.dest, values)
 
 
 def chosen_parser(

@@ -19,6 +19,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
+from certseal.cli_actions import AppendGiven, StoreOnce
 from certseal.cli_names import (
     argparse_problem,
     argument_problem,
@@ -27,7 +28,6 @@ from certseal.cli_names import (
     shown_word,
     unrecognised,
 )
-from certseal.cli_options import StoreOnce
 from certseal.text import one_line
 
 
@@ -47,6 +47,8 @@ class OneLineParser(argparse.ArgumentParser):
         # --group b`` too); argument groups share this registry
         for name in (None, "store"):
             self.register("action", name, StoreOnce)
+        # and an empty value is refused, never taken for the option left out
+        self.register("action", "append", AppendGiven)
 
     def parse_known_args(  # type: ignore[override]
         self, args: Sequence[str] | None = None, namespace: Any = None

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaConnectionError
 
 from certseal.v1 import events_pb2
 
@@ -112,7 +113,11 @@ async def follow(
         session_timeout_ms=session_timeout_ms,
         heartbeat_interval_ms=min(3000, session_timeout_ms // 3),
     )
-    await consumer.start()
+    try:
+        await consumer.start()
+    except BaseException:
+        await consumer.stop()  # its connections, or "Unclosed AIOKafkaConsumer"
+        raise
     changed = 0
     try:
         while stop is None or not stop.is_set():
@@ -158,27 +163,37 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"error: {field.lstrip('-')}: {problem}\n")
 
 
-def _file_name(text: str) -> str:
-    """``--db``'s type: an empty name is refused (sqlite would keep the table in a
-    temporary file, lost at the end), ``error: db: is empty: give a file``."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError("is empty: give a file")
-    return text
+def _given(what: str):  # type: ignore[no-untyped-def]
+    """An option's type: an empty or blank value is refused, ``error: <option>: is
+    empty: give <what>`` (an empty ``--db`` would make sqlite keep the table in a
+    temporary file, lost at the end; an unset shell variable is not an address)."""
+
+    def parse(text: str) -> str:
+        if not text.strip():
+            raise argparse.ArgumentTypeError(f"is empty: give {what}")
+        return text
+
+    return parse
 
 
 def main() -> None:
-    """Run until Ctrl-C (or, with ``--until-caught-up``, the end of the topic)."""
+    """Run until Ctrl-C (or, with ``--until-caught-up``, the end of the topic).
+    Exit status 2 with ``error: <option>: <problem>`` for a bad command line or a
+    ``--db`` that cannot be opened, 1 when no broker answers at ``--bootstrap``."""
     parser = OneLineParser(prog="licence_status_table.py")
-    parser.add_argument("--bootstrap", required=True)
-    parser.add_argument("--group", required=True)
-    parser.add_argument("--db", default="licence-status.sqlite", type=_file_name)
+    parser.add_argument("--bootstrap", required=True, type=_given("HOST:PORT"))
+    parser.add_argument("--group", required=True, type=_given("a consumer group"))
+    parser.add_argument("--db", default="licence-status.sqlite", type=_given("a file"))
     parser.add_argument(
         "--until-caught-up",
         action="store_true",
         help="stop at the end of the topic instead of following it",
     )
     args = parser.parse_args()
-    table = StatusTable(Path(args.db))
+    try:
+        table = StatusTable(Path(args.db))
+    except sqlite3.Error as exc:
+        parser.exit(2, f"error: db: cannot open {args.db!r}: {exc}\n")
     changed = 0
     try:
         changed = asyncio.run(
@@ -191,17 +206,21 @@ def main() -> None:
         )
     except KeyboardInterrupt:
         pass
-    finally:
-        # what success looks like: e.g. "applied 3 events; 2 lineages in
-        # statuses.sqlite: 1 at status 01, 1 at status 07"
-        counts = table.counts()
-        by_status = ", ".join(f"{n} at status {s:02d}" for s, n in counts.items())
-        print(
-            f"applied {changed} events; {sum(counts.values())} lineages in "
-            f"{args.db}" + (f": {by_status}" if by_status else ""),
-            flush=True,
-        )
+    except KafkaConnectionError:  # aiokafka has logged each address it tried
         table.close()
+        parser.exit(
+            1, f"error: bootstrap: no Kafka broker answered at {args.bootstrap}\n"
+        )
+    # what success looks like: e.g. "applied 3 events; 2 lineages in
+    # statuses.sqlite: 1 at status 01, 1 at status 07"
+    counts = table.counts()
+    by_status = ", ".join(f"{n} at status {s:02d}" for s, n in counts.items())
+    print(
+        f"applied {changed} events; {sum(counts.values())} lineages in "
+        f"{args.db}" + (f": {by_status}" if by_status else ""),
+        flush=True,
+    )
+    table.close()
 
 
 if __name__ == "__main__":

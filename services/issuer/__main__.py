@@ -23,6 +23,7 @@ import sys
 import time
 
 from certseal import logs
+from certseal.cli_actions import blank_means_none
 from certseal.cli_parser import OneLineParser, given, log_level
 from certseal.collector import settle_collector
 from certseal.errors import CertsealError
@@ -171,7 +172,10 @@ def main() -> None:
         default="all",
         help="serve, relay: a process started by the supervisor",
     )
-    parser.add_argument("--metrics-listen", help=argparse.SUPPRESS)
+    # the supervisor's to a child; '' is no endpoint
+    parser.add_argument(
+        "--metrics-listen", type=blank_means_none, help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     logs.configure(args.log_level)
     try:

@@ -40,7 +40,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     alone (no network). An option the mode chosen would not use is refused
     (:func:`_refuse_unused`).
     """
-    if args.codes is not None:  # '' too: an unset $FILE is the file's error
+    if args.codes is not None:  # an empty --codes is refused by the parser
         from services.verifier.cli_batch import cmd_verify_codes
 
         return cmd_verify_codes(args)
@@ -370,7 +370,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "verify", help="verify a scanned code, a QR image, or a file of codes"
     )
     verify.add_argument(
-        "code", nargs="?", default="", help="the scanned text, or a PNG/JPEG of the QR"
+        "code", nargs="?", help="the scanned text, or a PNG/JPEG of the QR"
     )
     verify.add_argument(
         "--image",

@@ -410,9 +410,13 @@ def test_a_start_check_error_names_the_file_that_gives_the_setting(capsys, home)
     )
     _, _, err = check(capsys, home, overlay, "--service", "verifier", "--group", "../y")
     assert err[0].endswith("(got '../y')")
-    # an empty option leaves the setting as the file gives it, and names the file
-    _, _, err = check(capsys, home, overlay, "--service", "verifier", "--group", "")
-    assert err[0].endswith(f"(got '../x') (set in {home}/overlay.toml)")
+    # an empty option is refused, not taken for the setting the file gives (atk57)
+    with pytest.raises(SystemExit) as stopped:
+        check(capsys, home, overlay, "--service", "verifier", "--group", "")
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err == (
+        "error: group: is empty: give a value, or leave --group out\n"
+    )
     (home / "one.toml").write_text((home / "config.toml").read_text() + overlay)
     status = main(["--config", str(home / "one.toml"), "config", "check"])
     assert "set in" not in capsys.readouterr().err

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from certseal.config import dump_config
 from certseal.devstack import free_port
 from services import cli
@@ -157,8 +159,15 @@ async def test_department_roles_names_a_missing_or_unknown_role(
     config_file = write_config(
         config, tmp_path, issuer_target=f"localhost:{issuer.port}"
     )
+    with pytest.raises(SystemExit) as stopped:  # by the parser (atk57)
+        await certseal(
+            capsys,
+            *("--config", str(config_file), "department", "roles", fresh_uscc()),
+            *("--roles", ""),
+        )
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err == "error: roles: is empty: give a value\n"
     for roles, problem in (
-        ("", "error: roles: give at least one role of issuer, counter"),
         (" , ", "error: roles: give at least one role of issuer, counter"),
         ("counter,clerk", "error: roles: unknown role 'clerk'"),
     ):

@@ -2,18 +2,27 @@
 input like any other: one line, exit 2 (certseal.cli_parser). ``--as ''`` acted as
 the CLI's operator, who sees every event; ``run --home ''`` made the whole dev stack
 in the current folder; a service's ``--log-level LOUD`` (or ``debug``) was the
-logging module's ValueError with its traceback."""
+logging module's ValueError with its traceback. atk57: every other option too
+(``verify --verifier ''`` asked the configured verifier, ``events tail --token ''``
+read from the default position, ``seal list --owner ''`` listed the caller's own
+seals): an empty value is refused by every option of every command
+(certseal.cli_options.refuse_blank), and the integrator's example says an
+unreachable broker or a database it cannot open in one line, not a traceback."""
 
 from __future__ import annotations
 
+import argparse
+import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from certseal.cli_actions import AppendGiven, StoreOnce
 from certseal.cli_parser import log_level
-from services.cli import main
+from services.cli import build_parser, main
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD = "91350100M000100Y43"
@@ -33,6 +42,13 @@ BLANK = [
     (["run", "--home", "   "], "home: is empty"),
     (["--config", "", "audit", "verify"], "config: is empty"),
     (["--config", " ", "audit", "verify"], "config: is empty"),
+    (["verify", "--verifier", "", "LC1:x"], "verifier: is empty: give a value, or "),
+    (["verify", "--group", " ", "LC1:x"], "group: is empty: give a value, or "),
+    (["events", "tail", "--token", ""], "token: is empty: give a value, or leave"),
+    (["seal", "list", "--owner", ""], "owner: is empty: give a value, or leave"),
+    (["licence", "get", ""], "identifier: is empty: give a value\n"),
+    (["verify", ""], "code: is empty: give a value\n"),
+    (["type", "add", "--issuers", "", "--code", "x"], "issuers: is empty"),
 ]
 
 
@@ -49,6 +65,76 @@ def test_a_blank_value_is_refused_and_nothing_is_written(
     assert stopped.value.code == 2, err
     assert err.splitlines() == [err.strip()] and err.startswith(f"error: {said}"), err
     assert list(tmp_path.iterdir()) == []  # no .certseal, pg/, tls/, run.lock
+
+
+#: actions that take no value from the command line
+_NO_VALUE = (
+    argparse._StoreConstAction,
+    argparse._HelpAction,
+    argparse._VersionAction,
+    argparse._CountAction,
+    argparse._SubParsersAction,
+)
+
+
+def _value_actions(
+    parser: argparse.ArgumentParser, path: list[str]
+) -> Iterator[tuple[list[str], argparse.Action]]:
+    """(the command words, an action taking a value) of ``parser`` and its commands."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for word, sub in action.choices.items():
+                yield from _value_actions(sub, [*path, word])
+        elif not isinstance(action, _NO_VALUE):
+            yield path, action
+
+
+ACTIONS = list(_value_actions(build_parser(), []))
+
+
+def test_every_option_taking_a_text_refuses_an_empty_one():
+    # the kind, not the examples: no option or argument of any command keeps a text
+    # through an action that would take an empty one
+    plain = [
+        f"{' '.join(path)} {action.option_strings or action.dest}"
+        for path, action in ACTIONS
+        if action.type is None and not isinstance(action, StoreOnce | AppendGiven)
+    ]
+    assert len(ACTIONS) > 150
+    assert plain == []
+    # an argument that may be left out is given its default through its action:
+    # a blank one would be refused as if typed (``certseal verify --image x.png``)
+    blank_defaults = [
+        f"{' '.join(path)} {action.dest}"
+        for path, action in ACTIONS
+        if not action.option_strings
+        and isinstance(action.default, str)
+        and not action.default.strip()
+    ]
+    assert blank_defaults == []
+
+
+@pytest.mark.parametrize(
+    ("path", "option", "choices"),
+    sorted(
+        {
+            (tuple(path), action.option_strings[0], bool(action.choices))
+            for path, action in ACTIONS
+            if action.option_strings and action.type is None
+        }
+    ),
+)
+def test_an_empty_value_of_any_option_is_one_line_exit_2(path, option, choices, capsys):
+    # one of a few named choices is refused as not one of them
+    problem = "invalid choice: ''" if choices else "is empty: give a value"
+    for empty in ("", "  "):
+        with pytest.raises(SystemExit) as stopped:
+            main([*path, option, empty])
+        err = capsys.readouterr().err
+        assert stopped.value.code == 2
+        assert err.splitlines() == [err.strip()], err
+        if not choices or empty == "":
+            assert err.startswith(f"error: {option.lstrip('-')}: {problem}"), err
 
 
 def test_a_blank_output_file_is_refused(capsys, tmp_path, monkeypatch):
@@ -99,6 +185,14 @@ SERVICES = [
         ["services.verifier", "--config", "x.toml", "--data-dir", " "],
         "services.verifier: error: data-dir: is empty",
     ),
+    (
+        ["services.verifier", "--config", "x.toml", "--group", ""],
+        "services.verifier: error: group: is empty: give a value, or leave --group out",
+    ),
+    (
+        ["services.verifier", "--config", "x.toml", "--metrics-listen", " "],
+        "services.verifier: error: metrics-listen: is empty",
+    ),
 ]
 
 
@@ -110,3 +204,53 @@ def test_a_service_says_a_bad_option_in_one_line(argv, said):
     assert done.returncode == 2, done.stderr
     assert done.stderr.splitlines() == [done.stderr.strip()], done.stderr
     assert done.stderr.startswith(said), done.stderr
+
+
+EXAMPLE = str(ROOT / "examples" / "licence_status_table.py")
+
+
+def _example(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, EXAMPLE, *argv],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["--bootstrap", "", "--group", "g"], "bootstrap: is empty: give HOST:PORT"),
+        (["--bootstrap", "h:1", "--group", " "], "group: is empty: give a consumer"),
+        (["--bootstrap", "h:1", "--group", "g", "--db", ""], "db: is empty"),
+        (
+            ["--bootstrap", "h:1", "--group", "g", "--db", "/proc/no/such.sqlite"],
+            "db: cannot open '/proc/no/such.sqlite': unable to open database file",
+        ),
+    ],
+)
+def test_the_example_says_bad_input_in_one_line(argv, said, tmp_path):
+    done = _example(*argv, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [done.stderr.strip()], done.stderr
+    assert done.stderr.startswith(f"error: {said}"), done.stderr
+    assert list(tmp_path.iterdir()) == []  # no database made for a refused command
+
+
+def test_the_example_says_an_unreachable_broker_without_a_traceback(tmp_path):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{probe.getsockname()[1]}"
+    db = tmp_path / "t.sqlite"
+    done = _example(
+        "--bootstrap", address, "--group", "g", "--db", str(db), cwd=tmp_path
+    )
+    assert done.returncode == 1, done.stderr
+    said = f"error: bootstrap: no Kafka broker answered at {address}"
+    assert done.stderr.splitlines()[-1] == said, done.stderr
+    assert "Traceback" not in done.stderr and "Unclosed" not in done.stderr
+    assert done.stdout == ""  # no "applied 0 events", as if it had run

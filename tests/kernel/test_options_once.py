@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from certseal.cli_options import StoreOnce
+from certseal.cli_actions import StoreOnce
 from services.cli import build_parser
 
 REPO = Path(__file__).resolve().parents[2]
