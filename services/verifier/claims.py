@@ -36,7 +36,6 @@ from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import TopicPartition
 
-from certseal.errors import CertsealError, ErrorKind
 from certseal.events import OutboxRecord, new_event_id
 from certseal.kafka import stop_within
 from certseal.v1 import events_pb2
@@ -46,6 +45,7 @@ from services.verifier.gathering import UsageCounters, UsageGatherer
 from services.verifier.index import accepted_claims
 from services.verifier.replay import UsageFeed
 from services.verifier.replay_store import carries_no_nonce
+from services.verifier.undecided import unavailable
 
 log = logging.getLogger(__name__)
 
@@ -88,26 +88,6 @@ class ReadSpan:
             if hit is not None and hit[0] <= end:
                 found[nonce] = hit[1]
         return found
-
-
-#: the ``reason`` of a claim's UNAVAILABLE (the CLI adds its attempts and time)
-UNDECIDED = "claim_undecided"
-
-
-def unavailable(why: str, *, handed: bool = False) -> CertsealError:
-    """A claim undecided: retryable, but for one ``handed`` to the broker, which may
-    still reach the log (a retry finds it there, REPLAYED, or waits out the bound
-    again): gRPC's retries are asked not to (:attr:`CertsealError.retried`)."""
-    error = CertsealError(
-        ErrorKind.UNAVAILABLE,
-        f"the presentation code could not be claimed ({why}); "
-        + ("not retried: the claim may still reach the log; " if handed else "")
-        + "retry later: if the retry says REPLAYED, this attempt reached the log "
-        "after all and was never answered VALID: ask the holder for a new code",
-        reason=UNDECIDED,
-    )
-    error.retried = not handed
-    return error
 
 
 CLIENT_STOP_S = 1.0

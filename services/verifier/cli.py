@@ -19,6 +19,7 @@ from certseal.text import shown_name
 from certseal.timestamps import utcnow
 from certseal.tlsfiles import read_certificates
 from services.verifier.cli_bundle import DEFAULT_MAX_DELTAS, cmd_bundle_fetch
+from services.verifier.undecided import UNDECIDED
 
 #: ``bundle fetch --max-deltas``: a file of more deltas is fetched afresh, in full
 
@@ -100,17 +101,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return status
 
 
-#: the reason of a claim's UNAVAILABLE (``services.verifier.claims.UNDECIDED``; not
-#: imported here, it imports aiokafka)
-CLAIM_UNDECIDED = "claim_undecided"
-
-
 def with_attempts(exc: CertsealError, began: float | None) -> CertsealError:
-    """A claim's UNAVAILABLE (:data:`CLAIM_UNDECIDED`) saying how many attempts its
+    """A claim's UNAVAILABLE (:data:`~services.verifier.undecided.UNDECIDED`) saying how many attempts its
     call made (gRPC's retries: the verifier says which one it answered) and how long
     they took in all since ``began`` (``time.monotonic``); any other error as it is.
     trial: five attempts over 14 s were said as "within 2.0 s"."""
-    if exc.reason != CLAIM_UNDECIDED or began is None:
+    if exc.reason != UNDECIDED or began is None:
         return exc
     attempts = f"{exc.attempt} attempt{'s' if exc.attempt != 1 else ''}"
     took = f"{attempts}, {time.monotonic() - began:.1f} s in all"

@@ -125,20 +125,15 @@ def cmd_verify_codes(args: argparse.Namespace) -> int:
         raise invalid("purpose", "is required: the purpose of use (用证事由)")
     codes = read_codes(args)
     from certseal.v1 import verifier_pb2, verifier_pb2_grpc
-    from services.verifier.cli import (
-        print_answered,
-        verifier_target,
-        warn_lag_unknown,
-        with_attempts,
-    )
+    from services.verifier.cli import verifier_target, with_attempts
 
     cfg = load(args)
 
     began: list[float] = []  # when the last request was made
+    results: list[Any] = []  # every answered request's, in order, as they come
 
-    async def call(channel: Any) -> list[Any]:
+    async def call(channel: Any) -> None:
         stub = verifier_pb2_grpc.VerifierStub(channel)
-        results: list[Any] = []
         for at in range(0, len(codes), BATCH):
             began.append(time.monotonic())
             sent = [text for _, text in codes[at : at + BATCH]]
@@ -148,24 +143,62 @@ def cmd_verify_codes(args: argparse.Namespace) -> int:
             if len(answered) != len(sent):
                 raise CertsealError(
                     ErrorKind.UNAVAILABLE,
-                    f"answered {len(answered)} results for the {len(sent)} codes of "
-                    f"lines {codes[at][0]} to {codes[at + len(sent) - 1][0]}: none of "
-                    "its answers is relied on",
+                    f"answered {len(answered)} results for the {len(sent)} codes "
+                    "sent: none of its answers is relied on",
                     field="verifier",
                 )
-            results += answered
-        return results
+            results.extend(answered)
 
     target, setting = verifier_target(cfg, args)
     try:
-        results = call_service(cfg, target, call, service="verifier", setting=setting)
+        call_service(cfg, target, call, service="verifier", setting=setting)
     except CertsealError as exc:
-        raise with_attempts(exc, began[-1] if began else None) from None
+        # the requests answered before it stand (their uses are recorded): said,
+        # then which lines the failed request held and which were never sent
+        if results:
+            _report(codes[: len(results)], results, target, args.group)
+        exc = with_attempts(exc, began[-1] if began else None)
+        raise _unverified(exc, codes, len(results)) from None
+    return _report(codes, results, target, args.group)
+
+
+def _unverified(
+    exc: CertsealError, codes: list[tuple[int, str]], done: int
+) -> CertsealError:
+    """``exc`` (a request of ``codes`` failed after ``done`` were answered) said with
+    the lines it leaves unverified: the failed request's, and those never sent."""
+    failed = codes[done : done + BATCH]
+    later = len(codes) - done - len(failed)
+    where = (
+        f"line {failed[0][0]}"
+        if len(failed) == 1
+        else f"lines {failed[0][0]} to {failed[-1][0]}"
+    )
+    said = f"{where} not verified" + (
+        f", and the {later} code{'s' if later > 1 else ''} after them not sent"
+        if later
+        else ""
+    )
+    if done:
+        said += f" (the {done} before are answered above)"
+    error = CertsealError(exc.kind, f"{said}: {exc.message}", field=exc.field)
+    error.reason, error.attempt, error.retried = exc.reason, exc.attempt, exc.retried
+    return error
+
+
+def _report(
+    codes: list[tuple[int, str]], results: list[Any], target: str, group: str | None
+) -> int:
+    """Print each group that answered, a line a code and the count of verdicts;
+    exit status 0 only when every one is VALID from an index whose lag is known."""
+    from certseal.v1 import verifier_pb2
+    from services.verifier.cli import print_answered, warn_lag_unknown
+
     answered: set[str] = set()
     for result in results:  # each group that answered, as `verify` says the one
         if result.group not in answered:
             answered.add(result.group)
-            print_answered(result, target, args.group)
+            print_answered(result, target, group)
     verdicts: Counter[str] = Counter()
     unknown_lag = False
     for (number, _), result in zip(codes, results, strict=True):

@@ -71,6 +71,7 @@ from services.verifier.offload import (
 )
 from services.verifier.replay import UsageFeed
 from services.verifier.storage import LicenceCount, VerifierState
+from services.verifier.undecided import Undecided
 
 log = logging.getLogger(__name__)
 
@@ -192,9 +193,8 @@ class VerifierService:
     ) -> list[Verification]:
         """Verify scanned texts, in order, as ``acting``, and publish their use.
 
-        ``as_of``, when given, receives the freshness of the index that gave each
-        looked-up lineage's entry (UTF-8 lineage -> :class:`Freshness`), as it was
-        when it gave it: what each answer carries.
+        ``as_of``, when given, receives each looked-up lineage's index freshness as
+        it gave the entry (UTF-8 lineage -> :class:`Freshness`): what answers carry.
 
         The fields shown follow the acting counter's field rights. The request's
         uses go in one ``licence.used`` record (gathered with other requests' of its
@@ -204,9 +204,9 @@ class VerifierService:
         verified under a key trusted when it signed: nobody records usage in a
         department's name with a code it did not sign. ``carried`` is the request's
         size in bytes (``ByteSize()``, default: the UTF-8 of the texts and purpose);
-        its share of a record is at most that plus
-        :data:`~services.verifier.events.ENVELOPE_BYTES` (docs/events.md). A
-        presentation code is accepted once: a second showing is REPLAYED.
+        its share of a record is at most that plus one envelope (docs/events.md). A
+        presentation code is accepted once (then REPLAYED); an undecided claim is
+        CertsealError(UNAVAILABLE), a batch's naming its codes (``Undecided``).
 
         A batch's texts go to the code pool :data:`_CHUNK` at a time, each chunk in a
         turn of the acting counter's (:class:`~services.verifier.offload.FairGate`), so
@@ -215,42 +215,37 @@ class VerifierService:
         (:meth:`_checked_inline`).
         """
         accepted: list[bytes] = []  # the nonces of the presentation codes accepted
+        claimed: dict[int, int] = {}  # use -> result: VALID only if first in the log
         try:
             checked = None
             if len(texts) == 1:
                 checked = await self._checked_inline(texts[0], acting, as_of, accepted)
             if checked is None:
                 checked = await self._checked_pooled(texts, acting, as_of, accepted)
-        except BaseException:
-            # refused part-way (an owner did not answer, a full queue, cancelled):
-            # nothing is accepted (R4: a retry found earlier chunks' codes REPLAYED)
-            self._nonces.forget(*accepted)
-            raise
-        published: set[tuple[bytes, bytes]] = set()
-        uses: list[events_pb2.LicenceUse] = []
-        sizes: list[int] = []  # the bytes each use's code carried
-        claimed: dict[int, int] = {}  # use -> result: VALID only if first in the log
-        used_at: dt.datetime | None = None
-        verdicts = [result for _, result, _ in checked]
-        for at, (text, (code, result, now)) in enumerate(
-            zip(texts, checked, strict=True)
-        ):
-            if isinstance(code, ParsedCode):
-                # the signed content, not the signature: an ECDSA signature
-                # has a second valid form (r, n - s) for the same content
-                signed = (code.decoded.protected, code.decoded.payload)
-                if result.signed_by_trusted_key and signed not in published:
-                    published.add(signed)
-                    use = licence_use(code, result.verdict)
-                    if use.nonce_hash and result.verdict is Verdict.VALID:
-                        claimed[len(uses)] = at
-                    uses.append(use)
-                    sizes.append(len(text.encode()))
-                    used_at = used_at or now
-        if used_at is not None:
-            if carried is None:
-                carried = sum(len(t.encode()) for t in texts) + len(purpose.encode())
-            try:
+            published: set[tuple[bytes, bytes]] = set()
+            uses: list[events_pb2.LicenceUse] = []
+            sizes: list[int] = []  # the bytes each use's code carried
+            used_at: dt.datetime | None = None
+            verdicts = [result for _, result, _ in checked]
+            for at, (text, (code, result, now)) in enumerate(
+                zip(texts, checked, strict=True)
+            ):
+                if isinstance(code, ParsedCode):
+                    # the signed content, not the signature: an ECDSA signature
+                    # has a second valid form (r, n - s) for the same content
+                    signed = (code.decoded.protected, code.decoded.payload)
+                    if result.signed_by_trusted_key and signed not in published:
+                        published.add(signed)
+                        use = licence_use(code, result.verdict)
+                        if use.nonce_hash and result.verdict is Verdict.VALID:
+                            claimed[len(uses)] = at
+                        uses.append(use)
+                        sizes.append(len(text.encode()))
+                        used_at = used_at or now
+            lost: set[str] = set()  # the nonce hashes whose claim was not first
+            if used_at is not None:
+                if carried is None:
+                    carried = sum(len(t.encode()) for t in [*texts, purpose])
                 lost = await self._usage.publish(
                     uses,
                     set(claimed),
@@ -260,12 +255,17 @@ class VerifierService:
                     acting=acting,
                     now=used_at,
                 )
-            except BaseException:  # a claim undecided (UNAVAILABLE), or cancelled
-                self._nonces.forget(*accepted)
-                raise
-            for position, at in claimed.items():
-                if uses[position].nonce_hash in lost:
-                    verdicts[at] = replayed(verdicts[at])
+        except BaseException as exc:
+            # refused part-way (an owner down, a full queue), a claim undecided,
+            # cancelled: nothing is accepted (R4: a retry found earlier chunks'
+            # codes REPLAYED)
+            self._nonces.forget(*accepted)
+            if isinstance(exc, Undecided) and len(texts) > 1:
+                raise exc.of_codes(sorted(claimed.values())) from None
+            raise
+        for position, at in claimed.items():
+            if uses[position].nonce_hash in lost:
+                verdicts[at] = replayed(verdicts[at])
         return [
             self._named(self._field_rights.shown(result, acting.department))
             for result in verdicts

@@ -189,6 +189,14 @@ async def test_a_batch_of_presentation_codes_with_the_broker_away(dept, groups, 
         stack.resume_broker()
     assert caught.value.code() is grpc.StatusCode.UNAVAILABLE, caught.value.details()
     assert took < 3.0, took
+    # the request's codes that could not be claimed are named (atk57: said as one)
+    shown = ", ".join(f"codes[{at}]" for at in range(len(codes)))
+    assert caught.value.details().startswith(
+        f"codes: the presentation codes {shown} of this request (none of its codes is "
+        "answered) could not be claimed ("
+    ), caught.value.details()
+    trailers = dict(caught.value.trailing_metadata() or ())
+    assert trailers.get("certseal-error-field") == "codes", trailers
     verdicts = []
     for name in ("a", "b"):
         for _ in range(60):

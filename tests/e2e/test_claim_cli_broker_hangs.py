@@ -79,3 +79,44 @@ async def test_a_claim_never_handed_over_is_retried_and_said_so(
     # the published policy's five attempts, each its 2 s and a back-off between
     took = re.search(r"5 attempts, (\d+\.\d) s in all", out)
     assert took is not None and float(took[1]) >= 10, out
+
+
+async def test_a_file_of_codes_says_which_lines_were_not_verified(
+    stack, config, tmp_path, dept, operator, connect
+):
+    """atk57: ``verify --codes`` with the broker paused failed in one line of the
+    singular ("the presentation code could not be claimed") naming no line of the
+    file. Now the verifier names the request's codes and the CLI the file's lines."""
+    group = verifier_process(stack, config, tmp_path, "clifile")
+    async with running(group):
+        stubs = {"g": group.stub}
+        seen = await holder_app_licence(
+            dept, operator, connect, stubs, name="孙八", app="app:clifile"
+        )
+        await presentation_codes_accepted(dept, seen.licence.identifier, stubs)
+        ask = pb.CreatePresentationCodeRequest(identifier=seen.licence.identifier)
+        codes = [
+            (await dept.clients.issuer.CreatePresentationCode(ask)).text
+            for _ in range(2)
+        ]
+        path = tmp_path / "codes.txt"
+        path.write_text(f"{codes[0]}\n\n{codes[1]}\n")
+        stack.pause_broker()
+        try:
+            status, out = await run_certseal(
+                config,
+                tmp_path,
+                *("verify", "--purpose", "outage", "--codes", str(path)),
+                within=60,
+                verifier_target=f"localhost:{group.port}",
+            )
+        finally:
+            stack.resume_broker()
+    assert status == 1, out
+    said = out.strip().splitlines()[-1]
+    assert said.startswith(
+        "error: codes: lines 1 to 3 not verified: the presentation codes codes[0], "
+        "codes[1] of this request (none of its codes is answered) could not be "
+        "claimed (waited 2.0 s for the broker"
+    ), out
+    assert "VALID" not in out.replace("answered VALID", ""), out

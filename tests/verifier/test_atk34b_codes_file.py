@@ -149,6 +149,55 @@ def test_a_mix_of_verdicts_counts_each_and_exits_1(
         assert out.rstrip().endswith(f"{count} codes: {count - 1} VALID, 1 MALFORMED")
 
 
+def test_a_request_that_fails_names_its_lines_and_keeps_the_answers_before_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    """atk57: a run whose second request failed (the broker paused: a claim
+    undecided) printed one error for the whole file, naming no line, and not the
+    verdicts of the request answered before it, whose uses were recorded."""
+    from certseal.errors import CertsealError, ErrorKind
+
+    monkeypatch.setattr(cli_batch, "BATCH", 2)
+    path = tmp_path / "codes.txt"
+    path.write_text("LC1:A\n\nLC1:B\nLC1:C\nLC1:D\nLC1:E\nLC1:F\n")
+
+    def answer(codes: list[str], n: int) -> list[Any]:
+        if n == 2:
+            raise CertsealError(
+                ErrorKind.UNAVAILABLE, "could not be claimed", field="codes"
+            )
+        return [_valid(c) for c in codes]
+
+    status, out, err = _run(monkeypatch, capsys, str(path), answer)
+    assert status == 1, (out, err)
+    lines = out.splitlines()
+    assert [x for x in lines if x.startswith("line ")] == [
+        "line 1: VALID LC1:A",
+        "line 3: VALID LC1:B",
+    ]
+    assert lines[-1] == "2 codes: 2 VALID"
+    assert err == (
+        "error: codes: lines 4 to 5 not verified, and the 2 codes after them not "
+        "sent (the 2 before are answered above): could not be claimed\n"
+    )
+
+
+def test_a_first_request_that_fails_names_its_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    from certseal.errors import CertsealError, ErrorKind
+
+    path = tmp_path / "codes.txt"
+    path.write_text("\nLC1:A\n")
+
+    def answer(codes: list[str], n: int) -> list[Any]:
+        raise CertsealError(ErrorKind.UNAVAILABLE, "away", field="verifier")
+
+    status, out, err = _run(monkeypatch, capsys, str(path), answer)
+    assert (status, out) == (1, "")
+    assert err == "error: verifier: line 2 not verified: away\n"
+
+
 def test_an_empty_codes_file_name_is_named_as_codes(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

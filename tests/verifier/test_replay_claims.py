@@ -465,3 +465,26 @@ def test_a_span_forgets_the_claims_the_store_holds():
     span.forget_before(12)
     assert span.start == 12 and set(span.firsts) == {"b", "c"}
     assert span.firsts_within({"b", "c", "d"}, 14) == {"b": "e2"}
+
+
+def test_an_undecided_claim_of_a_batch_names_its_codes():
+    """atk57: a VerifyCodes request's undecided claim was said as one code's."""
+    from services.verifier.undecided import UNDECIDED, unavailable
+
+    alone = unavailable("waited 2.0 s for the broker", handed=True)
+    assert alone.message.startswith("the presentation code could not be claimed (")
+    assert "was never answered VALID" in alone.message
+    assert (alone.field, alone.reason, alone.retried) == (None, UNDECIDED, False)
+    one = alone.of_codes([3])
+    assert one.message.startswith(
+        "the presentation code codes[3] of this request (none of its codes is "
+        "answered) could not be claimed (waited 2.0 s for the broker); not retried"
+    )
+    many = unavailable("KafkaConnectionError").of_codes(list(range(10)))
+    assert many.message.startswith(
+        "the presentation codes codes[0], codes[1], codes[2], codes[3], codes[4], "
+        "codes[5], codes[6], codes[7] and 2 more of this request (none of its codes "
+        "is answered) could not be claimed (KafkaConnectionError); retry later"
+    )
+    assert "were never answered VALID" in many.message
+    assert (many.field, many.reason, many.retried) == ("codes", UNDECIDED, True)
