@@ -83,6 +83,22 @@ class GetEntitlementResponse(_message.Message):
     entitlement: Entitlement
     def __init__(self, entitlement: _Optional[_Union[Entitlement, _Mapping]] = ...) -> None: ...
 
+class ListEntitlementsRequest(_message.Message):
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListEntitlementsResponse(_message.Message):
+    __slots__ = ("entitlements", "next_page_token")
+    ENTITLEMENTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    entitlements: _containers.RepeatedCompositeFieldContainer[Entitlement]
+    next_page_token: str
+    def __init__(self, entitlements: _Optional[_Iterable[_Union[Entitlement, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
 class RemoveEntitlementRequest(_message.Message):
     __slots__ = ("integrator",)
     INTEGRATOR_FIELD_NUMBER: _ClassVar[int]

@@ -123,6 +123,11 @@ class EventFeedAdminStub:
                 request_serializer=certseal_dot_v1_dot_feed__pb2.GetEntitlementRequest.SerializeToString,
                 response_deserializer=certseal_dot_v1_dot_feed__pb2.GetEntitlementResponse.FromString,
                 _registered_method=True)
+        self.ListEntitlements = channel.unary_unary(
+                '/certseal.v1.EventFeedAdmin/ListEntitlements',
+                request_serializer=certseal_dot_v1_dot_feed__pb2.ListEntitlementsRequest.SerializeToString,
+                response_deserializer=certseal_dot_v1_dot_feed__pb2.ListEntitlementsResponse.FromString,
+                _registered_method=True)
         self.RemoveEntitlement = channel.unary_unary(
                 '/certseal.v1.EventFeedAdmin/RemoveEntitlement',
                 request_serializer=certseal_dot_v1_dot_feed__pb2.RemoveEntitlementRequest.SerializeToString,
@@ -157,6 +162,13 @@ class EventFeedAdminServicer:
 
     def GetEntitlement(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListEntitlements(self, request, context):
+        """Every integrator's entitlement, by integrator, a page at a time.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -199,6 +211,11 @@ def add_EventFeedAdminServicer_to_server(servicer, server):
                     servicer.GetEntitlement,
                     request_deserializer=certseal_dot_v1_dot_feed__pb2.GetEntitlementRequest.FromString,
                     response_serializer=certseal_dot_v1_dot_feed__pb2.GetEntitlementResponse.SerializeToString,
+            ),
+            'ListEntitlements': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListEntitlements,
+                    request_deserializer=certseal_dot_v1_dot_feed__pb2.ListEntitlementsRequest.FromString,
+                    response_serializer=certseal_dot_v1_dot_feed__pb2.ListEntitlementsResponse.SerializeToString,
             ),
             'RemoveEntitlement': grpc.unary_unary_rpc_method_handler(
                     servicer.RemoveEntitlement,
@@ -276,6 +293,33 @@ class EventFeedAdmin:
             '/certseal.v1.EventFeedAdmin/GetEntitlement',
             certseal_dot_v1_dot_feed__pb2.GetEntitlementRequest.SerializeToString,
             certseal_dot_v1_dot_feed__pb2.GetEntitlementResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListEntitlements(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certseal.v1.EventFeedAdmin/ListEntitlements',
+            certseal_dot_v1_dot_feed__pb2.ListEntitlementsRequest.SerializeToString,
+            certseal_dot_v1_dot_feed__pb2.ListEntitlementsResponse.FromString,
             options,
             channel_credentials,
             insecure,

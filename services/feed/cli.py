@@ -4,26 +4,22 @@
 from __future__ import annotations
 
 import argparse
-import json
-import re
 import sys
 from pathlib import Path
 from typing import Any
 
 from certseal.calls import call_service, run_unformatted
 from certseal.cli import (
-    DEFAULT_HOME,
-    LOCAL_OVERLAY,
     database_unreachable,
     load,
 )
 from certseal.cli_options import say
 from certseal.cli_parser import given
-from certseal.dev_identities import dev_ca
 from certseal.errors import invalid
 from certseal.statuses import status_label
 from certseal.text import shown_name
 from services.feed.cli_as import check_tail_as, tail_identity
+from services.feed.cli_receiver import register_receiver_cert
 from services.feed.cli_tail import opened
 from services.feed.domain import EVENT_TOPICS, SUBSCRIBED
 from services.feed.filters import check_event_types
@@ -255,6 +251,8 @@ def cmd_feed(args: argparse.Namespace) -> int:
         )
     elif command == "entitlement":
         request = pb.GetEntitlementRequest(integrator=args.integrator)
+    elif command == "entitlements":
+        request = pb.ListEntitlementsRequest(page_token=args.page_token or "")
     elif command == "revoke":
         request = pb.RemoveEntitlementRequest(integrator=args.integrator)
     elif command == "parked":
@@ -264,6 +262,7 @@ def cmd_feed(args: argparse.Namespace) -> int:
     method = {
         "entitle": "SetEntitlement",
         "entitlement": "GetEntitlement",
+        "entitlements": "ListEntitlements",
         "revoke": "RemoveEntitlement",
         "webhook": "RegisterWebhook",
         "parked": "ListParkedDeliveries",
@@ -279,12 +278,13 @@ def cmd_feed(args: argparse.Namespace) -> int:
     if command == "revoke":
         print(f"{reply.entitlement.integrator}: every right withdrawn")
     elif command in ("entitle", "entitlement"):
-        e = reply.entitlement
-        print(
-            f"{e.integrator}: departments {', '.join(e.departments) or '-'}; "
-            f"licence types {', '.join(e.licence_types) or '-'}; "
-            f"events {', '.join(e.event_types) or '-'}"
-        )
+        _print_entitlement(reply.entitlement)
+    elif command == "entitlements":
+        for entitlement in reply.entitlements:
+            _print_entitlement(entitlement)
+        print(f"{len(reply.entitlements)} integrators")
+        if reply.next_page_token:
+            print(f"more: --page-token {reply.next_page_token}")
     elif command == "webhook":
         print(f"webhook {reply.name} registered")
     elif command == "parked":
@@ -298,6 +298,14 @@ def cmd_feed(args: argparse.Namespace) -> int:
         )
         return 0 if reply.still_failing == 0 else 1
     return 0
+
+
+def _print_entitlement(e: Any) -> None:
+    say(
+        f"{e.integrator}: departments {', '.join(e.departments) or '-'}; "
+        f"licence types {', '.join(e.licence_types) or '-'}; "
+        f"events {', '.join(e.event_types) or '-'}"
+    )
 
 
 def _check_entitlement(args: argparse.Namespace) -> None:
@@ -333,49 +341,6 @@ _OPTIONS = {
     # flags), and the user gave it as --token
     "start": "token",
 }
-
-
-# a DNS label (RFC 1035 section 2.3.1, with RFC 1123's leading digit): it names files
-_RECEIVER_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
-
-
-def check_receiver_name(name: str) -> None:
-    """INVALID_ARGUMENT (``name``) unless ``name`` is a DNS label: 1 to 63 ASCII
-    letters, digits and inner hyphens (RFC 1035, RFC 1123), so ``server-<name>.pem``
-    is a short, plain file name."""
-    if not _RECEIVER_NAME.fullmatch(name):
-        shown = repr(name) if len(name) <= 70 else f"{name[:60]!r}... ({len(name)})"
-        raise invalid(
-            "name",
-            f"{shown} is not a DNS label: 1 to 63 letters, digits and hyphens, "
-            "neither first nor last a hyphen",
-        )
-
-
-def cmd_feed_receiver_cert(args: argparse.Namespace) -> int:
-    """Issue a dev HTTPS certificate for a local webhook receiver (embedded stack)."""
-    check_receiver_name(args.name)
-    ca = dev_ca(load(args))
-    try:
-        ident = ca.server_identity(
-            args.name, args.host or ["localhost", "127.0.0.1"], replace=args.force
-        )
-    except FileExistsError as exc:  # a receiver may serve with it: kept unless asked
-        raise invalid(
-            "name",
-            f"{exc} exists (a receiver may be serving with its key); give --force "
-            "to replace the key and certificate, or another name",
-        ) from None
-    except ValueError as exc:
-        raise invalid("host", str(exc)) from None
-    print(f"certificate {ident.cert_file}\nkey         {ident.key_file}")
-    print(
-        f"issued by the dev CA {ca.ca_file}: let the feed trust it and reach the host "
-        f"with, in {DEFAULT_HOME / LOCAL_OVERLAY}:\n"
-        f'  [feed]\n  webhook_ca_file = "{ca.ca_file}"\n'
-        f"  webhook_allowed_hosts = {json.dumps(args.host or ['localhost'])}"
-    )
-    return 0
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -460,6 +425,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             command.add_argument(
                 option, action="append", help=f"{what}, repeatable{left_out}"
             )
+    listing = feed.add_parser("entitlements", help="every integrator's entitlement")
+    listing.add_argument("--page-token", help="the next page, as the last one said")
     for name, what in (
         ("parked", "list a webhook's parked deliveries"),
         ("replay", "deliver a webhook's parked deliveries again"),
@@ -476,20 +443,4 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="the Strimzi Kafka name (default certseal)",
     )
     users.set_defaults(func=cmd_feed_kafka_users)
-    cert = feed.add_parser(
-        "receiver-cert",
-        help="issue a dev HTTPS certificate for a local webhook receiver (make run)",
-    )
-    cert.add_argument("name", help="names the files: server-<name>.pem and .key")
-    cert.add_argument(
-        "--host",
-        action="append",
-        help="DNS name or IP in its subjectAltName, repeatable (default localhost, "
-        "127.0.0.1)",
-    )
-    cert.add_argument(
-        "--force",
-        action="store_true",
-        help="replace the key and certificate when server-<name> has them already",
-    )
-    cert.set_defaults(func=cmd_feed_receiver_cert)
+    register_receiver_cert(feed)

@@ -32,22 +32,34 @@ def tail_identity(cfg: Any, name: str) -> tuple[str, str]:
     if name.startswith("operator:"):
         return known_identity(cfg, name, list, what="operators", made_by=make)
 
+    def admin(call: Any) -> Any:
+        return call_service(
+            cfg,
+            cfg.cli.feed_target,
+            lambda c: call(feed_pb2_grpc.EventFeedAdminStub(c)),
+            service="feed",
+        )
+
     request = pb.GetEntitlementRequest(integrator=name)
     entitled = asked(
         name,
-        lambda: call_service(
-            cfg,
-            cfg.cli.feed_target,
-            lambda c: feed_pb2_grpc.EventFeedAdminStub(c).GetEntitlement(request),
-            service="feed",
-        ),
+        lambda: admin(lambda stub: stub.GetEntitlement(request)),
         lambda exc: exc.kind is ErrorKind.NOT_FOUND,
     )
+
+    def known() -> list[str]:
+        # the name when entitled; else, for the refusal, the integrators that are
+        # (a first page: the refusal shows 20 and how many)
+        if entitled():
+            return [name]
+        listing = pb.ListEntitlementsRequest(page_size=500)
+        reply = admin(lambda stub: stub.ListEntitlements(listing))
+        return [e.integrator for e in reply.entitlements]
 
     return known_identity(
         cfg,
         name,
-        entitled,
-        what="integrators with a dev identity",
+        known,
+        what="integrators, entitled or with a dev identity",
         made_by=f"'certseal feed entitle {name} …' entitles a new integrator; {make}",
     )

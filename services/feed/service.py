@@ -23,16 +23,11 @@ from aiokafka import TopicPartition
 
 from certseal.audit import AuditEntry
 from certseal.crypto import KeyWrapper
-from certseal.errors import (
-    CertsealError,
-    denied,
-    invalid,
-    not_found,
-    precondition,
-)
+from certseal.errors import CertsealError, denied, invalid, not_found, precondition
 from certseal.holes import OffsetHoles
 from certseal.kafka import KafkaSettings, cluster_id, without_holes
 from certseal.kafka_end import exact_end_offsets
+from certseal.paging import page
 from certseal.rpc import Caller
 from certseal.timestamps import Clock, utcnow
 from services.feed.domain import (
@@ -151,6 +146,15 @@ class FeedService:
         if found is None:
             raise not_found(f"entitlement of {integrator}", field="integrator")
         return found
+
+    async def list_entitlements(
+        self, size: int, token: str
+    ) -> tuple[list[Entitlement], str]:
+        """(A page of the entitlements by integrator, the next one's token or ""):
+        INVALID_ARGUMENT as :func:`certseal.paging.page` says. Operators only."""
+        window = page(size, token)
+        rows = await self._store.entitlements(window.after, window.limit + 1)
+        return window.split(rows, lambda found: found.integrator)
 
     async def set_entitlement(
         self, caller: Caller, entitlement: Entitlement

@@ -77,6 +77,17 @@ class EventFeedAdminServicer(feed_pb2_grpc.EventFeedAdminServicer):
         )
         return pb.GetEntitlementResponse(entitlement=convert.entitlement_message(found))
 
+    async def ListEntitlements(
+        self, request: pb.ListEntitlementsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListEntitlementsResponse:
+        found, token = await self._service.list_entitlements(
+            request.page_size, request.page_token
+        )
+        return pb.ListEntitlementsResponse(
+            entitlements=[convert.entitlement_message(e) for e in found],
+            next_page_token=token,
+        )
+
     @idempotent
     async def RegisterWebhook(
         self, request: pb.RegisterWebhookRequest, context: grpc.aio.ServicerContext

@@ -71,9 +71,17 @@ class FeedStore(RefusalAudit):
         )
         return _entitlement(row) if row else None
 
-    async def entitlements(self) -> list[Entitlement]:
-        """Every entitlement, by integrator."""
-        rows = await self.pool.fetch("select * from feed_entitlements order by 1")
+    async def entitlements(
+        self, after: str = "", limit: int | None = None
+    ) -> list[Entitlement]:
+        """The entitlements by integrator: every one, or at most ``limit`` of those
+        whose integrator sorts after ``after`` (a page, :mod:`certseal.paging`)."""
+        rows = await self.pool.fetch(
+            """select * from feed_entitlements where integrator > $1
+               order by integrator limit $2""",
+            after,
+            limit,
+        )
         return [_entitlement(r) for r in rows]
 
     async def set_entitlement(

@@ -706,6 +706,11 @@ async def _entitlement(w: World, kind: str) -> Any:
     return fpb.GetEntitlementRequest(integrator=w.integrator)
 
 
+@builds("EventFeedAdmin/ListEntitlements")
+async def _entitlements(w: World, kind: str) -> Any:
+    return fpb.ListEntitlementsRequest(page_size=5)
+
+
 @builds("EventFeedAdmin/RegisterWebhook")
 async def _webhook(w: World, kind: str) -> Any:
     return fpb.RegisterWebhookRequest(

@@ -78,6 +78,7 @@ COMMANDS = {
     "EventFeed.Subscribe": "events tail",
     "EventFeedAdmin.SetEntitlement": "feed entitle integrator:x --type *",
     "EventFeedAdmin.GetEntitlement": "feed entitlement integrator:x",
+    "EventFeedAdmin.ListEntitlements": "feed entitlements",
     "EventFeedAdmin.RemoveEntitlement": "feed revoke integrator:x",
     "EventFeedAdmin.RegisterWebhook": (
         "feed webhook h --integrator integrator:x --url https://x --secret-file f"

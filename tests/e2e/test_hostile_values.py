@@ -1005,6 +1005,11 @@ async def _(w: World):
     return "operator:admin", fpb.GetEntitlementRequest(integrator=w.integrator)
 
 
+@base("EventFeedAdmin.ListEntitlements")
+async def _(w: World):
+    return "operator:admin", fpb.ListEntitlementsRequest(page_size=3)
+
+
 @base("EventFeedAdmin.RegisterWebhook")
 async def _(w: World):
     return "operator:admin", webhook_request(f"hostile-{secrets.token_hex(4)}", w)
