@@ -44,7 +44,7 @@ from typing import Any
 
 import grpc
 
-from bench.issuer_bench import RESULTS, wait_serving
+from bench.issuer_bench import results_file, wait_serving
 from bench.proccpu import per_op_us, sample
 from bench.scale_bench import LoggedVerifier
 from bench.verifier_bench import produce_backlog
@@ -227,9 +227,8 @@ def main() -> None:
     finally:
         stack.stop()
         shutil.rmtree(home, ignore_errors=True)
-    RESULTS.mkdir(exist_ok=True)
     name = os.environ.get("BENCH_GROUP_RESULT", "group")
-    (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
+    results_file(name).write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps({k: v for k, v in results.items() if k != "setup"}, indent=2))
 
 

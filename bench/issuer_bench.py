@@ -55,7 +55,8 @@ PUBLISH_ONLY = os.environ.get("BENCH_PUBLISH_ONLY") == "1"
 #: knobs for a shorter comparison run (``make bench`` sets none of them):
 #: BENCH_SUITES=sm2,ed25519 runs the single IssueLicence load for those suites only;
 #: BENCH_PARTS=single,batch runs only those parts (of echo, single, keyed, paced,
-#: batch); BENCH_OUT=name writes bench/results/name.json instead of issuer.json
+#: batch); BENCH_OUT=name writes bench/results/name.json (a run with any knob set
+#: writes issuer-trial.json: :func:`results_file`)
 RUN_SUITES = tuple(
     s for s in os.environ.get("BENCH_SUITES", ",".join(SUITES)).split(",") if s
 )
@@ -227,16 +228,35 @@ def _stop_profile(profiler: subprocess.Popen[bytes] | None) -> None:
         profiler.wait()
 
 
+#: the results the README's tables are made from (``python -m bench.tables``), as
+#: committed: only a run as ``make bench`` makes it writes them
+COMMITTED = frozenset({"issuer", "verifier", "seal", "group", "server_model"})
+
+
+def results_file(name: str) -> Path:
+    """Where a bench writes its figures: ``bench/results/NAME.json``. A trial of one
+    of :data:`COMMITTED` (any ``BENCH_*`` knob set, which narrows or changes what is
+    measured: ``BENCH_SEAL_QUICK=1``, ``BENCH_VERIFY_ONLY=1``) writes
+    ``NAME-trial.json`` instead, never the committed figures (a quick trial's two
+    figures had replaced seal.json's); ``BENCH_OUT`` names the file outright."""
+    knobs = [k for k in os.environ if k.startswith("BENCH_") and k != "BENCH_OUT"]
+    if os.environ.get("BENCH_OUT"):
+        name = os.environ["BENCH_OUT"]
+    elif name in COMMITTED and knobs:
+        name = f"{name}-trial"
+    RESULTS.mkdir(exist_ok=True)
+    return RESULTS / f"{name}.json"
+
+
 def write_results(name: str, results: dict[str, Any], setup: dict[str, Any]) -> None:
-    """Write bench/results/NAME.json with the setup and the machine, and print it."""
+    """Write :func:`results_file` with the setup and the machine, and print it."""
     results["setup"] = {
         **setup,
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
+    results_file(name).write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps({k: v for k, v in results.items() if k != "setup"}, indent=2))
 
 
@@ -411,7 +431,9 @@ def compare() -> None:
         issuer.wait(30)
         stack.stop()
         shutil.rmtree(home, ignore_errors=True)
-    write_results(OUT, results, {"seconds_per_run": SECONDS, "knobs": sorted(PARTS)})
+    write_results(
+        "issuer", results, {"seconds_per_run": SECONDS, "knobs": sorted(PARTS)}
+    )
 
 
 def main() -> None:

@@ -39,10 +39,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.echo import MODELS, SYNC_THREADS
+from bench.issuer_bench import results_file
 from bench.reference import run_loadgen, start_echo, stop, versus
 from certseal.devpki import DevCA
 
-RESULTS = Path(__file__).resolve().parent / "results"
 SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 CALLERS = 64
@@ -150,8 +150,7 @@ def main() -> None:
             "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         },
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "server_model.json").write_text(json.dumps(results, indent=2) + "\n")
+    results_file("server_model").write_text(json.dumps(results, indent=2) + "\n")
     print(
         json.dumps(
             {

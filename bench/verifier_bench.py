@@ -39,10 +39,10 @@ from typing import Any
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from bench.issuer_bench import (
-    RESULTS,
     _profile,
     _stop_profile,
     identity_channel,
+    results_file,
     setup,
     start_stack_and_issuer,
     wait_serving,
@@ -748,8 +748,7 @@ def main() -> None:
         issuer.wait(30)
         stack.stop()
         shutil.rmtree(home, ignore_errors=True)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "verifier.json").write_text(json.dumps(results, indent=2) + "\n")
+    results_file("verifier").write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps({k: v for k, v in results.items() if k != "setup"}, indent=2))
 
 
