@@ -605,8 +605,7 @@ def main() -> None:
         issuer.wait(30)
         stack.stop()
         shutil.rmtree(home, ignore_errors=True)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "issuer.json").write_text(json.dumps(results, indent=2) + "\n")
+    results_file("issuer").write_text(json.dumps(results, indent=2) + "\n")
     print(
         json.dumps(
             {k: v for k, v in results.items() if k not in ("details", "setup")},

@@ -9,6 +9,7 @@ exit status 2 before the command runs.
 from __future__ import annotations
 
 import argparse
+import unicodedata
 from typing import Any
 
 
@@ -19,16 +20,23 @@ def blank_means_none(text: str) -> str:
     return text
 
 
+def shows_nothing(text: str) -> bool:
+    """Whether ``text`` is empty or only white space, control and invisible format
+    characters (U+200B, U+FEFF, U+2060): what a terminal shows as nothing."""
+    return all(c.isspace() or unicodedata.category(c) in ("Cc", "Cf") for c in text)
+
+
 def refuse_blank(action: argparse.Action, value: Any) -> None:
     """Raise argparse's ``ArgumentError`` (``error: <option>: is empty ...``, exit
-    status 2 from the parser) when ``value`` is an empty or blank text. An option
+    status 2 from the parser) when ``value`` is an empty text or one of white
+    space, control and format characters alone (what shows as nothing). An option
     given an empty value is a mistake (an unset shell variable, ``--verifier
     "$HOST"``), never the option left out: ``verify --verifier ''`` asked the
     configured verifier, ``events tail --token ''`` read from the default position,
     ``seal list --owner ''`` listed the caller's own seals (atk57)."""
     if action.type is blank_means_none:
         return
-    if isinstance(value, str) and not value.strip():
+    if isinstance(value, str) and shows_nothing(value):
         leave_out = (
             f", or leave {action.option_strings[0]} out"
             if action.option_strings and not action.required

@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from certseal.cli_actions import AppendGiven, StoreOnce
+from certseal.cli_actions import AppendGiven, StoreOnce, shows_nothing
 from certseal.cli_names import (
     argparse_problem,
     argument_problem,
@@ -101,7 +101,7 @@ def given(what: str) -> Callable[[str], str]:
     the current folder (``run --home ''`` made the stack there)."""
 
     def parse(text: str) -> str:
-        if not text.strip():
+        if shows_nothing(text):
             raise argparse.ArgumentTypeError(f"is empty: give {what}")
         return text
 
@@ -117,6 +117,8 @@ def log_level(text: str) -> str:
     in any case (``debug``), as the logging module names it; anything else is the
     one line, exit 2, not the logging module's ValueError and its traceback."""
     level = text.strip().upper()
+    if shows_nothing(text):
+        raise argparse.ArgumentTypeError("is empty: give a value")
     if level not in LOG_LEVELS:
         raise argparse.ArgumentTypeError(
             f"{shown_word(text)} is no log level: give {', '.join(LOG_LEVELS[:-1])} "

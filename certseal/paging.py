@@ -40,5 +40,7 @@ def page(
     try:
         after = bytes.fromhex(page_token).decode()
     except ValueError:
-        raise invalid("page_token", "is not a token this service returned") from None
+        after = "\x00"  # none of ours: refused below
+    if "\x00" in after:  # a key is text, which holds no NUL (nor can PostgreSQL's)
+        raise invalid("page_token", "is not a token this service returned")
     return Page(after, page_size or default)

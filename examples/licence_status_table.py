@@ -176,14 +176,39 @@ def _given(what: str):  # type: ignore[no-untyped-def]
     return parse
 
 
+def _bootstrap(text: str) -> str:
+    """``--bootstrap``'s type: HOST:PORT[,HOST:PORT…], each port a number (aiokafka
+    would raise its ValueError at start, a traceback)."""
+    for address in _given("HOST:PORT")(text).split(","):
+        host, _, port = address.strip().rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65_536:
+            raise argparse.ArgumentTypeError(f"{address!r} is not HOST:PORT")
+    return text
+
+
+class _Once(argparse.Action):
+    """An option given once at most: a second ``--group`` is a mistake, not the
+    one that counts."""
+
+    def __call__(self, parser, namespace, values, option_string=None):  # type: ignore[no-untyped-def]
+        if getattr(namespace, f"_{self.dest}_given", False):
+            raise argparse.ArgumentError(self, "given more than once")
+        setattr(namespace, f"_{self.dest}_given", True)
+        setattr(namespace, self.dest, values)
+
+
 def main() -> None:
     """Run until Ctrl-C (or, with ``--until-caught-up``, the end of the topic).
     Exit status 2 with ``error: <option>: <problem>`` for a bad command line or a
     ``--db`` that cannot be opened, 1 when no broker answers at ``--bootstrap``."""
     parser = OneLineParser(prog="licence_status_table.py")
-    parser.add_argument("--bootstrap", required=True, type=_given("HOST:PORT"))
-    parser.add_argument("--group", required=True, type=_given("a consumer group"))
-    parser.add_argument("--db", default="licence-status.sqlite", type=_given("a file"))
+    parser.add_argument("--bootstrap", required=True, type=_bootstrap, action=_Once)
+    parser.add_argument(
+        "--group", required=True, type=_given("a consumer group"), action=_Once
+    )
+    parser.add_argument(
+        "--db", default="licence-status.sqlite", type=_given("a file"), action=_Once
+    )
     parser.add_argument(
         "--until-caught-up",
         action="store_true",

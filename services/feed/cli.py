@@ -282,7 +282,8 @@ def cmd_feed(args: argparse.Namespace) -> int:
     elif command == "entitlements":
         for entitlement in reply.entitlements:
             _print_entitlement(entitlement)
-        print(f"{len(reply.entitlements)} integrators")
+        count = len(reply.entitlements)
+        print(f"{count} integrator{'s' if count != 1 else ''}")
         if reply.next_page_token:
             print(f"more: --page-token {reply.next_page_token}")
     elif command == "webhook":

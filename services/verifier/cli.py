@@ -110,7 +110,14 @@ def with_attempts(exc: CertsealError, began: float | None) -> CertsealError:
         return exc
     attempts = f"{exc.attempt} attempt{'s' if exc.attempt != 1 else ''}"
     took = f"{attempts}, {time.monotonic() - began:.1f} s in all"
-    said = CertsealError(exc.kind, f"{exc.message} ({took})", field=exc.field)
+    # beside why the claim was undecided ("could not be claimed (why)"), not after
+    # a batch's codes, which its message names last
+    message, why = exc.message, exc.message.find("claimed (")
+    end = message.find(")", why) if why >= 0 else -1
+    message = (
+        f"{message[:end]}; {took}{message[end:]}" if end >= 0 else f"{message} ({took})"
+    )
+    said = CertsealError(exc.kind, message, field=exc.field)
     said.reason, said.attempt = exc.reason, exc.attempt
     return said
 

@@ -21,6 +21,7 @@ from certseal.cli_options import say
 from certseal.errors import CertsealError, ErrorKind, invalid
 from certseal.filekinds import PNG, refuse_other_kind
 from certseal.files import read_input_file, without_bom
+from services.verifier.undecided import on_lines
 
 BATCH = 500
 """Codes a VerifyCodes request carries at most (the verifier's limit,
@@ -152,11 +153,14 @@ def cmd_verify_codes(args: argparse.Namespace) -> int:
     target, setting = verifier_target(cfg, args)
     try:
         call_service(cfg, target, call, service="verifier", setting=setting)
-    except CertsealError as exc:
+    except (CertsealError, KeyboardInterrupt) as exc:
         # the requests answered before it stand (their uses are recorded): said,
-        # then which lines the failed request held and which were never sent
+        # then which lines the failed request held and which were never sent (a
+        # Ctrl-C: 130, as for any command)
         if results:
             _report(codes[: len(results)], results, target, args.group)
+        if isinstance(exc, KeyboardInterrupt):
+            raise
         exc = with_attempts(exc, began[-1] if began else None)
         raise _unverified(exc, codes, len(results)) from None
     return _report(codes, results, target, args.group)
@@ -181,7 +185,8 @@ def _unverified(
     )
     if done:
         said += f" (the {done} before are answered above)"
-    error = CertsealError(exc.kind, f"{said}: {exc.message}", field=exc.field)
+    message = on_lines(exc.message, [number for number, _ in failed])
+    error = CertsealError(exc.kind, f"{said}: {message}", field=exc.field)
     error.reason, error.attempt, error.retried = exc.reason, exc.attempt, exc.retried
     return error
 

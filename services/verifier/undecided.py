@@ -6,6 +6,7 @@ the reason without it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from certseal.errors import CertsealError, ErrorKind
@@ -14,28 +15,39 @@ from certseal.errors import CertsealError, ErrorKind
 UNDECIDED = "claim_undecided"
 
 
+#: at most this many of a batch's codes are named (its message stays whole within
+#: :data:`certseal.errors.MAX_DETAILS`; the rest are counted)
+NAMED_AT_MOST = 3
+
+#: a batch's code as its message names it: by its place in the request
+CODE_NAMED = re.compile(r"codes\[(\d+)\]")
+
+
 class Undecided(CertsealError):
     """A claim undecided (UNAVAILABLE, reason :data:`UNDECIDED`): :func:`unavailable`'s
     error, keeping ``why`` and ``handed`` so a batch's answer can say it again naming
     its codes (:meth:`of_codes`)."""
 
     def __init__(self, why: str, handed: bool, codes: Sequence[int] = ()):
-        if codes:  # a VerifyCodes request's, by their positions in it
-            shown = ", ".join(f"codes[{at}]" for at in codes[:8])
-            more = f" and {len(codes) - 8} more" if len(codes) > 8 else ""
+        n = len(codes)
+        if codes:  # a VerifyCodes request's, by their places in it, named last
             what = (
-                f"the presentation code{'s' if len(codes) > 1 else ''} {shown}{more} "
-                "of this request (none of its codes is answered)"
+                f"{n} presentation code{'s' if n > 1 else ''} of this request could "
+                f"not {'all ' if n > 1 else ''}be claimed ({why}): none of its codes is "
+                "answered; "
             )
-            verb = "were" if len(codes) > 1 else "was"
+            shown = ", ".join(f"codes[{at}]" for at in codes[:NAMED_AT_MOST])
+            more = f" and {n - NAMED_AT_MOST} more" if n > NAMED_AT_MOST else ""
+            which = f". {'They are' if n > 1 else 'It is'} {shown}{more}"
         else:
-            what, verb = "the presentation code", "was"
+            what, which = f"the presentation code could not be claimed ({why}); ", ""
         super().__init__(
             ErrorKind.UNAVAILABLE,
-            f"{what} could not be claimed ({why}); "
+            what
             + ("not retried: the claim may still reach the log; " if handed else "")
-            + f"retry later: if the retry says REPLAYED, this attempt reached the log "
-            f"after all and {verb} never answered VALID: ask the holder for a new code",
+            + "retry later: if a retry says REPLAYED, this attempt reached the log "
+            "after all and was never answered VALID: ask the holder for a new code"
+            + which,
             field="codes" if codes else None,
             reason=UNDECIDED,
         )
@@ -43,8 +55,20 @@ class Undecided(CertsealError):
         self.retried = not handed
 
     def of_codes(self, codes: Sequence[int]) -> Undecided:
-        """The same undecided claim, said of a request's ``codes`` (their positions)."""
+        """The same undecided claim, said of a request's ``codes`` (their places)."""
         return Undecided(self.why, self.handed, codes)
+
+
+def on_lines(message: str, lines: Sequence[int]) -> str:
+    """``message`` with each ``codes[i]`` it names (:data:`CODE_NAMED`) said as
+    ``line N``, ``lines[i]`` being the file line of the request's i-th code:
+    ``certseal verify --codes`` names what a person can find in the file."""
+
+    def line(named: re.Match[str]) -> str:
+        at = int(named[1])
+        return f"line {lines[at]}" if at < len(lines) else named[0]
+
+    return CODE_NAMED.sub(line, message)
 
 
 def unavailable(why: str, *, handed: bool = False) -> Undecided:

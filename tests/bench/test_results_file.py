@@ -37,3 +37,15 @@ def test_out_names_the_file_and_other_benches_keep_their_name(no_knobs):
     assert results_file("document-ofd") == RESULTS / "document-ofd.json"
     no_knobs.setenv("BENCH_OUT", "mine")
     assert results_file("seal") == RESULTS / "mine.json"
+
+
+def test_no_bench_writes_a_committed_file_but_through_results_file():
+    # atk59: issuer_bench's full run still wrote issuer.json itself, so a run with
+    # BENCH_SECONDS=3 replaced the committed figures
+    import re
+    from pathlib import Path
+
+    names = "|".join(COMMITTED)
+    direct = re.compile(rf"RESULTS\s*/\s*f?[\"']({names})\.json[\"']")
+    for source in sorted(Path(RESULTS).parent.glob("*.py")):
+        assert not direct.search(source.read_text()), source.name

@@ -115,8 +115,8 @@ async def test_a_file_of_codes_says_which_lines_were_not_verified(
     assert status == 1, out
     said = out.strip().splitlines()[-1]
     assert said.startswith(
-        "error: codes: lines 1 to 3 not verified: the presentation codes codes[0], "
-        "codes[1] of this request (none of its codes is answered) could not be "
-        "claimed (waited 2.0 s for the broker"
+        "error: codes: lines 1 to 3 not verified: 2 presentation codes of this "
+        "request could not all be claimed (waited 2.0 s for the broker"
     ), out
+    assert said.endswith("They are line 1, line 3"), out
     assert "VALID" not in out.replace("answered VALID", ""), out

@@ -57,6 +57,7 @@ async def test_every_entitlement_is_listed_once_in_order_a_page_at_a_time(channe
     [
         (pb.ListEntitlementsRequest(page_size=501), "page_size"),
         (pb.ListEntitlementsRequest(page_token="not hex"), "page_token"),
+        (pb.ListEntitlementsRequest(page_token="00"), "page_token"),  # atk59: NUL
     ],
 )
 async def test_a_bad_page_is_invalid_argument_naming_it(channel_as, request_, field):

@@ -49,6 +49,9 @@ BLANK = [
     (["licence", "get", ""], "identifier: is empty: give a value\n"),
     (["verify", ""], "code: is empty: give a value\n"),
     (["type", "add", "--issuers", "", "--code", "x"], "issuers: is empty"),
+    # atk59: what shows as nothing is as empty (a zero-width space, a BOM)
+    (["verify", "--verifier", "\u200b", "LC1:x"], "verifier: is empty"),
+    (["events", "tail", "--as", "\ufeff "], "as: is empty"),
 ]
 
 
@@ -180,6 +183,10 @@ SERVICES = [
         )
         for name in ("seal", "feed", "console", "tlog")
     ),
+    (
+        ["services.issuer", "--config", "x.toml", "--log-level", ""],
+        "services.issuer: error: log-level: is empty: give a value",
+    ),
     (["services.seal", "--config", ""], "services.seal: error: config: is empty"),
     (
         ["services.verifier", "--config", "x.toml", "--data-dir", " "],
@@ -227,6 +234,8 @@ def _example(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         (["--bootstrap", "", "--group", "g"], "bootstrap: is empty: give HOST:PORT"),
         (["--bootstrap", "h:1", "--group", " "], "group: is empty: give a consumer"),
         (["--bootstrap", "h:1", "--group", "g", "--db", ""], "db: is empty"),
+        (["--bootstrap", "127.0.0.1:abc", "--group", "g"], "bootstrap: '127.0.0.1:a"),
+        (["--bootstrap", "h:1", "--group", "a", "--group", "b"], "group: given more"),
         (
             ["--bootstrap", "h:1", "--group", "g", "--db", "/proc/no/such.sqlite"],
             "db: cannot open '/proc/no/such.sqlite': unable to open database file",

@@ -182,6 +182,55 @@ def test_a_request_that_fails_names_its_lines_and_keeps_the_answers_before_it(
     )
 
 
+def test_ctrl_c_during_a_later_request_keeps_the_answers_before_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    """atk59: a Ctrl-C during request 3 dropped the answers of requests 1 and 2,
+    whose uses were recorded."""
+    monkeypatch.setattr(cli_batch, "BATCH", 2)
+    path = tmp_path / "codes.txt"
+    path.write_text("".join(f"LC1:{n}\n" for n in range(5)))
+
+    def answer(codes: list[str], n: int) -> list[Any]:
+        if n == 3:
+            raise KeyboardInterrupt
+        return [_valid(c) for c in codes]
+
+    status, out, _ = _run(monkeypatch, capsys, str(path), answer)
+    assert status == 130
+    out = out.splitlines()
+    assert [x for x in out if x.startswith("line ")] == [
+        f"line {n + 1}: VALID LC1:{n}" for n in range(4)
+    ]
+    assert out[-1] == "4 codes: 4 VALID"
+
+
+def test_the_places_the_verifier_names_are_said_as_the_file_s_lines(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    """atk59 F4: the server's codes[i] are places in its request, which skips blank
+    lines and starts again at every request: the CLI says them as lines."""
+    from services.verifier.undecided import unavailable
+
+    monkeypatch.setattr(cli_batch, "BATCH", 2)
+    path = tmp_path / "codes.txt"
+    path.write_text("LC1:A\r\n\r\nLC1:B\r\n  \r\nLC1:C\r\nLC1:D\r\n")
+
+    def answer(codes: list[str], n: int) -> list[Any]:
+        if n == 2:
+            raise unavailable("waited").of_codes([1])
+        return [_valid(c) for c in codes]
+
+    status, out, err = _run(monkeypatch, capsys, str(path), answer)
+    assert status == 1, (out, err)
+    assert err.startswith(
+        "error: codes: lines 5 to 6 not verified (the 2 before are answered above): "
+        "1 presentation code of this request could not be claimed (waited; "
+    ), err
+    assert "could not be claimed (waited; 1 attempt, " in err, err
+    assert err.endswith("ask the holder for a new code. It is line 6\n"), err
+
+
 def test_a_first_request_that_fails_names_its_one_line(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Any
 ) -> None:

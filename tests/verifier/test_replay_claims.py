@@ -468,23 +468,43 @@ def test_a_span_forgets_the_claims_the_store_holds():
 
 
 def test_an_undecided_claim_of_a_batch_names_its_codes():
-    """atk57: a VerifyCodes request's undecided claim was said as one code's."""
-    from services.verifier.undecided import UNDECIDED, unavailable
+    """atk57: a VerifyCodes request's undecided claim was said as one code's; atk59:
+    its list of codes came first and pushed the advice past the details' bound."""
+    from certseal.errors import MAX_DETAILS, status_details
+    from services.verifier.undecided import UNDECIDED, on_lines, unavailable
 
     alone = unavailable("waited 2.0 s for the broker", handed=True)
     assert alone.message.startswith("the presentation code could not be claimed (")
-    assert "was never answered VALID" in alone.message
+    assert alone.message.endswith(
+        "was never answered VALID: ask the holder for a new code"
+    )
     assert (alone.field, alone.reason, alone.retried) == (None, UNDECIDED, False)
     one = alone.of_codes([3])
-    assert one.message.startswith(
-        "the presentation code codes[3] of this request (none of its codes is "
-        "answered) could not be claimed (waited 2.0 s for the broker); not retried"
+    assert one.message == (
+        "1 presentation code of this request could not be claimed (waited 2.0 s for "
+        "the broker): none of its codes is answered; not retried: the claim may "
+        "still reach the log; retry later: if a retry says REPLAYED, this attempt "
+        "reached the log after all and was never answered VALID: ask the holder for "
+        "a new code. It is codes[3]"
     )
-    many = unavailable("KafkaConnectionError").of_codes(list(range(10)))
+    many = unavailable("KafkaConnectionError").of_codes(list(range(493, 500)))
     assert many.message.startswith(
-        "the presentation codes codes[0], codes[1], codes[2], codes[3], codes[4], "
-        "codes[5], codes[6], codes[7] and 2 more of this request (none of its codes "
-        "is answered) could not be claimed (KafkaConnectionError); retry later"
+        "7 presentation codes of this request could not all be claimed "
+        "(KafkaConnectionError): none of its codes is answered; retry later"
     )
-    assert "were never answered VALID" in many.message
+    assert many.message.endswith(
+        "They are codes[493], codes[494], codes[495] and 4 more"
+    )
     assert (many.field, many.reason, many.retried) == ("codes", UNDECIDED, True)
+    # the longest: a handed claim's wait, places of three digits; whole, not cut
+    longest = unavailable(
+        "waited 2.0 s for the broker to acknowledge the claim", handed=True
+    ).of_codes(list(range(400, 500)))
+    assert len(status_details(longest)) <= MAX_DETAILS
+    assert status_details(longest).endswith("codes[402] and 97 more")
+    # verify --codes names the file's lines instead
+    lines = [n + 1 for n in range(0, 1000, 2)]
+    assert on_lines(many.message, lines).endswith(
+        "They are line 987, line 989, line 991 and 4 more"
+    )
+    assert on_lines("codes[7]", [1, 2]) == "codes[7]"  # not one of the request's
