@@ -1,9 +1,9 @@
-"""The argparse actions every parser of the project stores values with
-(registered by :class:`certseal.cli_parser.OneLineParser` for ``store`` and
-``append``): an option of one value given twice is refused (:class:`StoreOnce`),
-and so is an empty or blank value (:func:`refuse_blank`), each as argparse's own
-``ArgumentError``, which the parser prints as ``error: <option>: <problem>`` with
-exit status 2 before the command runs.
+"""What every parser of the project refuses in the values it reads
+(:class:`certseal.cli_parser.OneLineParser`): an option of one value given twice
+(:class:`StoreOnce`, registered for ``store``) and a value that shows nothing
+(:func:`refuse_blank`), each as argparse's own ``ArgumentError``, which the parser
+prints as ``error: <option>: <problem>`` with exit status 2 before the command
+runs.
 """
 
 from __future__ import annotations
@@ -27,30 +27,28 @@ def shows_nothing(text: str) -> bool:
 
 
 def refuse_blank(action: argparse.Action, value: Any) -> None:
-    """Raise argparse's ``ArgumentError`` (``error: <option>: is empty ...``, exit
-    status 2 from the parser) when ``value`` is an empty text or one of white
-    space, control and format characters alone (what shows as nothing). An option
-    given an empty value is a mistake (an unset shell variable, ``--verifier
-    "$HOST"``), never the option left out: ``verify --verifier ''`` asked the
-    configured verifier, ``events tail --token ''`` read from the default position,
-    ``seal list --owner ''`` listed the caller's own seals (atk57)."""
+    """Raise argparse's ``ArgumentError`` (``error: <option>: is empty: give a
+    value``, exit status 2 from the parser) when ``value`` :func:`shows_nothing`.
+    Called by :class:`certseal.cli_parser.OneLineParser` on every value of every
+    option and argument before its ``type`` reads it. An empty value is a mistake
+    (an unset shell variable, ``--verifier "$HOST"``), never the option left out:
+    ``verify --verifier ''`` asked the configured verifier, ``events tail --token
+    ''`` read from the default position, ``seal list --owner ''`` listed the
+    caller's own seals (atk57); nor is it a value of the option's kind for its
+    ``type`` to name wrongly (``licence issue --type ''``: "'' is not a licence type
+    code", trial56)."""
     if action.type is blank_means_none:
         return
     if isinstance(value, str) and shows_nothing(value):
-        leave_out = (
-            f", or leave {action.option_strings[0]} out"
-            if action.option_strings and not action.required
-            else ""
-        )
-        raise argparse.ArgumentError(action, f"is empty: give a value{leave_out}")
+        what = getattr(action.type, "what", "a value")  # certseal.cli_parser.given
+        raise argparse.ArgumentError(action, f"is empty: give {what}")
 
 
 class StoreOnce(argparse.Action):
     """An argparse ``action`` for an option whose request field holds one value
     (``licence list --status``): stored as ``store`` does, and refused when given
     again (``error: <option>: given more than once ...``, exit status 2 from the
-    parser) rather than the last one silently replacing the first, or given an empty
-    value (:func:`refuse_blank`)."""
+    parser) rather than the last one silently replacing the first."""
 
     #: the namespace attribute holding the options of this kind a parse has seen
     SEEN = "_given_once"
@@ -62,7 +60,6 @@ class StoreOnce(argparse.Action):
         values: Any,
         option_string: str | None = None,
     ) -> None:
-        refuse_blank(self, values)
         # the options of this kind this parse has seen: the value held is no sign
         # (it may be the default, or equal it)
         given: set[str] = namespace.__dict__.setdefault(self.SEEN, set())
@@ -72,18 +69,3 @@ class StoreOnce(argparse.Action):
             )
         given.add(self.dest)
         setattr(namespace, self.dest, values)
-
-
-class AppendGiven(argparse._AppendAction):
-    """argparse's ``append``, an empty value refused (:func:`refuse_blank`):
-    ``--field ''`` or ``--issuers ''`` is a mistake, not one more item."""
-
-    def __call__(
-        self,
-        parser: argparse.ArgumentParser,
-        namespace: argparse.Namespace,
-        values: Any,
-        option_string: str | None = None,
-    ) -> None:
-        refuse_blank(self, values)
-        super().__call__(parser, namespace, values, option_string)

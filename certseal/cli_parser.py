@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from certseal.cli_actions import AppendGiven, StoreOnce, shows_nothing
+from certseal.cli_actions import StoreOnce, refuse_blank
 from certseal.cli_names import (
     argparse_problem,
     argument_problem,
@@ -47,8 +47,14 @@ class OneLineParser(argparse.ArgumentParser):
         # --group b`` too); argument groups share this registry
         for name in (None, "store"):
             self.register("action", name, StoreOnce)
-        # and an empty value is refused, never taken for the option left out
-        self.register("action", "append", AppendGiven)
+
+    def _get_value(self, action: argparse.Action, arg_string: str) -> Any:
+        """argparse's, every value of an option or argument that shows nothing
+        refused first (:func:`~certseal.cli_actions.refuse_blank`), typed or not;
+        not the words a command passes on to its own parser."""
+        if action.nargs not in (argparse.PARSER, argparse.REMAINDER):
+            refuse_blank(action, arg_string)
+        return super()._get_value(action, arg_string)
 
     def parse_known_args(  # type: ignore[override]
         self, args: Sequence[str] | None = None, namespace: Any = None
@@ -95,16 +101,17 @@ class Parser(OneLineParser):
 
 def given(what: str) -> Callable[[str], str]:
     """An argparse ``type`` for an option whose value names something (``--as``'s
-    identity, ``--home``'s folder, ``--config``'s file): an empty or blank value is
-    refused, ``error: <option>: is empty: give <what>``, exit 2, never taken for no
-    option (``--as ''`` acting as the CLI's operator, who sees every event) nor for
-    the current folder (``run --home ''`` made the stack there)."""
+    identity, ``--home``'s folder, ``--config``'s file): the text as given, and
+    ``what`` for the parser to ask for when the value shows nothing
+    (:func:`~certseal.cli_actions.refuse_blank`: ``error: <option>: is empty: give
+    <what>``, exit 2), never taken for no option (``--as ''`` acting as the CLI's
+    operator, who sees every event) nor for the current folder (``run --home ''``
+    made the stack there)."""
 
     def parse(text: str) -> str:
-        if shows_nothing(text):
-            raise argparse.ArgumentTypeError(f"is empty: give {what}")
         return text
 
+    parse.what = what  # type: ignore[attr-defined]
     return parse
 
 
@@ -117,8 +124,6 @@ def log_level(text: str) -> str:
     in any case (``debug``), as the logging module names it; anything else is the
     one line, exit 2, not the logging module's ValueError and its traceback."""
     level = text.strip().upper()
-    if shows_nothing(text):
-        raise argparse.ArgumentTypeError("is empty: give a value")
     if level not in LOG_LEVELS:
         raise argparse.ArgumentTypeError(
             f"{shown_word(text)} is no log level: give {', '.join(LOG_LEVELS[:-1])} "

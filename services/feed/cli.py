@@ -283,7 +283,8 @@ def cmd_feed(args: argparse.Namespace) -> int:
         for entitlement in reply.entitlements:
             _print_entitlement(entitlement)
         count = len(reply.entitlements)
-        print(f"{count} integrator{'s' if count != 1 else ''}")
+        page = " on this page" if reply.next_page_token else ""
+        print(f"{count} integrator{'s' if count != 1 else ''}{page}")
         if reply.next_page_token:
             print(f"more: --page-token {reply.next_page_token}")
     elif command == "webhook":
@@ -302,6 +303,9 @@ def cmd_feed(args: argparse.Namespace) -> int:
 
 
 def _print_entitlement(e: Any) -> None:
+    if not (e.departments or e.licence_types or e.event_types):
+        say(f"{e.integrator}: every right withdrawn (certseal feed revoke)")
+        return
     say(
         f"{e.integrator}: departments {', '.join(e.departments) or '-'}; "
         f"licence types {', '.join(e.licence_types) or '-'}; "

@@ -151,7 +151,17 @@ def check_entitlement(entitlement: Entitlement) -> None:
 def check_lets_through(entitlement: Entitlement) -> None:
     """PERMISSION_DENIED, saying why, for an entitlement that lets no event the feed
     carries through (:meth:`Entitlement.nothing_through`): a stream under it would
-    stay open and never deliver, a webhook never post."""
+    stay open and never deliver, a webhook never post. One whose rights were all
+    withdrawn (RemoveEntitlement: every list empty) is said as withdrawn."""
+    if not (
+        entitlement.departments or entitlement.licence_types or entitlement.event_types
+    ):  # RemoveEntitlement's
+        raise denied(
+            f"every right of {entitlement.integrator} to the event feed was withdrawn "
+            "(certseal feed revoke; an operator gives them again: certseal feed "
+            "entitle)",
+            field="as",
+        )
     why = entitlement.nothing_through(EVENT_TOPICS)
     if why is not None:
         raise denied(

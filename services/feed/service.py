@@ -212,9 +212,8 @@ class FeedService:
         start, before the first event (the servicer sends its headers then).
 
         ``start`` is earliest, latest or token. The entitlement is re-read before an
-        event once the last read is ``entitlement_refresh_s`` old (not per batch: a
-        slow subscriber holds the rest of one), so a withdrawn right stops deliveries
-        without a reconnect.
+        event, and before each fetch of a quiet stream, once the last read is
+        ``entitlement_refresh_s`` old, so a withdrawn right ends the stream.
         INVALID_ARGUMENT for a filter list of more than 1,000 values
         (:func:`~services.feed.filters.check_sizes`); PERMISSION_DENIED for a holder
         app, an integrator without an entitlement or with one that lets no event
@@ -319,6 +318,11 @@ class FeedService:
             loop = asyncio.get_running_loop()
             checked = fetched = loop.time()
             while stopping is None or not stopping.is_set():
+                # a withdrawn right ends a quiet stream too, not at its next event
+                # (trial56: a revoked integrator's tail stayed open until one came)
+                if loop.time() - checked >= self._refresh:
+                    entitlement = await self._entitlement_of(caller)
+                    checked = loop.time()
                 batches = await consumer.getmany(timeout_ms=500, max_records=500)
                 if batches:
                     fetched = loop.time()

@@ -353,7 +353,7 @@ def cmd_licence(args: argparse.Namespace) -> int:
                 pb.TransferLicenceRequest(
                     identifier=args.identifier,
                     to_department_code=args.to,
-                    reason=args.reason,
+                    reason=args.reason or "",
                 )
             ),
         )
@@ -366,7 +366,7 @@ def cmd_licence(args: argparse.Namespace) -> int:
             identifier=args.identifier,
             remove_fields=args.remove_field or [],
             holder_name=args.holder_name or "",
-            reason=args.reason,
+            reason=args.reason or "",
         )
         _fields_of(args, amend.fields, lambda: _type_of(args.identifier))
         amended = _call(args, lambda s: s.AmendLicence(amend))
@@ -484,7 +484,7 @@ def register_licence(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         if name == "document":
             add_document_options(command)
         if name in ("suspend", "unsuspend", "revoke", "cancel"):
-            command.add_argument("--reason", default="", required=name == "revoke")
+            command.add_argument("--reason", required=name == "revoke")
         if name == "revoke":
             command.add_argument(
                 "--sanction",

@@ -175,6 +175,46 @@ async def test_a_withdrawn_department_stops_a_slow_subscribers_deliveries(
     assert after.headers["ce_id"] == ids[4]
 
 
+async def test_a_quiet_stream_ends_once_every_right_is_withdrawn(stack, feed_app):
+    """trial56: after ``certseal feed revoke``, a subscriber's stream with nothing to
+    deliver stayed open until an event came, and then ended saying the entitlement
+    "names no department", as if an operator had mistyped one. A quiet stream ends
+    within the refresh too, saying the rights were withdrawn."""
+    from certseal.errors import CertsealError
+
+    service = FeedService(
+        store=feed_app.store,
+        kafka=stack.config.kafka.settings("atk-feed-quiet"),
+        wrapper=KeyWrapper(os.urandom(32)),
+        webhooks=feed_app.webhooks,
+        entitlement_refresh_s=0.0,  # every fetch round re-reads it
+    )
+    integrator = Caller("integrator", f"atk-quiet-{secrets.token_hex(3)}")
+    every = frozenset({"*"})
+    await service.set_entitlement(
+        OPERATOR, Entitlement(str(integrator), frozenset({fresh_uscc()}), every, every)
+    )
+    opened = asyncio.Event()
+
+    async def subscribed() -> None:
+        opened.set()
+
+    stream = service.subscribe(integrator, Filter(), start="latest", opened=subscribed)
+    reading = asyncio.ensure_future(anext(stream))
+    async with asyncio.timeout(60):
+        await opened.wait()
+    await service.remove_entitlement(OPERATOR, str(integrator))
+    with pytest.raises(CertsealError) as ended:
+        async with asyncio.timeout(30):  # a bound on a hang, not a latency figure
+            await reading
+    await stream.aclose()
+    assert ended.value.kind.value == "PERMISSION_DENIED"
+    assert ended.value.message.startswith(
+        f"every right of {integrator} to the event feed was withdrawn (certseal feed "
+        "revoke"
+    ), ended.value.message
+
+
 async def test_a_withdrawn_department_stops_a_failing_webhooks_deliveries(stack, serve):
     """A receiver is down for three hours; an hour in, the operator withdraws the
     department. The events that were waiting behind the failing one (never attempted

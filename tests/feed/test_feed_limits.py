@@ -95,7 +95,7 @@ async def test_a_webhook_is_not_registered_under_an_entitlement_that_lets_nothin
                 )
             )
     assert err.value.code() is grpc.StatusCode.PERMISSION_DENIED
-    assert "no department" in (err.value.details() or "")
+    assert "was withdrawn (certseal feed revoke" in (err.value.details() or "")
 
 
 async def test_a_holder_app_is_told_it_does_not_read_the_feed(channel_as):
@@ -134,7 +134,7 @@ async def test_a_live_stream_ends_once_its_entitlement_lets_nothing_through(
             async with asyncio.timeout(60):
                 await anext(stream)
     assert err.value.kind is ErrorKind.PERMISSION_DENIED
-    assert "no department" in str(err.value)
+    assert "was withdrawn (certseal feed revoke" in str(err.value)
 
 
 async def test_a_replay_applies_the_webhooks_filter_as_it_stands_and_is_audited(
