@@ -33,8 +33,10 @@ Pure: no I/O.
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
+from collections.abc import Iterable
 from pathlib import PurePath
 
 from certseal.errors import invalid, printable
@@ -163,3 +165,11 @@ def one_line(message: str) -> str:
     (:func:`certseal.errors.printable`): what a CLI prints after ``error:``, whatever
     text of outside it quotes."""
     return printable(message)
+
+
+def did_you_mean(word: str, names: Iterable[str], cutoff: float = 0.75) -> str:
+    """``"did you mean NAME? "`` for the one of ``names`` nearest ``word`` (difflib's
+    ratio at least ``cutoff``: a typo, not another word), else ``""``: what a
+    refusal of a mistyped name says before the names it knows."""
+    near = difflib.get_close_matches(word, list(names), n=1, cutoff=cutoff)
+    return f"did you mean {near[0]}? " if near else ""

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from certseal.errors import denied, invalid
 from certseal.events import EVENT_TYPES
 from certseal.identifiers import validate_type_code, validate_uscc
+from certseal.text import did_you_mean
 from services.feed.domain import (
     EVENT_TOPICS,
     MAX_LIST_VALUES,
@@ -63,8 +64,8 @@ def check_event_types(
         if not matching:
             raise invalid(
                 field,
-                f"{wanted!r} is not an event type; known: {_listed(known)} "
-                "(or a pattern such as licence.*)",
+                f"{wanted!r} is not an event type; {did_you_mean(wanted, known)}"
+                f"known: {_listed(known)} (or a pattern such as licence.*)",
             )
         if not any(allowed.matches(t) for t in matching):
             raise invalid(

@@ -15,7 +15,7 @@ from certseal.calls import call_service
 from certseal.cli import load
 from certseal.cli_options import OutputFile, say, whole_number
 from certseal.errors import CertsealError, invalid
-from certseal.text import shown_name
+from certseal.text import did_you_mean, shown_name
 from certseal.timestamps import utcnow
 from certseal.tlsfiles import read_certificates
 from services.verifier.cli_bundle import DEFAULT_MAX_DELTAS, cmd_bundle_fetch
@@ -165,8 +165,9 @@ def verifier_target(cfg: Any, args: argparse.Namespace) -> tuple[str, str]:
             known = ", ".join(sorted(groups)) or "none"
             raise invalid(
                 "group",
-                f"no verifier group {args.group!r} in [cli] verifier_groups (known: "
-                f"{known}); or give --verifier HOST:PORT",
+                f"no verifier group {args.group!r} in [cli] verifier_groups; "
+                f"{did_you_mean(args.group, groups)}known: {known}; or give "
+                "--verifier HOST:PORT",
             )
         return groups[args.group], f"cli.verifier_groups.{args.group}"
     return str(cfg.cli.verifier_target), "cli.verifier_target"
