@@ -8,7 +8,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable
 
-from certseal.errors import denied, invalid
+from certseal.errors import CertsealError, ErrorKind, denied, invalid
 from certseal.events import EVENT_TYPES
 from certseal.identifiers import validate_type_code, validate_uscc
 from certseal.text import did_you_mean
@@ -170,3 +170,17 @@ def check_lets_through(entitlement: Entitlement) -> None:
             f"{why} (an operator widens it: certseal feed entitle)",
             field="as",
         )
+
+
+def nothing_to_withdraw(integrator: str, *, withdrawn: bool) -> CertsealError:
+    """RemoveEntitlement's NOT_FOUND (field ``integrator``) for an integrator with no
+    right left: its rights ``withdrawn`` already, or never entitled (trial56: both
+    were "a right of … to withdraw not found")."""
+    if withdrawn:
+        said = f"every right of {integrator} was withdrawn already: nothing to withdraw"
+    else:
+        said = (
+            f"{integrator} was never entitled: nothing to withdraw (certseal feed "
+            "entitlements lists the integrators that are)"
+        )
+    return CertsealError(ErrorKind.NOT_FOUND, said, field="integrator")

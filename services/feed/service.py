@@ -38,12 +38,7 @@ from services.feed.domain import (
     SubscriptionSlots,
     Webhook,
 )
-from services.feed.events import (
-    FEED_TOPICS,
-    event_meta,
-    integrator_view,
-    views,
-)
+from services.feed.events import FEED_TOPICS, event_meta, integrator_view, views
 from services.feed.filters import (
     check_codes,
     check_entitlement,
@@ -51,6 +46,7 @@ from services.feed.filters import (
     check_lets_through,
     check_sizes,
     check_within,
+    nothing_to_withdraw,
 )
 from services.feed.identities import (
     check_webhook_name,
@@ -179,11 +175,13 @@ class FeedService:
         """Withdraw every right of ``integrator``; audited (``feed.unentitle``). The
         empty entitlement kept lets nothing through: its subscriptions end at their
         next event (PERMISSION_DENIED), its webhooks post nothing more. NOT_FOUND for
-        one never entitled or withdrawn already (nothing to withdraw, said)."""
+        one never entitled or withdrawn already, said apart
+        (:func:`~services.feed.filters.nothing_to_withdraw`)."""
         empty = Entitlement(integrator_identity(integrator))
         if not await self._keep(caller, empty, "feed.unentitle"):
             # never set, or withdrawn already (perhaps by a call at the same time)
-            raise not_found(f"a right of {integrator} to withdraw", field="integrator")
+            kept = await self.entitlement(empty.integrator)
+            raise nothing_to_withdraw(integrator, withdrawn=kept is not None)
         return empty
 
     async def _keep(self, by: Caller, kept: Entitlement, action: str) -> bool:

@@ -142,6 +142,9 @@ async def test_set_entitlement_refuses_nothing_through_and_remove_withdraws(
         await withdraw(channel_as, f"{integrator}x")
     assert err.value.code() is grpc.StatusCode.NOT_FOUND
     assert dict(err.value.trailing_metadata())["certseal-error-field"] == "integrator"
+    assert "was never entitled: nothing to withdraw (certseal feed entitlements" in (
+        err.value.details()
+    )
     removed = await withdraw(channel_as, integrator)
     assert removed.entitlement == pb.Entitlement(integrator=integrator)
     with pytest.raises(grpc.aio.AioRpcError) as err:
@@ -149,3 +152,11 @@ async def test_set_entitlement_refuses_nothing_through_and_remove_withdraws(
     assert err.value.code() is grpc.StatusCode.PERMISSION_DENIED
     # its rights withdrawn, said so (trial56: not "names no department")
     assert "was withdrawn (certseal feed revoke" in (err.value.details() or "")
+    # withdrawn twice: said as withdrawn already (trial56: "a right … not found")
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await withdraw(channel_as, integrator)
+    assert err.value.code() is grpc.StatusCode.NOT_FOUND
+    assert err.value.details() == (
+        f"integrator: every right of {integrator} was withdrawn already: nothing to "
+        "withdraw"
+    )
