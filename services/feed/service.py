@@ -173,8 +173,8 @@ class FeedService:
 
     async def remove_entitlement(self, caller: Caller, integrator: str) -> Entitlement:
         """Withdraw every right of ``integrator``; audited (``feed.unentitle``). The
-        empty entitlement kept lets nothing through: its subscriptions end at their
-        next event (PERMISSION_DENIED), its webhooks post nothing more. NOT_FOUND for
+        empty entitlement kept lets nothing through: its subscriptions end within the
+        refresh (PERMISSION_DENIED, "withdrawn"), its webhooks post nothing more. NOT_FOUND for
         one never entitled or withdrawn already, said apart
         (:func:`~services.feed.filters.nothing_to_withdraw`)."""
         empty = Entitlement(integrator_identity(integrator))
