@@ -283,7 +283,7 @@ def cmd_feed(args: argparse.Namespace) -> int:
         for entitlement in reply.entitlements:
             _print_entitlement(entitlement)
         count = len(reply.entitlements)
-        page = " on this page" if reply.next_page_token else ""
+        page = " on this page" if reply.next_page_token or args.page_token else ""
         print(f"{count} integrator{'s' if count != 1 else ''}{page}")
         if reply.next_page_token:
             print(f"more: --page-token {reply.next_page_token}")

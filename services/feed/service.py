@@ -56,6 +56,7 @@ from services.feed.identities import (
 from services.feed.merge import MERGE_WAIT_S, held, time_merge
 from services.feed.reach import reached, started
 from services.feed.resume import checked_fingerprints, past_end
+from services.feed.rights import HeldRights
 from services.feed.storage import FeedStore, WebhookRow
 from services.feed.tokens import (
     RESUBSCRIBE,
@@ -314,13 +315,17 @@ class FeedService:
             if opened is not None:
                 await opened()
             loop = asyncio.get_running_loop()
-            checked = fetched = loop.time()
+            fetched = loop.time()
+            rights = HeldRights(
+                lambda: self._entitlement_of(caller),
+                entitlement,
+                self._refresh,
+                loop.time,
+            )
             while stopping is None or not stopping.is_set():
                 # a withdrawn right ends a quiet stream too, not at its next event
                 # (trial56: a revoked integrator's tail stayed open until one came)
-                if loop.time() - checked >= self._refresh:
-                    entitlement = await self._entitlement_of(caller)
-                    checked = loop.time()
+                entitlement = await rights.now()
                 batches = await consumer.getmany(timeout_ms=500, max_records=500)
                 if batches:
                     fetched = loop.time()
@@ -361,9 +366,7 @@ class FeedService:
                         # before each event, not each batch: a slow subscriber
                         # holds the rest of a batch (up to 500) for as long as it
                         # reads, and a withdrawn right must stop it meanwhile
-                        if loop.time() - checked >= self._refresh:
-                            entitlement = await self._entitlement_of(caller)
-                            checked = loop.time()
+                        entitlement = await rights.now()
                         if not entitlement.allows(meta):
                             continue
                         if not wanted.matches(meta):

@@ -110,16 +110,27 @@ def with_attempts(exc: CertsealError, began: float | None) -> CertsealError:
         return exc
     attempts = f"{exc.attempt} attempt{'s' if exc.attempt != 1 else ''}"
     took = f"{attempts}, {time.monotonic() - began:.1f} s in all"
-    # beside why the claim was undecided ("could not be claimed (why)"), not after
-    # a batch's codes, which its message names last
-    message, why = exc.message, exc.message.find("claimed (")
-    end = message.find(")", why) if why >= 0 else -1
+    # beside why the claim was undecided ("could not be claimed (why)", at the
+    # bracket closing it: a why may hold brackets of its own), not after a batch's
+    # codes, which its message names last
+    message, end = exc.message, _closing(exc.message, exc.message.find("claimed ("))
     message = (
-        f"{message[:end]}; {took}{message[end:]}" if end >= 0 else f"{message} ({took})"
+        f"{message[:end]}; {took}{message[end:]}" if end else f"{message} ({took})"
     )
     said = CertsealError(exc.kind, message, field=exc.field)
     said.reason, said.attempt = exc.reason, exc.attempt
     return said
+
+
+def _closing(text: str, at: int) -> int:
+    """Where the bracket opened by the first ``(`` at or after ``at`` closes in
+    ``text``; 0 when ``at`` is -1 or it does not close."""
+    depth, start = 0, text.find("(", at) if at >= 0 else -1
+    for index in range(start, len(text)) if start >= 0 else ():
+        depth += {"(": 1, ")": -1}.get(text[index], 0)
+        if depth == 0:
+            return index
+    return 0
 
 
 def _refuse_unused(args: argparse.Namespace) -> None:

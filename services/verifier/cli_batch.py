@@ -21,6 +21,7 @@ from certseal.cli_options import say
 from certseal.errors import CertsealError, ErrorKind, invalid
 from certseal.filekinds import PNG, refuse_other_kind
 from certseal.files import read_input_file, without_bom
+from certseal.text import one_line
 from services.verifier.undecided import on_lines
 
 BATCH = 500
@@ -159,7 +160,13 @@ def cmd_verify_codes(args: argparse.Namespace) -> int:
         # Ctrl-C: 130, as for any command)
         if results:
             _report(codes[: len(results)], results, target, args.group)
-        if isinstance(exc, KeyboardInterrupt):
+        if isinstance(exc, KeyboardInterrupt):  # what the count above leaves out
+            stopped = CertsealError(
+                ErrorKind.UNAVAILABLE, "interrupted (Ctrl-C) before its answer: its "
+                "presentation codes may be claimed already (a retry may say REPLAYED)"
+            )  # fmt: skip
+            said = _unverified(stopped, codes, len(results)).message
+            print(one_line(f"interrupted: {said}"), file=sys.stderr)
             raise
         exc = with_attempts(exc, began[-1] if began else None)
         raise _unverified(exc, codes, len(results)) from None

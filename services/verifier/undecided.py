@@ -9,14 +9,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from certseal.errors import CertsealError, ErrorKind
+from certseal.errors import MAX_DETAILS, CertsealError, ErrorKind
 
 #: the ``reason`` of a claim's UNAVAILABLE (the CLI adds its attempts and time)
 UNDECIDED = "claim_undecided"
 
 
-#: at most this many of a batch's codes are named (its message stays whole within
-#: :data:`certseal.errors.MAX_DETAILS`; the rest are counted)
+#: at most this many of a batch's codes are named, fewer when its message would not
+#: fit whole within :data:`certseal.errors.MAX_DETAILS`; the rest are counted
 NAMED_AT_MOST = 3
 
 #: a batch's code as its message names it: by its place in the request
@@ -36,18 +36,27 @@ class Undecided(CertsealError):
                 f"not {'all ' if n > 1 else ''}be claimed ({why}): none of its codes is "
                 "answered; "
             )
-            shown = ", ".join(f"codes[{at}]" for at in codes[:NAMED_AT_MOST])
-            more = f" and {n - NAMED_AT_MOST} more" if n > NAMED_AT_MOST else ""
-            which = f". {'They are' if n > 1 else 'It is'} {shown}{more}"
         else:
-            what, which = f"the presentation code could not be claimed ({why}); ", ""
-        super().__init__(
-            ErrorKind.UNAVAILABLE,
+            what = f"the presentation code could not be claimed ({why}); "
+        said = (
             what
             + ("not retried: the claim may still reach the log; " if handed else "")
             + "retry later: if a retry says REPLAYED, this attempt reached the log "
             "after all and was never answered VALID: ask the holder for a new code"
-            + which,
+        )
+        # as many places as fit whole in the details a caller reads (atk60: a long
+        # wait's reason cut the third place); none when none fits
+        which = ""
+        for named in range(min(n, NAMED_AT_MOST), 0, -1):
+            shown = ", ".join(f"codes[{at}]" for at in codes[:named])
+            more = f" and {n - named} more" if n > named else ""
+            listed = f". {'They are' if n > 1 else 'It is'} {shown}{more}"
+            if len(f"codes: {said}{listed}") <= MAX_DETAILS:
+                which = listed
+                break
+        super().__init__(
+            ErrorKind.UNAVAILABLE,
+            said + which,
             field="codes" if codes else None,
             reason=UNDECIDED,
         )

@@ -196,8 +196,14 @@ def test_ctrl_c_during_a_later_request_keeps_the_answers_before_it(
             raise KeyboardInterrupt
         return [_valid(c) for c in codes]
 
-    status, out, _ = _run(monkeypatch, capsys, str(path), answer)
+    status, out, err = _run(monkeypatch, capsys, str(path), answer)
     assert status == 130
+    # atk60: what the count leaves out is said
+    assert err == (
+        "interrupted: line 5 not verified (the 4 before are answered above): "
+        "interrupted (Ctrl-C) before its answer: its presentation codes may be "
+        "claimed already (a retry may say REPLAYED)\n"
+    )
     out = out.splitlines()
     assert [x for x in out if x.startswith("line ")] == [
         f"line {n + 1}: VALID LC1:{n}" for n in range(4)
@@ -299,3 +305,24 @@ def test_each_group_that_answered_is_said_with_its_freshness(
     assert len(said) == 2
     assert "group group-1 " in said[0] and "7 events behind" in said[0]
     assert "group group-2 " in said[1] and "14 events behind" in said[1]
+
+
+def test_the_attempts_go_beside_the_reason_whatever_brackets_it_holds() -> None:
+    """atk60: a reason holding brackets of its own had the attempts put inside them."""
+    import time
+
+    from certseal.errors import CertsealError, ErrorKind
+    from services.verifier.cli import with_attempts
+    from services.verifier.undecided import UNDECIDED
+
+    said = CertsealError(
+        ErrorKind.UNAVAILABLE,
+        "the presentation code could not be claimed (group x did not answer "
+        "(DEADLINE_EXCEEDED: y)); retry later",
+        reason=UNDECIDED,
+    )
+    shown = with_attempts(said, time.monotonic()).message
+    assert shown.startswith(
+        "the presentation code could not be claimed (group x did not answer "
+        "(DEADLINE_EXCEEDED: y); 1 attempt, 0.0 s in all); retry later"
+    ), shown

@@ -496,12 +496,16 @@ def test_an_undecided_claim_of_a_batch_names_its_codes():
         "They are codes[493], codes[494], codes[495] and 4 more"
     )
     assert (many.field, many.reason, many.retried) == ("codes", UNDECIDED, True)
-    # the longest: a handed claim's wait, places of three digits; whole, not cut
-    longest = unavailable(
-        "waited 2.0 s for the broker to acknowledge the claim", handed=True
-    ).of_codes(list(range(400, 500)))
-    assert len(status_details(longest)) <= MAX_DETAILS
-    assert status_details(longest).endswith("codes[402] and 97 more")
+    # the longest waits of a handed claim, places of three digits: whole, not cut,
+    # as many places named as fit (atk60: the give-back wait cut the third)
+    for waited in ("acknowledge the claim", "give back the records before the claim"):
+        for places in ([0, 1, 2, 3], list(range(100, 500))):
+            longest = unavailable(
+                f"waited 2.0 s for the broker to {waited}", handed=True
+            ).of_codes(places)
+            shown = status_details(longest)
+            assert len(shown) <= MAX_DETAILS and "…" not in shown, shown
+            assert shown.endswith(" more") and f"codes[{places[0]}]" in shown, shown
     # verify --codes names the file's lines instead
     lines = [n + 1 for n in range(0, 1000, 2)]
     assert on_lines(many.message, lines).endswith(
