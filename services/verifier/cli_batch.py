@@ -191,7 +191,7 @@ def _unverified(
         else ""
     )
     if done:
-        said += f" (the {done} before are answered above)"
+        said += f" (the {done} before {'are' if done > 1 else 'is'} answered above)"
     message = on_lines(exc.message, [number for number, _ in failed])
     error = CertsealError(exc.kind, f"{said}: {message}", field=exc.field)
     error.reason, error.attempt, error.retried = exc.reason, exc.attempt, exc.retried
