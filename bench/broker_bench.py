@@ -41,7 +41,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from bench.issuer_bench import RESULTS
+from bench.outputs import RESULTS
 from services.devstack import DevStack
 
 ROUNDS = int(os.environ.get("BENCH_BROKER_ROUNDS", "400"))

@@ -44,7 +44,8 @@ from typing import Any
 
 import grpc
 
-from bench.issuer_bench import results_file, wait_serving
+from bench.issuer_bench import wait_serving
+from bench.outputs import results_file
 from bench.proccpu import per_op_us, sample
 from bench.scale_bench import LoggedVerifier
 from bench.verifier_bench import produce_backlog

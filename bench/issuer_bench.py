@@ -32,6 +32,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from bench import proccpu
+from bench.outputs import RESULTS, results_file
 from bench.reference import run_loadgen, start_echo, stop, versus, watch
 from certseal.config import dump_config
 from certseal.rpc import secure_channel
@@ -43,7 +44,6 @@ from services.config import Config
 from services.devstack import DevStack, free_port
 from tests.conftest import fresh_uscc
 
-RESULTS = Path(__file__).parent / "results"
 SECONDS = float(os.environ.get("BENCH_SECONDS", "20"))
 SUITES = ("ed25519", "es256", "sm2")
 #: BENCH_PUBLISH_ONLY=1: time only commit -> topic (es256 paced at 300/s, then 64
@@ -226,26 +226,6 @@ def _profile(
 def _stop_profile(profiler: subprocess.Popen[bytes] | None) -> None:
     if profiler is not None:
         profiler.wait()
-
-
-#: the results the README's tables are made from (``python -m bench.tables``), as
-#: committed: only a run as ``make bench`` makes it writes them
-COMMITTED = frozenset({"issuer", "verifier", "seal", "group", "server_model"})
-
-
-def results_file(name: str) -> Path:
-    """Where a bench writes its figures: ``bench/results/NAME.json``. A trial of one
-    of :data:`COMMITTED` (any ``BENCH_*`` knob set, which narrows or changes what is
-    measured: ``BENCH_SEAL_QUICK=1``, ``BENCH_VERIFY_ONLY=1``) writes
-    ``NAME-trial.json`` instead, never the committed figures (a quick trial's two
-    figures had replaced seal.json's); ``BENCH_OUT`` names the file outright."""
-    knobs = [k for k in os.environ if k.startswith("BENCH_") and k != "BENCH_OUT"]
-    if os.environ.get("BENCH_OUT"):
-        name = os.environ["BENCH_OUT"]
-    elif name in COMMITTED and knobs:
-        name = f"{name}-trial"
-    RESULTS.mkdir(exist_ok=True)
-    return RESULTS / f"{name}.json"
 
 
 def write_results(name: str, results: dict[str, Any], setup: dict[str, Any]) -> None:

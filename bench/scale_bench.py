@@ -54,7 +54,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.index_bench import disk_mb, template_event, timed_lookups
-from bench.issuer_bench import RESULTS, setup, start_stack_and_issuer, wait_serving
+from bench.issuer_bench import setup, start_stack_and_issuer, wait_serving
+from bench.outputs import RESULTS
 from bench.proccpu import per_op_us, sample
 from bench.verifier_bench import (
     Verifier,

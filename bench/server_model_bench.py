@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.echo import MODELS, SYNC_THREADS
-from bench.issuer_bench import results_file
+from bench.outputs import results_file
 from bench.reference import run_loadgen, start_echo, stop, versus
 from certseal.devpki import DevCA
 

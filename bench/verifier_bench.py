@@ -42,12 +42,12 @@ from bench.issuer_bench import (
     _profile,
     _stop_profile,
     identity_channel,
-    results_file,
     setup,
     start_stack_and_issuer,
     wait_serving,
 )
 from bench.loadgen import request as issue_request
+from bench.outputs import results_file
 from bench.reference import run_loadgen, start_echo, stop, versus, watch
 from certseal.events import LICENCE_EVENTS
 from certseal.identifiers import LicenceId, make_uscc

@@ -161,23 +161,23 @@ def cmd_verify_codes(args: argparse.Namespace) -> int:
         if results:
             _report(codes[: len(results)], results, target, args.group)
         if isinstance(exc, KeyboardInterrupt):  # what the count above leaves out
-            stopped = CertsealError(
-                ErrorKind.UNAVAILABLE, "interrupted (Ctrl-C) before its answer: its "
-                "presentation codes may be claimed already (a retry may say REPLAYED)"
-            )  # fmt: skip
-            said = _unverified(stopped, codes, len(results)).message
-            print(one_line(f"interrupted: {said}"), file=sys.stderr)
+            print(
+                one_line(
+                    f"interrupted: {_left(codes, len(results))}: interrupted (Ctrl-C) "
+                    "before its answer: its presentation codes may be claimed already "
+                    "(a retry may say REPLAYED)"
+                ),
+                file=sys.stderr,
+            )
             raise
         exc = with_attempts(exc, began[-1] if began else None)
         raise _unverified(exc, codes, len(results)) from None
     return _report(codes, results, target, args.group)
 
 
-def _unverified(
-    exc: CertsealError, codes: list[tuple[int, str]], done: int
-) -> CertsealError:
-    """``exc`` (a request of ``codes`` failed after ``done`` were answered) said with
-    the lines it leaves unverified: the failed request's, and those never sent."""
+def _left(codes: list[tuple[int, str]], done: int) -> str:
+    """The lines of ``codes`` a run leaves unverified once ``done`` were answered:
+    the next request's, those never sent after them, and the answered ones above."""
     failed = codes[done : done + BATCH]
     later = len(codes) - done - len(failed)
     where = (
@@ -192,8 +192,18 @@ def _unverified(
     )
     if done:
         said += f" (the {done} before {'are' if done > 1 else 'is'} answered above)"
-    message = on_lines(exc.message, [number for number, _ in failed])
-    error = CertsealError(exc.kind, f"{said}: {message}", field=exc.field)
+    return said
+
+
+def _unverified(
+    exc: CertsealError, codes: list[tuple[int, str]], done: int
+) -> CertsealError:
+    """``exc`` (a request of ``codes`` failed after ``done`` were answered) said with
+    the lines it leaves unverified (:func:`_left`), the verifier's places of codes
+    said as those lines."""
+    lines = [number for number, _ in codes[done : done + BATCH]]
+    message = f"{_left(codes, done)}: {on_lines(exc.message, lines)}"
+    error = CertsealError(exc.kind, message, field=exc.field)
     error.reason, error.attempt, error.retried = exc.reason, exc.attempt, exc.retried
     return error
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.issuer_bench import COMMITTED, RESULTS, results_file
+from bench.outputs import COMMITTED, RESULTS, results_file
 
 
 @pytest.fixture
