@@ -16,19 +16,27 @@ from tests.conftest import holder_app_licence, run_certseal, running, verifier_p
 from tests.e2e.test_atk8_claims_e2e import presentation_codes_accepted
 
 
+async def claimable_codes(dept, operator, connect, group, name, count) -> list[str]:
+    """``count`` fresh presentation codes of a licence held through a holder app of
+    its own, once ``group`` (serving) has answered a claim: its claims producer is
+    started, so the next claim is handed to the broker."""
+    stubs = {"g": group.stub}
+    seen = await holder_app_licence(
+        dept, operator, connect, stubs, name=name, app=f"app:{group.group}"
+    )
+    await presentation_codes_accepted(dept, seen.licence.identifier, stubs)
+    ask = pb.CreatePresentationCodeRequest(identifier=seen.licence.identifier)
+    issuer = dept.clients.issuer
+    return [(await issuer.CreatePresentationCode(ask)).text for _ in range(count)]
+
+
 async def test_a_claim_the_broker_leaves_unacknowledged_is_said_once(
     stack, config, tmp_path, dept, operator, connect
 ):
     group = verifier_process(stack, config, tmp_path, "cliclaim")
     async with running(group):
-        stubs = {"g": group.stub}
-        seen = await holder_app_licence(
-            dept, operator, connect, stubs, name="赵六", app="app:cliclaim"
-        )
         # the claims producer started (a claim answered): this one is handed over
-        await presentation_codes_accepted(dept, seen.licence.identifier, stubs)
-        ask = pb.CreatePresentationCodeRequest(identifier=seen.licence.identifier)
-        code = (await dept.clients.issuer.CreatePresentationCode(ask)).text
+        (code,) = await claimable_codes(dept, operator, connect, group, "赵六", 1)
         stack.pause_broker()
         try:
             started = time.monotonic()
@@ -89,16 +97,7 @@ async def test_a_file_of_codes_says_which_lines_were_not_verified(
     file. Now the verifier names the request's codes and the CLI the file's lines."""
     group = verifier_process(stack, config, tmp_path, "clifile")
     async with running(group):
-        stubs = {"g": group.stub}
-        seen = await holder_app_licence(
-            dept, operator, connect, stubs, name="孙八", app="app:clifile"
-        )
-        await presentation_codes_accepted(dept, seen.licence.identifier, stubs)
-        ask = pb.CreatePresentationCodeRequest(identifier=seen.licence.identifier)
-        codes = [
-            (await dept.clients.issuer.CreatePresentationCode(ask)).text
-            for _ in range(2)
-        ]
+        codes = await claimable_codes(dept, operator, connect, group, "孙八", 2)
         path = tmp_path / "codes.txt"
         path.write_text(f"{codes[0]}\n\n{codes[1]}\n")
         stack.pause_broker()
