@@ -146,14 +146,17 @@ def _run(args: argparse.Namespace, home: Path) -> int:
         nonlocal stopping
         if starting:  # PostgreSQL's first initdb takes seconds: stop it halfway
             raise KeyboardInterrupt
-        if stopping:  # a second Ctrl-C: the shutdown waits for no one any more
+        # marked before anything is said: a Ctrl-C that came while the first one's
+        # line was being written ran this handler inside it and was taken for a
+        # first one again (a CI run)
+        again, stopping = stopping, True
+        if again:  # a second Ctrl-C: the shutdown waits for no one any more
             if alive := [n for n, p in services.items() if running(p)]:
                 say(f"a second Ctrl-C: killing {', '.join(alive)}")  # trial53
             for process in services.values():  # exited or not: its session's rest
                 kill_session(process)
         elif shutting:  # trial: the first Ctrl-C of a stop the run began was unsaid
             say("a stop is already under way; another Ctrl-C kills at once")
-        stopping = True
 
     # SIGHUP: the terminal closed; the services, in sessions of their own, get
     # nothing from it and would outlive the run. Set before the stack starts: a

@@ -16,6 +16,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import services.run as run
@@ -29,6 +30,9 @@ BEHAVIOUR = {
     "serve": "import time; time.sleep(600)",
 }
 EXITS = {"exit3": 3, "exit2": 2}  # exit2: a start refused over a setting
+# run in a kind's process before its Python starts (atk10b's deaf services ignore
+# SIGTERM from birth)
+PREEXEC: dict[str, Callable[[], None]] = {}
 
 
 def _exit_once_waited_for(code: int, waiting: Path) -> str:
@@ -77,7 +81,11 @@ def main() -> int:
         name = "region" if "region-demo" in argv else module
         kind = plan.get(name, plan.get("*", "hang"))
         code = BEHAVIOUR.get(kind) or _exit_once_waited_for(EXITS[kind], waiting)
-        process = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
+        process = subprocess.Popen(
+            [sys.executable, "-c", code],
+            start_new_session=True,
+            preexec_fn=PREEXEC.get(kind),
+        )
         behaviour[process.pid] = kind
         # one write: with PYTHONUNBUFFERED, print writes the text and its newline
         # apart, and a service's own line landed between them

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 
 from tests.e2e import atk10_run_child as child
@@ -46,6 +47,10 @@ if __name__ == "__main__":
             "os.write(1, b'deaf\\n')\n"
             "time.sleep(600)"
         )
+        # ignoring SIGTERM from birth: a service still starting its Python when
+        # the run's own stop began died of the stop's SIGTERM, and the stop ended
+        # before a test's Ctrl-C could meet it (a CI run)
+        child.PREEXEC["serve"] = lambda: signal.signal(signal.SIGTERM, signal.SIG_IGN)
     elif mode == "slow-stack":
         child.ConfigOnly = SlowStack  # type: ignore[misc]
     sys.exit(child.main())
