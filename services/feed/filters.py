@@ -105,8 +105,8 @@ def check_codes(departments: frozenset[str], licence_types: frozenset[str]) -> N
 def check_within(wanted: Filter, entitlement: Entitlement) -> None:
     """:func:`check_codes` of a subscription's filter, and INVALID_ARGUMENT
     (``departments`` or ``licence_types``) for one its entitlement never lets
-    through: asked for, it would deliver nothing, silently, as an event type
-    outside it would (:func:`check_event_types`)."""
+    through: asked for, it would deliver nothing, silently; its event types by
+    :func:`check_event_types`."""
     check_codes(wanted.departments, wanted.licence_types)
     for name, asked, entitled in (
         ("departments", wanted.departments, entitlement.departments),
@@ -120,6 +120,25 @@ def check_within(wanted: Filter, entitlement: Entitlement) -> None:
                     f"{code!r} is not among the {name.replace('_', ' ')} this "
                     f"caller is entitled to ({', '.join(sorted(entitled)) or 'none'})",
                 )
+    check_event_types(wanted.event_types, entitlement.event_types)
+
+
+def check_still_within(wanted: Filter, entitlement: Entitlement) -> None:
+    """PERMISSION_DENIED (the field :func:`check_within` names) for a running
+    subscription whose entitlement, read again, no longer covers its filter: what
+    :func:`check_within` refuses at subscribe time ends the stream. Narrowed so that
+    the filter matched nothing, a stream stayed open and delivered nothing."""
+    try:
+        check_within(wanted, entitlement)
+    except CertsealError as exc:
+        if exc.kind is not ErrorKind.INVALID_ARGUMENT:
+            raise
+        raise denied(
+            f"the entitlement of {entitlement.integrator} was narrowed since this "
+            f"subscription began: {exc.message}; subscribe again with a filter "
+            "within it, from the last position token",
+            field=exc.field,
+        ) from None
 
 
 def check_entitlement(entitlement: Entitlement) -> None:

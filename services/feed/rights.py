@@ -21,7 +21,9 @@ fails for a moment (seconds); past it the failure ends the stream."""
 
 class HeldRights:
     """``read()`` gives the entitlement again (raising PERMISSION_DENIED when it lets
-    nothing through any more); ``clock`` is the event loop's time."""
+    nothing through any more); ``check`` refuses one read again that no longer
+    covers what the holder asked for (raising ends the stream); ``clock`` is the
+    event loop's time."""
 
     def __init__(
         self,
@@ -29,8 +31,10 @@ class HeldRights:
         held: Entitlement,
         refresh: float,
         clock: Callable[[], float],
+        check: Callable[[Entitlement], None] = lambda _: None,
     ):
         self._read, self._held, self._refresh, self._clock = read, held, refresh, clock
+        self._check = check
         self._checked = self._good = clock()
 
     async def now(self) -> Entitlement:
@@ -44,7 +48,7 @@ class HeldRights:
             return self._held
         self._checked = now
         try:
-            self._held = await self._read()
+            fresh = await self._read()
         except Exception as exc:
             if transient_error(exc) is None or now - self._good >= STALE_S:
                 raise
@@ -56,5 +60,6 @@ class HeldRights:
                 now - self._good,
             )
         else:
-            self._good = now
+            self._check(fresh)
+            self._held, self._good = fresh, now
         return self._held

@@ -45,6 +45,7 @@ from services.feed.filters import (
     check_event_types,
     check_lets_through,
     check_sizes,
+    check_still_within,
     check_within,
     nothing_to_withdraw,
 )
@@ -156,15 +157,15 @@ class FeedService:
     async def set_entitlement(
         self, caller: Caller, entitlement: Entitlement
     ) -> Entitlement:
-        """Set what an integrator may receive; audited (``feed.entitle``).
-
+        """Set what an integrator may receive; audited (``feed.entitle``). A running
+        subscription its new rights no longer cover ends within the refresh
+        (PERMISSION_DENIED: :func:`~services.feed.filters.check_still_within`).
         INVALID_ARGUMENT unless the integrator is an ``integrator:<name>`` identity
         (``app:<name>`` is a holder app's), for a list of more than 1,000 values, for
         a department, licence type or event type no event could carry, or for an
         entitlement that lets nothing through
         (:func:`~services.feed.filters.check_entitlement`): a right is withdrawn with
-        :meth:`remove_entitlement`.
-        """
+        :meth:`remove_entitlement`."""
         entitlement = dataclasses.replace(
             entitlement, integrator=integrator_identity(entitlement.integrator)
         )
@@ -175,12 +176,11 @@ class FeedService:
     async def remove_entitlement(self, caller: Caller, integrator: str) -> Entitlement:
         """Withdraw every right of ``integrator``; audited (``feed.unentitle``). The
         empty entitlement kept lets nothing through: its subscriptions end within the
-        refresh (PERMISSION_DENIED, "withdrawn"), its webhooks post nothing more. NOT_FOUND for
-        one never entitled or withdrawn already, said apart
-        (:func:`~services.feed.filters.nothing_to_withdraw`)."""
+        refresh (PERMISSION_DENIED, "withdrawn"), its webhooks post nothing more.
+        NOT_FOUND for one never entitled or withdrawn already (by a call at the same
+        time, perhaps), said apart (:func:`~services.feed.filters.nothing_to_withdraw`)."""
         empty = Entitlement(integrator_identity(integrator))
         if not await self._keep(caller, empty, "feed.unentitle"):
-            # never set, or withdrawn already (perhaps by a call at the same time)
             kept = await self.entitlement(empty.integrator)
             raise nothing_to_withdraw(integrator, withdrawn=kept is not None)
         return empty
@@ -227,7 +227,6 @@ class FeedService:
         check_sizes(wanted)
         entitlement = await self._entitlement_of(caller)
         check_within(wanted, entitlement)
-        check_event_types(wanted.event_types, entitlement.event_types)
         cluster = await self.cluster_id()
         positions = (
             decode_token(token, FEED_TOPICS, cluster=cluster)
@@ -321,6 +320,7 @@ class FeedService:
                 entitlement,
                 self._refresh,
                 loop.time,
+                check=lambda fresh: check_still_within(wanted, fresh),
             )
             while stopping is None or not stopping.is_set():
                 # a withdrawn right ends a quiet stream too, not at its next event

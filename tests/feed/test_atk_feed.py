@@ -215,6 +215,70 @@ async def test_a_quiet_stream_ends_once_every_right_is_withdrawn(stack, feed_app
     ), ended.value.message
 
 
+@pytest.mark.parametrize("field", ["departments", "event_types"])
+async def test_a_stream_its_narrowed_entitlement_no_longer_covers_ends(
+    stack, feed_app, field
+):
+    """An operator narrows (not withdraws) an integrator's entitlement so that a
+    running subscription's filter is no longer within it (the one department, or
+    the one event type, it asked for is taken away; others are kept): subscribed
+    now, the same filter would be refused. The stream stayed open, quiet for good;
+    it ends within the refresh, PERMISSION_DENIED naming what is no longer covered,
+    as a narrowing that still covers the filter lets it run
+    (test_a_withdrawn_department_stops_a_slow_subscribers_deliveries)."""
+    from certseal.errors import CertsealError
+
+    service = FeedService(
+        store=feed_app.store,
+        kafka=stack.config.kafka.settings("atk-feed-narrowed"),
+        wrapper=KeyWrapper(os.urandom(32)),
+        webhooks=feed_app.webhooks,
+        entitlement_refresh_s=0.0,  # every fetch round re-reads it
+    )
+    integrator = str(Caller("integrator", f"atk-narrow-{secrets.token_hex(3)}"))
+    every = frozenset({"*"})
+    gone, kept = fresh_uscc(), fresh_uscc()
+    departments = frozenset({gone, kept})
+    types = frozenset({"licence.revoked", "licence.issued"})
+    await service.set_entitlement(
+        OPERATOR, Entitlement(integrator, departments, every, types)
+    )
+    if field == "departments":
+        wanted = Filter(departments=frozenset({gone}))
+        narrower = Entitlement(integrator, frozenset({kept}), every, types)
+    else:
+        wanted = Filter(event_types=frozenset({"licence.revoked"}))
+        narrower = Entitlement(
+            integrator, departments, every, frozenset({"licence.issued"})
+        )
+    caller = Caller("integrator", integrator.removeprefix("integrator:"))
+    opened = asyncio.Event()
+
+    async def subscribed() -> None:
+        opened.set()
+
+    stream = service.subscribe(caller, wanted, start="latest", opened=subscribed)
+    reading = asyncio.ensure_future(anext(stream))
+    async with asyncio.timeout(60):
+        await opened.wait()
+    await service.set_entitlement(OPERATOR, narrower)
+    with pytest.raises(CertsealError) as ended:
+        async with asyncio.timeout(30):  # a bound on a hang, not a latency figure
+            await reading
+    await stream.aclose()
+    assert ended.value.kind.value == "PERMISSION_DENIED"
+    assert ended.value.field == field
+    assert ended.value.message.startswith(
+        f"the entitlement of {integrator} was narrowed since this subscription began: "
+    ), ended.value.message
+    assert "subscribe again with a filter within it" in ended.value.message
+    # subscribed now, the same filter is refused at once, as the stream said
+    with pytest.raises(CertsealError) as refused:
+        await anext(service.subscribe(caller, wanted, start="latest"))
+    assert refused.value.kind.value == "INVALID_ARGUMENT"
+    assert refused.value.field == field
+
+
 async def test_a_withdrawn_department_stops_a_failing_webhooks_deliveries(stack, serve):
     """A receiver is down for three hours; an hour in, the operator withdraws the
     department. The events that were waiting behind the failing one (never attempted

@@ -79,3 +79,26 @@ async def test_a_refusal_or_a_fault_ends_it_at_once(refusal):
     assert not isinstance(refusal, CertsealError) or refusal.kind.value == (
         "PERMISSION_DENIED"
     )
+
+
+async def test_an_entitlement_read_again_that_fails_the_check_ends_it():
+    """``check`` is given each fresh read; its refusal ends the stream (the feed's:
+    a narrowed entitlement no longer covering the filter), and a later call does not
+    hand out the refused entitlement as held."""
+    now = [0.0]
+    checked: list[Entitlement] = []
+
+    def check(fresh: Entitlement) -> None:
+        checked.append(fresh)
+        if fresh is NARROWER:
+            raise denied("no longer covered", field="event_types")
+
+    rights = HeldRights(Reads(FIRST, NARROWER), FIRST, 5.0, lambda: now[0], check)
+    now[0] = 5.0
+    assert await rights.now() is FIRST
+    now[0] = 10.0
+    with pytest.raises(CertsealError) as ended:
+        await rights.now()
+    assert ended.value.field == "event_types"
+    assert checked == [FIRST, NARROWER]
+    assert await rights.now() is FIRST  # within the refresh: not read, not NARROWER
