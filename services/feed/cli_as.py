@@ -10,6 +10,10 @@ from certseal.calls import call_service
 from certseal.dev_identities import asked, known_identity
 from certseal.errors import CertsealError, invalid
 
+LISTED_PAGES = 100
+"""The most pages of 500 entitlements an unknown ``--as`` name is looked for among
+(its nearest name and the count said): 50,000 integrators."""
+
 
 def check_tail_as(name: str) -> None:
     """INVALID_ARGUMENT (``as``) unless ``name`` is ``integrator:<name>`` or
@@ -48,16 +52,22 @@ def tail_identity(cfg: Any, name: str) -> tuple[str, str]:
     )
 
     def known() -> list[str]:
-        # the name when entitled; else, for the refusal, the integrators that are
-        # (a first page: the refusal shows 20 and how many)
+        # the name when entitled; else, for the refusal, the integrators that are:
+        # every page (it shows 20, the nearest and how many), at most LISTED_PAGES
         if entitled():
             return [name]
-        listing = pb.ListEntitlementsRequest(page_size=500)
-        try:
-            reply = admin(lambda stub: stub.ListEntitlements(listing))
-        except CertsealError:  # a feed older than the call: the dev identities
-            return []
-        return [e.integrator for e in reply.entitlements]
+        names: list[str] = []
+        token = ""
+        for _ in range(LISTED_PAGES):
+            listing = pb.ListEntitlementsRequest(page_size=500, page_token=token)
+            try:
+                reply = admin(lambda stub, r=listing: stub.ListEntitlements(r))
+            except CertsealError:  # a feed older than the call: the dev identities
+                return names
+            names += [e.integrator for e in reply.entitlements]
+            if not (token := reply.next_page_token):
+                break
+        return names
 
     return known_identity(
         cfg,

@@ -5,6 +5,7 @@ dev identity, not those entitled)."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 
 import grpc
@@ -46,7 +47,9 @@ async def test_every_entitlement_is_listed_once_in_order_a_page_at_a_time(channe
         assert set(mine) <= set(listed)
         # the whole list in one page says the same, and what each one allows
         whole = await admin.ListEntitlements(pb.ListEntitlementsRequest(page_size=500))
-        assert [e.integrator for e in whole.entitlements] == listed
+        # (the first 500: test_tail_looks_for_a_mistyped_integrator_past_the_first_page
+        # adds 502 to the session's feed, sorted after these)
+        assert [e.integrator for e in whole.entitlements] == listed[:500]
         shown = {e.integrator: e for e in whole.entitlements}
         assert list(shown[mine[0]].event_types) == ["licence.revoked"]
         assert list(shown[mine[0]].departments) == ["*"]
@@ -92,9 +95,12 @@ async def test_the_cli_lists_them_and_tail_names_an_entitled_integrator(
     assert code == 0, out
     lines = out.splitlines()
     assert f"{integrator}: departments *; licence types *; events seal.*" in lines, out
-    counted = next(x for x in lines if x.endswith(" integrators"))
+    # "N integrators", or "50 integrators on this page" and the next page's token
+    # when the session's feed holds more (the test below adds 502)
+    counted = next(x for x in lines if x.split(" ", 1)[-1].startswith("integrator"))
     assert 1 <= int(counted.split()[0]) <= 50, out
-    if int(counted.split()[0]) == 50:  # the default page: a next one is said
+    if counted.endswith(" on this page"):
+        assert counted == "50 integrators on this page", out
         assert lines[-1].startswith("more: --page-token "), out
 
     typo = integrator[:-1]
@@ -107,3 +113,53 @@ async def test_the_cli_lists_them_and_tail_names_an_entitled_integrator(
         "integrators, entitled or with a dev identity: "
     ), out
     assert not stack.ca.holds(typo)
+
+
+async def test_tail_looks_for_a_mistyped_integrator_past_the_first_page(
+    config, feed_app, channel_as, stack, tmp_path
+):
+    """``events tail --as`` read only the first 500 entitlements: the nearest name to a
+    typo, sorted after them, was not offered and the count said 500. It reads every
+    page (services.feed.cli_as.LISTED_PAGES)."""
+    run = secrets.token_hex(3)
+    async with channel_as("operator:admin") as channel:
+        admin = feed_pb2_grpc.EventFeedAdminStub(channel)
+        for start in range(0, 501, 50):  # 501 entitled before the one looked for
+            await asyncio.gather(
+                *(
+                    admin.SetEntitlement(
+                        pb.SetEntitlementRequest(
+                            entitlement=pb.Entitlement(
+                                integrator=f"integrator:zbulk-{run}-{n:03}",
+                                departments=["*"],
+                                licence_types=["*"],
+                                event_types=["seal.*"],
+                            )
+                        )
+                    )
+                    for n in range(start, min(start + 50, 501))
+                )
+            )
+    # after every bulk one; the bulk ones after the other tests' (their first page)
+    last = f"integrator:zzz-last-{run}"
+    await entitle(channel_as, last, ["*"], ["seal.*"])
+    entitled = sum(len(page) for page in await _pages_as(channel_as))
+    assert entitled > 501
+    typo = last[:-1]
+    code, out = await run_certseal(
+        config,
+        tmp_path,
+        *("events", "tail", "--as", typo),
+        feed_target=f"localhost:{feed_app.port}",
+    )
+    assert code == 2, out
+    assert out.startswith(
+        f"error: as: the stack knows no {typo}; did you mean {last}? (its "
+    ), out
+    counted = int(out.split(", … (", 1)[1].split(")", 1)[0])
+    assert counted >= entitled, out  # every entitled one, and the dev identities
+
+
+async def _pages_as(channel_as) -> list[list[str]]:
+    async with channel_as("operator:admin") as channel:
+        return await _pages(feed_pb2_grpc.EventFeedAdminStub(channel), 500)
