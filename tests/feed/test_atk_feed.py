@@ -127,6 +127,32 @@ async def token_at_ends_but(stack, cluster: str, token: str) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+def rereading(stack, feed_app, client: str) -> FeedService:
+    """A feed service that reads an entitlement again at every chance (refresh 0)."""
+    return FeedService(
+        store=feed_app.store,
+        kafka=stack.config.kafka.settings(client),
+        wrapper=KeyWrapper(os.urandom(32)),
+        webhooks=feed_app.webhooks,
+        entitlement_refresh_s=0.0,
+    )
+
+
+async def quiet_stream(service: FeedService, caller: Caller, wanted: Filter):
+    """A subscription from latest, standing at its start, with nothing to deliver:
+    the stream and the task reading its first event."""
+    opened = asyncio.Event()
+
+    async def subscribed() -> None:
+        opened.set()
+
+    stream = service.subscribe(caller, wanted, start="latest", opened=subscribed)
+    reading = asyncio.ensure_future(anext(stream))
+    async with asyncio.timeout(60):
+        await opened.wait()
+    return stream, reading
+
+
 async def test_a_withdrawn_department_stops_a_slow_subscribers_deliveries(
     stack, feed_app
 ):
@@ -135,13 +161,7 @@ async def test_a_withdrawn_department_stops_a_slow_subscribers_deliveries(
     events may be delivered any more, whatever was fetched before. The feed re-read
     the entitlement only between batches: the rest of the batch went out under the
     withdrawn right, for as long as the subscriber took to read it."""
-    service = FeedService(
-        store=feed_app.store,
-        kafka=stack.config.kafka.settings("atk-feed"),
-        wrapper=KeyWrapper(os.urandom(32)),
-        webhooks=feed_app.webhooks,
-        entitlement_refresh_s=0.0,  # every re-read is due: only the batch delays it
-    )
+    service = rereading(stack, feed_app, "atk-feed")  # only the batch delays it
     withdrawn, kept = fresh_uscc(), fresh_uscc()
     lineage = lineage_of(withdrawn)
     ids = await publish(stack, [(lineage, withdrawn)] * 4 + [(lineage, kept)])
@@ -182,27 +202,13 @@ async def test_a_quiet_stream_ends_once_every_right_is_withdrawn(stack, feed_app
     within the refresh too, saying the rights were withdrawn."""
     from certseal.errors import CertsealError
 
-    service = FeedService(
-        store=feed_app.store,
-        kafka=stack.config.kafka.settings("atk-feed-quiet"),
-        wrapper=KeyWrapper(os.urandom(32)),
-        webhooks=feed_app.webhooks,
-        entitlement_refresh_s=0.0,  # every fetch round re-reads it
-    )
+    service = rereading(stack, feed_app, "atk-feed-quiet")
     integrator = Caller("integrator", f"atk-quiet-{secrets.token_hex(3)}")
     every = frozenset({"*"})
     await service.set_entitlement(
         OPERATOR, Entitlement(str(integrator), frozenset({fresh_uscc()}), every, every)
     )
-    opened = asyncio.Event()
-
-    async def subscribed() -> None:
-        opened.set()
-
-    stream = service.subscribe(integrator, Filter(), start="latest", opened=subscribed)
-    reading = asyncio.ensure_future(anext(stream))
-    async with asyncio.timeout(60):
-        await opened.wait()
+    stream, reading = await quiet_stream(service, integrator, Filter())
     await service.remove_entitlement(OPERATOR, str(integrator))
     with pytest.raises(CertsealError) as ended:
         async with asyncio.timeout(30):  # a bound on a hang, not a latency figure
@@ -228,13 +234,7 @@ async def test_a_stream_its_narrowed_entitlement_no_longer_covers_ends(
     (test_a_withdrawn_department_stops_a_slow_subscribers_deliveries)."""
     from certseal.errors import CertsealError
 
-    service = FeedService(
-        store=feed_app.store,
-        kafka=stack.config.kafka.settings("atk-feed-narrowed"),
-        wrapper=KeyWrapper(os.urandom(32)),
-        webhooks=feed_app.webhooks,
-        entitlement_refresh_s=0.0,  # every fetch round re-reads it
-    )
+    service = rereading(stack, feed_app, "atk-feed-narrowed")
     integrator = str(Caller("integrator", f"atk-narrow-{secrets.token_hex(3)}"))
     every = frozenset({"*"})
     gone, kept = fresh_uscc(), fresh_uscc()
@@ -252,15 +252,7 @@ async def test_a_stream_its_narrowed_entitlement_no_longer_covers_ends(
             integrator, departments, every, frozenset({"licence.issued"})
         )
     caller = Caller("integrator", integrator.removeprefix("integrator:"))
-    opened = asyncio.Event()
-
-    async def subscribed() -> None:
-        opened.set()
-
-    stream = service.subscribe(caller, wanted, start="latest", opened=subscribed)
-    reading = asyncio.ensure_future(anext(stream))
-    async with asyncio.timeout(60):
-        await opened.wait()
+    stream, reading = await quiet_stream(service, caller, wanted)
     await service.set_entitlement(OPERATOR, narrower)
     with pytest.raises(CertsealError) as ended:
         async with asyncio.timeout(30):  # a bound on a hang, not a latency figure

@@ -18,7 +18,7 @@ from certseal.v1 import feed_pb2_grpc
 from certseal.v1 import issuer_pb2 as ipb
 from services.cli import main
 from services.feed.app import FeedApp
-from tests.conftest import issue_request, make_department
+from tests.conftest import issue_request, make_department, run_certseal
 
 
 @pytest.fixture(scope="module")
@@ -27,6 +27,16 @@ async def feed_app(stack, config, issuer):
     await app.start()
     yield app
     await app.stop(grace=1)
+
+
+async def tail_as(config, tmp_path, feed_app, name: str) -> tuple[int, str]:
+    """``certseal events tail --as NAME`` against the test's feed: exit code, output."""
+    return await run_certseal(
+        config,
+        tmp_path,
+        *("events", "tail", "--as", name),
+        feed_target=f"localhost:{feed_app.port}",
+    )
 
 
 async def test_tail_says_it_is_subscribed_then_shows_the_event(
@@ -95,16 +105,9 @@ def test_since_says_its_default(capsys):
 async def test_a_refused_subscription_never_says_it_is_subscribed(
     stack, feed_app, config, tmp_path
 ):
-    from tests.conftest import run_certseal
-
     stranger = f"integrator:t{secrets.token_hex(3)}"  # no entitlement
     stack.ca.identity(stranger)  # made on purpose: the feed judges it
-    code, out = await run_certseal(
-        config,
-        tmp_path,
-        *("events", "tail", "--as", stranger),
-        feed_target=f"localhost:{feed_app.port}",
-    )
+    code, out = await tail_as(config, tmp_path, feed_app, stranger)
     assert code != 0 and out.startswith("error: "), out
     assert "subscribed" not in out, out
 
@@ -118,17 +121,10 @@ async def test_as_a_name_the_stack_does_not_know_is_refused_and_none_made(
     (``operator:admn``) was another operator, who sees every event. A name the dev
     CA never issued, entitled to nothing, is bad input naming the known ones and
     how to make one; nothing is issued."""
-    from tests.conftest import run_certseal
-
     known = f"{kind}:t{secrets.token_hex(3)}"
     stack.ca.identity(known)  # certseal dev identity's
     typo = known[:-1]
-    code, out = await run_certseal(
-        config,
-        tmp_path,
-        *("events", "tail", "--as", typo),
-        feed_target=f"localhost:{feed_app.port}",
-    )
+    code, out = await tail_as(config, tmp_path, feed_app, typo)
     assert code == 2, out
     assert out.startswith(
         f"error: as: the stack knows no {typo}; did you mean {known}?"

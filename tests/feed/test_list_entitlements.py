@@ -14,6 +14,7 @@ import pytest
 from certseal.v1 import feed_pb2 as pb
 from certseal.v1 import feed_pb2_grpc
 from tests.conftest import run_certseal
+from tests.feed.test_cli_tail import tail_as
 from tests.feed.test_service import channel_as, entitle, feed_app
 
 __all__ = ["channel_as", "feed_app"]  # fixtures
@@ -104,9 +105,7 @@ async def test_the_cli_lists_them_and_tail_names_an_entitled_integrator(
         assert lines[-1].startswith("more: --page-token "), out
 
     typo = integrator[:-1]
-    code, out = await run_certseal(
-        config, tmp_path, "events", "tail", "--as", typo, **target
-    )
+    code, out = await tail_as(config, tmp_path, feed_app, typo)
     assert code == 2, out
     assert out.startswith(
         f"error: as: the stack knows no {typo}; did you mean {integrator}? (its "
@@ -146,12 +145,7 @@ async def test_tail_looks_for_a_mistyped_integrator_past_the_first_page(
     entitled = sum(len(page) for page in await _pages_as(channel_as))
     assert entitled > 501
     typo = last[:-1]
-    code, out = await run_certseal(
-        config,
-        tmp_path,
-        *("events", "tail", "--as", typo),
-        feed_target=f"localhost:{feed_app.port}",
-    )
+    code, out = await tail_as(config, tmp_path, feed_app, typo)
     assert code == 2, out
     assert out.startswith(
         f"error: as: the stack knows no {typo}; did you mean {last}? (its "
