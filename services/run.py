@@ -141,9 +141,10 @@ def _run(args: argparse.Namespace, home: Path) -> int:
     settle: Callable[[], object] | None = None  # the issuer reads the last usage
 
     shutting = False  # the run's own stop has begun (a service ended, say)
+    killing = False  # a second Ctrl-C came: what starts still is killed too
 
     def stop(*_: Any) -> None:
-        nonlocal stopping
+        nonlocal stopping, killing
         if starting:  # PostgreSQL's first initdb takes seconds: stop it halfway
             raise KeyboardInterrupt
         # marked before anything is said: a Ctrl-C that came while the first one's
@@ -151,6 +152,7 @@ def _run(args: argparse.Namespace, home: Path) -> int:
         # first one again (a CI run)
         again, stopping = stopping, True
         if again:  # a second Ctrl-C: the shutdown waits for no one any more
+            killing = True
             if alive := [n for n, p in services.items() if running(p)]:
                 say(f"a second Ctrl-C: killing {', '.join(alive)}")  # trial53
             for process in services.values():  # exited or not: its session's rest
@@ -220,7 +222,14 @@ def _run(args: argparse.Namespace, home: Path) -> int:
             "console": ("services.console",),
         }
         for name, argv in starts.items():
+            # Ctrl-C while they start: none more (atk70: the rest started all the
+            # same, after a second Ctrl-C had killed those before, and the stop
+            # waited its grace for them); finally stops those started
+            if stopping:
+                return 0
             services[name] = service(name, *argv)
+            if killing:  # one whose start the second Ctrl-C came in
+                kill_session(services[name])
         targets = {
             "issuer": cfg.cli.issuer_target,
             "dept-demo": cfg.cli.verifier_target,
