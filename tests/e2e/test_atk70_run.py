@@ -103,8 +103,7 @@ def test_a_second_ctrl_c_while_the_services_start_kills_at_once(tmp_path, gap_s)
         _twice(run, gap_s)
         code = run.wait(12)
         assert code is not None, (
-            "certseal run still stopping 12 s after a second Ctrl-C: "
-            f"{run.rest(1)}"
+            f"certseal run still stopping 12 s after a second Ctrl-C: {run.rest(1)}"
         )
         assert _wait_gone(run.pids, 10) == [], run.rest(1)
     finally:

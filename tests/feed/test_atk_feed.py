@@ -261,7 +261,8 @@ async def test_a_stream_its_narrowed_entitlement_no_longer_covers_ends(
     assert ended.value.kind.value == "PERMISSION_DENIED"
     assert ended.value.field == field
     assert ended.value.message.startswith(
-        f"the entitlement of {integrator} was narrowed since this subscription began: "
+        f"the entitlement of {integrator} was narrowed since this subscription began "
+        "(subscribe again with a filter within it, from the last position token): "
     ), ended.value.message
     assert "subscribe again with a filter within it" in ended.value.message
     # subscribed now, the same filter is refused at once, as the stream said
