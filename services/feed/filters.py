@@ -122,9 +122,9 @@ def check_within(wanted: Filter, entitlement: Entitlement) -> None:
                 )
     check_event_types(wanted.event_types, entitlement.event_types)
     if not entitlement.licence_types:  # a licence event passes only for one listed
-        asked = Patterns.of(wanted.event_types or frozenset({"*"}))
-        entitled = Patterns.of(entitlement.event_types)
-        types = [t for t in EVENT_TOPICS if asked.matches(t) and entitled.matches(t)]
+        wants = Patterns.of(wanted.event_types or frozenset({"*"}))
+        has = Patterns.of(entitlement.event_types)
+        types = [t for t in EVENT_TOPICS if wants.matches(t) and has.matches(t)]
         if types and all(t.startswith("licence.") for t in types):
             # atk70: asked for, or narrowed to this, it delivered nothing, silently
             raise invalid(

@@ -26,11 +26,11 @@ def test_a_pattern_filter_still_partly_covered_keeps_running():
     check_still_within(Filter(departments=EVERY), narrowed)
 
 
-def test_a_filter_of_licence_events_under_no_licence_type_stays_open_and_quiet():
+def test_a_filter_of_licence_events_under_no_licence_type_ends():
     """The entitlement keeps licence.* and seal.* but its licence types are narrowed
     to none (valid: seal events need none). A subscription to licence.revoked can
-    never deliver again; check_still_within lets it run, quiet for good, which is
-    what the change set out to end ("narrowed so that the filter matched nothing")."""
+    never deliver again: check_still_within let it run, quiet for good; it ends it,
+    and the same filter asked now is refused."""
     dept = fresh_uscc()
     before = Entitlement(
         "integrator:x", frozenset({dept}), EVERY, frozenset({"licence.*", "seal.*"})
@@ -68,8 +68,9 @@ def test_a_filter_of_licence_events_under_no_licence_type_stays_open_and_quiet()
 def test_the_refusal_keeps_how_to_resume_within_the_status_bound():
     """An integrator entitled to a dozen departments, one taken away: what a gRPC
     client reads is cut at 400 characters, and the part that says what to do
-    ("subscribe again with a filter within it, from the last position token") is
-    at the end of the message, after the whole list of the remaining rights."""
+    ("subscribe again with a filter within it, from the last position token") was
+    at the end of the message, after the whole list of the remaining rights, and
+    cut off. It comes first."""
     gone = fresh_uscc()
     kept = frozenset(fresh_uscc() for _ in range(12))
     narrowed = Entitlement("integrator:acme-logistics", kept, EVERY, EVERY)
