@@ -34,23 +34,4 @@ if __name__ == "__main__":
         return real_main(argv)
 
     child.cli.main = main
-    import os
-
-    if os.environ.get("ATK70_TRACE"):
-        real_signal = signal.signal
-
-        def traced(sig, handler):  # type: ignore[no-untyped-def]
-            if not callable(handler):
-                return real_signal(sig, handler)
-
-            def logged(*a):  # type: ignore[no-untyped-def]
-                os.write(2, f"handler {sig} at {time.monotonic():.3f}\n".encode())
-                try:
-                    return handler(*a)
-                finally:
-                    os.write(2, f"handler {sig} done {time.monotonic():.3f}\n".encode())
-
-            return real_signal(sig, logged)
-
-        signal.signal = traced
     sys.exit(child.main())

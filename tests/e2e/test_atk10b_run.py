@@ -33,15 +33,22 @@ from tests.e2e.test_atk10_run import REPO, STARTED, _alive, _wait_gone
 
 
 class Run:
-    """``certseal run`` (tests/e2e/atk10b_run_child.py) in ``mode``."""
+    """``certseal run`` (tests/e2e/atk10b_run_child.py, or the harness ``child``
+    names) in ``mode``."""
 
-    def __init__(self, home: Path, plan: dict[str, str], mode: str):
+    def __init__(
+        self,
+        home: Path,
+        plan: dict[str, str],
+        mode: str,
+        child: str = "tests.e2e.atk10b_run_child",
+    ):
         self.stderr_file = home.parent / f"{home.name}.stderr"
         with self.stderr_file.open("w") as stderr:
             self.process = subprocess.Popen(
                 [
                     sys.executable,
-                    *("-m", "tests.e2e.atk10b_run_child", str(home)),
+                    *("-m", child, str(home)),
                     *(json.dumps(plan), mode),
                 ],
                 cwd=REPO,

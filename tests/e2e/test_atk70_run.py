@@ -4,53 +4,15 @@ tests/e2e/atk10b_run_child.py's fake services and tests/e2e/atk70_run_child.py."
 
 from __future__ import annotations
 
-import json
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_atk10_run import REPO, STARTED, _wait_gone
+from tests.e2e.test_atk10_run import STARTED, _wait_gone
 from tests.e2e.test_atk10b_run import Run, certseal_run
 
 __all__ = ["certseal_run"]
-
-
-class SlowStartRun(Run):
-    """atk70_run_child: each service's start takes ``pause`` seconds more."""
-
-    def __init__(self, home: Path, plan: dict[str, str], pause: float):
-        super().__init__(home, plan, "")
-        self.process.kill()
-        self.process.wait()
-        self.seen.clear()
-        import queue
-        import threading
-
-        with self.stderr_file.open("w") as stderr:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    *("-m", "tests.e2e.atk70_run_child", str(home)),
-                    *(json.dumps(plan), str(pause)),
-                ],
-                cwd=REPO,
-                stdout=subprocess.PIPE,
-                stderr=stderr,
-                text=True,
-            )
-        self.lines = queue.Queue()
-
-        def pump() -> None:
-            assert self.process.stdout is not None
-            for line in self.process.stdout:
-                self.lines.put(line.rstrip("\n"))
-            self.lines.put(None)
-
-        threading.Thread(target=pump, daemon=True).start()
 
 
 def _twice(run: Run, gap_s: float) -> None:
@@ -97,7 +59,8 @@ def test_a_second_ctrl_c_while_the_services_start_kills_at_once(tmp_path, gap_s)
     killed within seconds, as a second Ctrl-C promises. The run goes on starting
     the rest after the first Ctrl-C, and those started after the second are not
     killed: the shutdown waits its 15 s grace for them."""
-    run = SlowStartRun(tmp_path / "data", {"*": "serve"}, 0.4)
+    # atk70_run_child: each service's start takes 0.4 s more
+    run = Run(tmp_path / "data", {"*": "serve"}, "0.4", "tests.e2e.atk70_run_child")
     try:
         run.read_until("started issuer")
         _twice(run, gap_s)
