@@ -94,8 +94,15 @@ def asked(
 
 def _unknown(common_name: str, names: set[str], what: str, made_by: str) -> str:
     """What ``--as`` says of a name the stack does not know: the nearest it knows
-    (a typo), then the ones it knows (20 at most), then how one is made."""
-    near = difflib.get_close_matches(common_name, names, n=1, cutoff=0.75)
+    (a typo), then the ones it knows (20 at most), then how one is made. Names are
+    compared after their kind (``integrator:``), which all share: with it,
+    ``integrator:zzz`` was near enough to ``integrator:acme`` to be offered."""
+    kind, _, rest = common_name.partition(":")
+    of_kind = {n.partition(":")[2]: n for n in names if n.partition(":")[0] == kind}
+    near = [
+        of_kind[n]
+        for n in difflib.get_close_matches(rest, list(of_kind), n=1, cutoff=0.75)
+    ]
     listed = sorted(names)
     said = ", ".join(listed[:20]) + (f", … ({len(listed)})" if len(listed) > 20 else "")
     return (

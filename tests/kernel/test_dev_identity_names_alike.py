@@ -38,3 +38,32 @@ def test_a_name_never_acts_as_another_whose_files_are_named_alike(
     assert refused.value.field == "common_name"
     assert f"holds the identity of {made}, not {asked}" in refused.value.message
     assert sorted(tmp_path.iterdir()) == before
+
+
+@pytest.mark.parametrize(
+    ("asked", "offered"),
+    [
+        ("integrator:acmee", "integrator:acme"),  # a typo
+        ("integrator:zzz", None),  # trial71: offered acme, the kind alone alike
+        ("operator:acme", None),  # another kind's name is never offered
+    ],
+)
+def test_an_unknown_name_is_offered_the_nearest_of_its_kind_only(
+    asked, offered, tmp_path
+):
+    ca = DevCA(tmp_path)
+    cfg = SimpleNamespace(tls=SimpleNamespace(ca_file=str(ca.ca_file)))
+    with pytest.raises(CertsealError) as refused:
+        known_identity(
+            cfg,
+            asked,
+            lambda: ["integrator:acme"],
+            what="integrators",
+            made_by="make one",
+        )
+    said = refused.value.message
+    if offered is None:
+        assert "did you mean" not in said, said
+    else:
+        assert f"; did you mean {offered}? " in said, said
+    assert "(its integrators: integrator:acme)" in said, said
