@@ -15,7 +15,8 @@ from certseal.cli import (
 )
 from certseal.cli_options import say
 from certseal.cli_parser import given
-from certseal.errors import invalid
+from certseal.errors import CertsealError, invalid
+from certseal.files import certificate_common_name
 from certseal.statuses import status_label
 from certseal.text import shown_name
 from services.feed.cli_as import check_tail_as, tail_identity
@@ -119,7 +120,7 @@ def cmd_events_tail(args: argparse.Namespace) -> int:
         stream = await opened(feed_pb2_grpc.EventFeedStub(chan), request)
         # the feed sends its headers once the stream is open; a refusal has none
         if SUBSCRIBED in tuple(await stream.initial_metadata() or ()):
-            print(_subscribed(args), file=sys.stderr, flush=True)
+            print(_subscribed(args, cfg), file=sys.stderr, flush=True)
         async for event in stream:
             say(_line(event), flush=True)
             if args.show_token:
@@ -149,10 +150,15 @@ def _line(event: Any) -> str:
     return line.rstrip()
 
 
-def _subscribed(args: argparse.Namespace) -> str:
-    """The line ``events tail`` prints (stderr) once its subscription is open: who,
-    what and from where, so a subscription that receives nothing is no hang."""
-    who = args.as_identity or "the CLI's identity ([cli] cert_file)"
+def _subscribed(args: argparse.Namespace, cfg: Any) -> str:
+    """The line ``events tail`` prints (stderr) once its subscription is open: who
+    (``--as``, else the name in ``[cli] cert_file``), what and from where, so a
+    subscription that receives nothing is no hang."""
+    try:  # read by the channel already: a file unreadable now names no one
+        name = certificate_common_name(cfg.cli.cert_file, "cli.cert_file")
+    except CertsealError:
+        name = ""
+    who = args.as_identity or f"{name or 'the CLI identity'} ([cli] cert_file)"
     what = ", ".join(args.type or []) or "every event type it may receive"
     for option, values in (
         ("department", args.department),

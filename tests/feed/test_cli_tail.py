@@ -12,6 +12,7 @@ import sys
 import pytest
 
 from certseal.config import dump_config
+from certseal.files import certificate_common_name
 from certseal.rpc import secure_channel
 from certseal.v1 import feed_pb2 as pb
 from certseal.v1 import feed_pb2_grpc
@@ -186,7 +187,11 @@ async def test_tail_says_once_it_waits_for_the_broker_then_that_it_subscribed(
         # wait was said once, not a line per subscription tried meanwhile
         async with asyncio.timeout(60):
             said = (await tail.stderr.readline()).decode().strip()
-        assert said.startswith("subscribed as the CLI's identity"), said
+        # the name in [cli] cert_file (trial71: "the CLI's identity", not who)
+        name = certificate_common_name(config.cli.cert_file, "cli.cert_file")
+        assert name and said.startswith(f"subscribed as {name} ([cli] cert_file) "), (
+            said
+        )
         assert tail.returncode is None
     finally:
         stack.resume_broker()
