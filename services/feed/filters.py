@@ -106,7 +106,9 @@ def check_within(wanted: Filter, entitlement: Entitlement) -> None:
     """:func:`check_codes` of a subscription's filter, and INVALID_ARGUMENT
     (``departments`` or ``licence_types``) for one its entitlement never lets
     through: asked for, it would deliver nothing, silently; its event types by
-    :func:`check_event_types`."""
+    :func:`check_event_types`, and (``event_types``) a filter whose every event type
+    the entitlement allows is a licence event while it names no licence type (a
+    licence event passes only for one listed: :meth:`Entitlement.allows`)."""
     check_codes(wanted.departments, wanted.licence_types)
     for name, asked, entitled in (
         ("departments", wanted.departments, entitlement.departments),
