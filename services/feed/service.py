@@ -397,15 +397,14 @@ class FeedService:
         wanted: Filter,
         secret: bytes,
     ) -> Webhook:
-        """Register (or replace) a webhook; audited (``feed.webhook``).
-
+        """Register (or replace) a webhook; audited (``feed.webhook``). The secret
+        is stored wrapped under the KEK (AES-256-GCM).
         INVALID_ARGUMENT unless ``name`` is 1 to 40 of a-z, 0-9 and '-', ``url`` is
         https, ``secret`` has at least 16 bytes and ``integrator`` is
         ``integrator:<name>`` (:func:`integrator_identity`), and ``wanted`` names at
-        most 1,000 values per list, each some event carries (as a subscription's).
-        PERMISSION_DENIED when the integrator's entitlement lets no event through.
-        The secret is stored wrapped under the KEK (AES-256-GCM).
-        """
+        most 1,000 values per list, each some event carries and its entitlement, once
+        set, lets through (as a subscription's). PERMISSION_DENIED when the
+        integrator's entitlement lets no event through."""
         check_webhook_name(name)
         await self._webhooks.egress.check_url(url)
         if len(secret) < 16:
@@ -416,6 +415,7 @@ class FeedService:
         entitled = await self.entitlement(integrator)
         if entitled is not None:  # one is set later: registering comes first
             check_lets_through(entitled)
+            check_within(wanted, entitled)  # as a subscription's: never silent
         check_event_types(wanted.event_types, frozenset({"*"}))
         now = self._clock()
         row = WebhookRow(

@@ -192,3 +192,48 @@ async def test_a_replay_applies_the_webhooks_filter_as_it_stands_and_is_audited(
     audited = json.loads(details) if isinstance(details, str) else details
     assert (audited["delivered"], audited["skipped"]) == (1, 1)
     assert audited["skipped_events"] == [ids[0]]
+
+
+@pytest.mark.parametrize(
+    ("asked", "field"),
+    [
+        ({"departments": ["other"]}, "departments"),  # a department not entitled
+        ({"event_types": ["seal.*"]}, "event_types"),  # an event type not entitled
+        ({"licence_types": ["other"]}, "licence_types"),
+    ],
+)
+async def test_a_webhook_filter_outside_the_entitlement_is_refused_as_a_subscriptions(
+    channel_as, asked, field
+):
+    """A subscription asking for what its entitlement never lets through is refused
+    (a silently empty subscription is worse than a refusal); a webhook asking for it
+    was registered, and posted nothing of it for good. It is refused the same way,
+    naming the field; one within the entitlement is registered."""
+    entitled_dept, other_dept = fresh_uscc(), fresh_uscc()
+    entitled_type, other_type = f"{entitled_dept}001", f"{other_dept}001"
+    integrator = f"integrator:lim-within-{secrets.token_hex(3)}"
+    await entitle(
+        channel_as, integrator, [entitled_dept], ["licence.*"], [entitled_type]
+    )
+    values = {"departments": other_dept, "licence_types": other_type}
+    request = pb.RegisterWebhookRequest(
+        name=f"lim-within-{secrets.token_hex(3)}",
+        integrator=integrator,
+        url="https://localhost:9/hook",
+        secret=b"w" * 32,
+        **{
+            key: [values.get(key, v) if v == "other" else v for v in given]
+            for key, given in asked.items()
+        },
+    )
+    async with channel_as("operator:admin") as channel:
+        admin = feed_pb2_grpc.EventFeedAdminStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await admin.RegisterWebhook(request)
+        assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+        trailing = dict(err.value.trailing_metadata() or ())
+        assert trailing["certseal-error-field"] == field, err.value.details()
+        assert "this caller is entitled to" in (err.value.details() or "")
+        request.ClearField(field)
+        request.departments[:] = [entitled_dept]
+        await admin.RegisterWebhook(request)  # within it: registered
