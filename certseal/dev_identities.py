@@ -16,13 +16,13 @@ with nothing issued.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from certseal.calls import operator_call
 from certseal.errors import CertsealError, invalid
+from certseal.text import nearest_of_kind
 
 
 def department_identity(cfg: Any, code: str) -> tuple[str, str]:
@@ -94,20 +94,14 @@ def asked(
 
 def _unknown(common_name: str, names: set[str], what: str, made_by: str) -> str:
     """What ``--as`` says of a name the stack does not know: the nearest it knows
-    (a typo), then the ones it knows (20 at most), then how one is made. Names are
-    compared after their kind (``integrator:``), which all share: with it,
-    ``integrator:zzz`` was near enough to ``integrator:acme`` to be offered."""
-    kind, _, rest = common_name.partition(":")
-    of_kind = {n.partition(":")[2]: n for n in names if n.partition(":")[0] == kind}
-    near = [
-        of_kind[n]
-        for n in difflib.get_close_matches(rest, list(of_kind), n=1, cutoff=0.75)
-    ]
+    (a typo, of its kind: :func:`certseal.text.nearest_of_kind`), then the ones it
+    knows (20 at most), then how one is made."""
+    near = nearest_of_kind(common_name, names)
     listed = sorted(names)
     said = ", ".join(listed[:20]) + (f", … ({len(listed)})" if len(listed) > 20 else "")
     return (
         f"the stack knows no {common_name}"
-        + (f"; did you mean {near[0]}?" if near else "")
+        + (f"; did you mean {near}?" if near else "")
         + f" (its {what}: {said or 'none'}); {made_by}"
     )
 

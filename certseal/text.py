@@ -167,6 +167,17 @@ def one_line(message: str) -> str:
     return printable(message)
 
 
+def nearest_of_kind(identity: str, names: Iterable[str]) -> str | None:
+    """The one of ``names`` nearest ``identity`` (``kind:name``, e.g.
+    ``integrator:acmee``) among those of its kind, compared after the kind, which
+    they all share (with it, ``integrator:zzz`` was near ``integrator:acme``); None
+    when none is near enough to be a typo (difflib's ratio below 0.75)."""
+    kind, _, rest = identity.partition(":")
+    of_kind = {n.partition(":")[2]: n for n in names if n.partition(":")[0] == kind}
+    near = difflib.get_close_matches(rest, list(of_kind), n=1, cutoff=0.75)
+    return of_kind[near[0]] if near else None
+
+
 def did_you_mean(word: str, names: Iterable[str], cutoff: float = 0.75) -> str:
     """``"did you mean NAME? "`` for the one of ``names`` nearest ``word`` (difflib's
     ratio at least ``cutoff``: a typo, not another word), else ``""``: what a

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from certseal.errors import CertsealError, ErrorKind, denied, invalid
 from certseal.events import EVENT_TYPES
 from certseal.identifiers import validate_type_code, validate_uscc
-from certseal.text import did_you_mean
+from certseal.text import did_you_mean, nearest_of_kind
 from services.feed.domain import (
     EVENT_TOPICS,
     MAX_LIST_VALUES,
@@ -207,15 +207,20 @@ def check_lets_through(entitlement: Entitlement) -> None:
         )
 
 
-def nothing_to_withdraw(integrator: str, *, withdrawn: bool) -> CertsealError:
+def nothing_to_withdraw(
+    integrator: str, *, withdrawn: bool, known: Iterable[str] = ()
+) -> CertsealError:
     """RemoveEntitlement's NOT_FOUND (field ``integrator``) for an integrator with no
     right left: its rights ``withdrawn`` already, or never entitled (trial56: both
-    were "a right of … to withdraw not found")."""
+    were "a right of … to withdraw not found"), then with the one of the ``known``
+    integrators its name is likely a typo of (trial71: none was offered)."""
     if withdrawn:
         said = f"every right of {integrator} was withdrawn already: nothing to withdraw"
     else:
+        near = nearest_of_kind(integrator, known)
         said = (
-            f"{integrator} was never entitled: nothing to withdraw (certseal feed "
-            "entitlements lists the integrators that are)"
+            f"{integrator} was never entitled: nothing to withdraw ("
+            + (f"did you mean {near}? " if near else "")
+            + "certseal feed entitlements lists the integrators that are)"
         )
     return CertsealError(ErrorKind.NOT_FOUND, said, field="integrator")

@@ -174,15 +174,15 @@ class FeedService:
         return entitlement
 
     async def remove_entitlement(self, caller: Caller, integrator: str) -> Entitlement:
-        """Withdraw every right of ``integrator``; audited (``feed.unentitle``). The
-        empty entitlement kept lets nothing through: its subscriptions end within the
-        refresh (PERMISSION_DENIED, "withdrawn"), its webhooks post nothing more.
-        NOT_FOUND for one never entitled or withdrawn already (by a call at the same
-        time, perhaps), said apart (:func:`~services.feed.filters.nothing_to_withdraw`)."""
+        """Withdraw every right of ``integrator``; audited (``feed.unentitle``). The empty
+        entitlement kept lets nothing through: its subscriptions end within the refresh
+        (PERMISSION_DENIED, "withdrawn"), its webhooks post nothing more. NOT_FOUND for
+        one never entitled (naming the likely typo) or withdrawn already, said apart."""
         empty = Entitlement(integrator_identity(integrator))
         if not await self._keep(caller, empty, "feed.unentitle"):
-            kept = await self.entitlement(empty.integrator)
-            raise nothing_to_withdraw(integrator, withdrawn=kept is not None)
+            kept = await self.entitlement(empty.integrator)  # or a call's meanwhile
+            known = [] if kept else await self._store.integrators()
+            raise nothing_to_withdraw(integrator, withdrawn=bool(kept), known=known)
         return empty
 
     async def _keep(self, by: Caller, kept: Entitlement, action: str) -> bool:

@@ -22,6 +22,10 @@ from services.feed.domain import Entitlement, Filter
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
+KNOWN_NAMES = 50_000
+"""The most integrators' names a mistyped one is compared with
+(:meth:`FeedStore.integrators`, for ``feed revoke``'s suggestion)."""
+
 
 @dataclass(frozen=True, slots=True)
 class WebhookRow:
@@ -83,6 +87,15 @@ class FeedStore(RefusalAudit):
             limit,
         )
         return [_entitlement(r) for r in rows]
+
+    async def integrators(self, limit: int = KNOWN_NAMES) -> list[str]:
+        """The first ``limit`` integrators with an entitlement, by name (their
+        entitlements unread: a mistyped name's suggestions)."""
+        rows = await self.pool.fetch(
+            "select integrator from feed_entitlements order by integrator limit $1",
+            limit,
+        )
+        return [r["integrator"] for r in rows]
 
     async def set_entitlement(
         self,

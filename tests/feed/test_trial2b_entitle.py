@@ -142,9 +142,14 @@ async def test_set_entitlement_refuses_nothing_through_and_remove_withdraws(
         await withdraw(channel_as, f"{integrator}x")
     assert err.value.code() is grpc.StatusCode.NOT_FOUND
     assert dict(err.value.trailing_metadata())["certseal-error-field"] == "integrator"
-    assert "was never entitled: nothing to withdraw (certseal feed entitlements" in (
-        err.value.details()
-    )
+    # trial71: the name it is a typo of is offered, as `events tail --as` offers it
+    assert err.value.details() == (
+        f"integrator: {integrator}x was never entitled: nothing to withdraw (did you mean "
+        f"{integrator}? certseal feed entitlements lists the integrators that are)"
+    ), err.value.details()
+    with pytest.raises(grpc.aio.AioRpcError) as err:  # nothing near: none offered
+        await withdraw(channel_as, "integrator:zzz-nothing-like-it")
+    assert "did you mean" not in err.value.details(), err.value.details()
     removed = await withdraw(channel_as, integrator)
     assert removed.entitlement == pb.Entitlement(integrator=integrator)
     with pytest.raises(grpc.aio.AioRpcError) as err:
