@@ -106,9 +106,9 @@ def check_within(wanted: Filter, entitlement: Entitlement) -> None:
     """:func:`check_codes` of a subscription's filter, and INVALID_ARGUMENT
     (``departments`` or ``licence_types``) for one its entitlement never lets
     through: asked for, it would deliver nothing, silently; its event types by
-    :func:`check_event_types`, and (``event_types``) a filter whose every event type
-    the entitlement allows is a licence event while it names no licence type (a
-    licence event passes only for one listed: :meth:`Entitlement.allows`)."""
+    :func:`check_event_types`, and (``event_types``) a filter whose event types the
+    entitlement lets nothing through of (:meth:`Entitlement.nothing_through`: licence
+    events only, while it names no licence type)."""
     check_codes(wanted.departments, wanted.licence_types)
     for name, asked, entitled in (
         ("departments", wanted.departments, entitlement.departments),
@@ -123,18 +123,16 @@ def check_within(wanted: Filter, entitlement: Entitlement) -> None:
                     f"caller is entitled to ({', '.join(sorted(entitled)) or 'none'})",
                 )
     check_event_types(wanted.event_types, entitlement.event_types)
-    if not entitlement.licence_types:  # a licence event passes only for one listed
-        wants = Patterns.of(wanted.event_types or frozenset({"*"}))
-        has = Patterns.of(entitlement.event_types)
-        types = [t for t in EVENT_TOPICS if wants.matches(t) and has.matches(t)]
-        if types and all(t.startswith("licence.") for t in types):
-            # atk70: asked for, or narrowed to this, it delivered nothing, silently
-            raise invalid(
-                "event_types",
-                f"asks only for licence events ({_listed(types)}), which pass only "
-                "for a licence type this caller is entitled to, and it is entitled "
-                "to none",
-            )
+    # the entitlement's own rule of letting nothing through, over the types asked
+    # (atk70: licence events only, under no licence type, delivered nothing, silently)
+    wants = Patterns.of(wanted.event_types or frozenset({"*"}))
+    types = [t for t in EVENT_TOPICS if wants.matches(t)]
+    if why := entitlement.nothing_through(types):
+        raise invalid(
+            "event_types",
+            f"this caller's entitlement lets none of the event types asked for "
+            f"({_listed(types)}) through: {why}",
+        )
 
 
 def check_still_within(wanted: Filter, entitlement: Entitlement) -> None:
