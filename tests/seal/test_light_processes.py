@@ -178,16 +178,31 @@ async def test_a_worker_killed_while_idle_is_replaced_and_no_call_hangs(light):
     assert light.in_flight == 0
 
 
-async def test_a_caller_that_goes_away_leaves_its_job_and_its_worker(light):
+async def test_a_caller_that_goes_away_leaves_its_job_and_its_worker(light, tmp_path):
     # atk58 F3: a cancelled call killed its worker, which the next call waited for
+    started, release = tmp_path / "started", tmp_path / "release"
     pid = await light.run("signature", os.getpid)
-    call = asyncio.ensure_future(light.run("signature", time.sleep, 0.3))
-    await asyncio.sleep(0.05)  # the job has reached the worker
+    call = asyncio.ensure_future(light.run("signature", _held, started, release))
+    async with asyncio.timeout(10):
+        while not started.exists():  # noqa: ASYNC110 - a file from another process
+            await asyncio.sleep(0.01)
     call.cancel()
     with pytest.raises(asyncio.CancelledError):
-        await call
+        await call  # the job cannot have ended: it waits for ``release``
+    assert light.in_flight == 1  # left running, not killed
+    release.touch()
     assert await light.run("signature", os.getpid) == pid
     assert light.in_flight == 0
+
+
+def _held(started: Path, release: Path) -> int:
+    """A job that says it has started, then waits for ``release`` (at most 1.5 s,
+    within the fixture's 2 s bound); this worker's pid."""
+    started.touch()
+    deadline = time.monotonic() + 1.5
+    while not release.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return os.getpid()
 
 
 async def test_a_stop_ends_the_workers():

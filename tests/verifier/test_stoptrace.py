@@ -15,7 +15,10 @@ from services.verifier import stoptrace
 
 
 class Hangs(Service):
+    reached = threading.Event()  # set once a stop has reached on_stop
+
     async def on_stop(self) -> None:
+        Hangs.reached.set()
         await asyncio.Event().wait()  # a child whose stop never ends
 
 
@@ -62,7 +65,9 @@ def test_a_stop_that_hangs_in_a_child_names_the_child_and_where(loop):
         return parent
 
     parent = asyncio.run_coroutine_threadsafe(started(), loop).result(10)
+    Hangs.reached.clear()
     stop = asyncio.run_coroutine_threadsafe(parent.stop(), loop)
+    assert Hangs.reached.wait(10)  # the stop has reached its child
     tasks = asyncio.run_coroutine_threadsafe(_tasks(), loop).result(5)
     stopping = next(
         task for task in tasks if task.get_coro().cr_frame.f_locals["self"] is parent
@@ -75,7 +80,6 @@ def test_a_stop_that_hangs_in_a_child_names_the_child_and_where(loop):
 
 
 async def _tasks() -> set[asyncio.Task]:
-    await asyncio.sleep(0.05)  # the stop has reached its child
     return {task for task in asyncio.all_tasks() if task is not asyncio.current_task()}
 
 
