@@ -31,7 +31,9 @@ from certseal.crypto import InvalidSignature, Signer, Suite, verify
 from certseal.scanned import (  # re-exported: a code's text is read by this module
     BASE45_ALPHABET,
     LICENCE_CODE_PREFIX,
+    NO_CODE_LENGTH,
     PRESENTATION_CODE_PREFIX,
+    SHORTEST_CODE_CHARS,
     CodeStage,
     MalformedCode,
     base45_hint,
@@ -200,4 +202,12 @@ def _inflated(text: str, start: int) -> bytes:
         len(compressed) > MAX_CODE_COMPRESSED_BYTES
     ):  # a guard; the text bound implies it
         raise MalformedCode(CodeStage.BASE45, "longer than a code can be")
-    return inflate(compressed)
+    try:
+        return inflate(compressed)
+    except MalformedCode as exc:
+        if len(body) >= SHORTEST_CODE_CHARS:
+            raise
+        # Base45, but too short to be a code: a word typed, another label
+        raise MalformedCode(
+            exc.stage, f"{len(body)} characters after the prefix are {NO_CODE_LENGTH}"
+        ) from None

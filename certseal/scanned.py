@@ -80,6 +80,12 @@ _SURROUNDING = (
 _INVISIBLE = re.compile(
     "[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]"
 )
+SHORTEST_CODE_CHARS = 96
+"""Base45 characters that even the shortest code exceeds: its COSE_Sign1 signature
+alone is 64 bytes for every suite (ES256 and SM2 as r||s, RFC 9053 section 2.1 and
+GM/T 0009; Ed25519, RFC 8032), random so that deflate cannot shrink it, and Base45
+writes 2 bytes as 3 characters (RFC 9285 section 4)."""
+
 _NOT_BASE45 = re.compile("[^0-9A-Z $%*+\\-./:]")
 _AUTHORISATION_LIKE = re.compile("AU[- ]?[0-9A-Z]{4}")
 # The most characters a QR code holds in alphanumeric mode, which Base45 uses (ISO/IEC
@@ -350,8 +356,7 @@ def base45_hint(body: str, start: int) -> str:
     if len(body) % 3 == 1:
         return (
             f"; {len(body)} characters after the prefix cannot be Base45 (a Base45 "
-            "text is 2 or 0 characters longer than a multiple of 3): it looks cut "
-            "short, scan it again"
+            f"text is 2 or 0 characters longer than a multiple of 3): {_cut(body)}"
         )
     if (
         len(body) % 3 == 2
@@ -359,9 +364,25 @@ def base45_hint(body: str, start: int) -> str:
     ):
         return (
             "; its last 2 characters are more than one byte (255), as the start of a "
-            "group of 3 is: it looks cut short, scan it again"
+            f"group of 3 is: {_cut(body)}"
         )
     return ""
+
+
+def _cut(body: str) -> str:
+    """What a Base45 text of impossible length is likely to be: a scan stopped early,
+    or, far shorter than any code, not a code at all (a typed word, another label)."""
+    if len(body) < SHORTEST_CODE_CHARS:
+        return f"that is {NO_CODE_LENGTH}"
+    return "it looks cut short, scan it again"
+
+
+NO_CODE_LENGTH = (
+    f"far shorter than any licence code (its signature alone takes "
+    f"{SHORTEST_CODE_CHARS} characters): this is not a licence code, or only its start "
+    "was read; scan it again"
+)
+"""Why a text after the prefix shorter than SHORTEST_CODE_CHARS is no code."""
 
 
 def inflate(compressed: bytes) -> bytes:

@@ -115,7 +115,8 @@ LICENCE_VERDICTS: Mapping[str, Wording] = {
 
 #: a MALFORMED verdict whose decode check says the scan went wrong (the kernel's
 #: certseal.codes words: a read cut short or misread says "scan it again", a double
-#: read "scan one code at a time"): the clerk scans again, the citizen's QR code is fine
+#: read "scan one code at a time", a text far shorter than any code "only its start was
+#: read; scan it again"): the clerk scans again, the citizen's QR code is fine
 RESCAN: Mapping[str, Wording] = {
     "scan one code at a time": Wording(
         "warn",
@@ -123,6 +124,14 @@ RESCAN: Mapping[str, Wording] = {
         "Two codes read as one",
         "一次扫描读到了两个二维码，请一次只扫描一个。",
         "Two codes were read as one: scan one code at a time.",
+    ),
+    "only its start was read; scan it again": Wording(  # before "scan it again"
+        "warn",
+        "不是证照二维码或未读全",
+        "Not a licence code, or read only in part",
+        "读到的内容远短于任何证照二维码：可能不是证照二维码，或只读到了开头，请重新扫描。",
+        "Far shorter than any licence code: not one, or only its start was read: "
+        "scan it again.",
     ),
     "scan it again": Wording(
         "warn",

@@ -359,6 +359,19 @@ def malformed_view(detail: str) -> dict:
             "Code read only in part",
         ),
         (
+            "base45: not Base45 (Invalid base45 string); 8 characters after the "
+            "prefix cannot be Base45 (…): that is far shorter than any licence code "
+            "(its signature alone takes 96 characters): this is not a licence code, "
+            "or only its start was read; scan it again",
+            "Not a licence code, or read only in part",
+        ),
+        (
+            "zlib: 9 characters after the prefix are far shorter than any licence "
+            "code (…): this is not a licence code, or only its start was read; scan "
+            "it again",
+            "Not a licence code, or read only in part",
+        ),
+        (
             "base45: a second code starts at character 61: two codes were read as one;"
             " scan one code at a time",
             "Two codes read as one",

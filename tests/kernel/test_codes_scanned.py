@@ -6,6 +6,7 @@ surrounding white space and control characters removed. Whatever still is not a 
 MALFORMED with a hint when the cause is likely.
 """
 
+import hashlib
 import unicodedata
 import zlib
 
@@ -15,6 +16,7 @@ import pytest
 
 from certseal import codes
 from certseal.crypto import SoftwareSigner, Suite, generate_key
+from certseal.scanned import SHORTEST_CODE_CHARS
 
 _KEY = generate_key(Suite.ED25519)
 SIGNER = SoftwareSigner(Suite.ED25519, _KEY.private_bytes, _KEY.public_key_der)
@@ -199,8 +201,33 @@ async def test_a_code_cut_short_anywhere_says_scan_it_again(code):
     assert stages == {codes.CodeStage.BASE45, codes.CodeStage.ZLIB}
 
 
+@pytest.mark.parametrize("word", ["NOTACODE", "HELLO", "1234567", "ABCD", "TEST CODE"])
+def test_a_word_typed_after_the_prefix_is_not_called_a_cut_code(word):
+    """s53 note: "LC1:NOTACODE" was told it "looks cut short": a text far shorter
+    than any code is said to be no code, or only a code's start."""
+    err = _refused("LC1:" + word)
+    assert err.stage in (codes.CodeStage.BASE45, codes.CodeStage.ZLIB)  # Base45 or not
+    assert "looks cut short" not in err.message, err.message
+    assert "far shorter than any licence code" in err.message, err.message
+    assert "this is not a licence code, or only its start was read" in err.message
+
+
+async def test_a_code_cut_within_its_shortest_length_says_only_its_start(code):
+    ends = [
+        e
+        for e in range(5, 4 + SHORTEST_CODE_CHARS)
+        if (e - 4) % 3 == 1 and code[e - 1] != " "  # no space for the strip to take
+    ]
+    assert len(ends) > 20
+    for end in ends:
+        err = _refused(code[:end])
+        assert err.stage is codes.CodeStage.BASE45
+        assert "only its start was read; scan it again" in err.message, err.message
+
+
 def test_a_stream_that_ends_early_is_named_cut_short():
-    data = zlib.compress(cbor2.dumps(cbor2.CBORTag(18, [b"", {}, b"", b""])))
+    signature = hashlib.sha512(b"a signature").digest()  # 64 bytes, incompressible
+    data = zlib.compress(cbor2.dumps(cbor2.CBORTag(18, [b"", {}, b"", signature])))
     err = _refused("LC1:" + base45.b45encode(data[:-2]).decode())
     assert err.stage is codes.CodeStage.ZLIB
     assert err.message == (
