@@ -65,8 +65,26 @@ def read_answers_key(config: SharedSettings) -> AnswerProtector:
     return AnswerProtector(read_secret_file(path, ANSWERS_KEY))
 
 
+def stop_on_signals(stop: asyncio.Event) -> None:
+    """SIGTERM and SIGINT set ``stop`` and mark this process as stopping
+    (:attr:`ServiceProcess.signalled`): a start still under way then does not say it
+    listens (trial56: ``issuer listening`` after ``stopping issuer``, a stop sent
+    while the issuer started)."""
+
+    def signalled() -> None:
+        ServiceProcess.signalled = True
+        stop.set()
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, signalled)
+
+
 class ServiceProcess:
     """A process that serves gRPC, runs the background workers, or both."""
+
+    #: whether this process was sent a stop signal (:func:`stop_on_signals`)
+    signalled = False
 
     #: e.g. "issuer": names the Kafka client, the log lines and this service's
     #: section of the settings (``[issuer]``)
@@ -298,7 +316,10 @@ class ServiceProcess:
                 alone=not self.reuse_port,
             )
         self._tasks.append(asyncio.create_task(self._readiness()))
-        log.info("%s listening on port %d", self.name, self.port)
+        if ServiceProcess.signalled:  # its stop follows at once: it never serves
+            log.info("%s: a stop came while it started; stopping", self.name)
+        else:
+            log.info("%s listening on port %d", self.name, self.port)
 
     async def _backlog_gauges(self, every_s: float = 5.0) -> None:
         """The outbox's backlog and relay-lag gauges, every ``every_s`` seconds, in a
@@ -463,9 +484,7 @@ def run_main(
         except START_FAILURES as exc:
             return exc
         stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+        stop_on_signals(stop)
         failed = await start_or_explain(app, prog)
         if failed is not None:
             return failed

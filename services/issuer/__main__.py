@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import signal
 import sys
 import time
 
@@ -28,7 +27,7 @@ from certseal.cli_parser import OneLineParser, given, log_level
 from certseal.collector import settle_collector
 from certseal.errors import CertsealError
 from certseal.listen import check_listen
-from certseal.process import start_or_explain
+from certseal.process import start_or_explain, stop_on_signals
 from certseal.startfail import leave
 from services.config import load
 from services.issuer.app import IssuerApp
@@ -124,9 +123,7 @@ async def _main(args: argparse.Namespace) -> None:
     except CertsealError as exc:  # one line, not a traceback (as every service says it)
         leave("services.issuer", exc, paths=args.config)
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop_on_signals(stop)
     if args.role == "all" and cfg.issuer.workers > 0:
         try:  # the serving children share these ports (SO_REUSEPORT): check them
             # first, or each child would fail on a port another process holds
