@@ -13,12 +13,11 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-import signal
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import grpc
 
@@ -36,7 +35,14 @@ from certseal.readiness import not_ready
 from certseal.rpc import RefusedCall, ServiceInterceptor
 from certseal.rpcserver import Health, build_server, start_probe_server
 from certseal.secretfiles import ANSWERS_KEY, dsn_address, read_secret_file
-from certseal.startfail import START_FAILURES, leave
+from certseal.startfail import (
+    START_FAILURES,
+    Runnable,
+    StopSignals,
+    leave,
+    start_or_explain,
+    stop_on_signals,
+)
 from certseal.storage.audit import AuditSealer, write_counted_refusals
 from certseal.storage.idempotency import (
     IdempotencyPurger,
@@ -65,26 +71,8 @@ def read_answers_key(config: SharedSettings) -> AnswerProtector:
     return AnswerProtector(read_secret_file(path, ANSWERS_KEY))
 
 
-def stop_on_signals(stop: asyncio.Event) -> None:
-    """SIGTERM and SIGINT set ``stop`` and mark this process as stopping
-    (:attr:`ServiceProcess.signalled`): a start still under way then does not say it
-    listens (trial56: ``issuer listening`` after ``stopping issuer``, a stop sent
-    while the issuer started)."""
-
-    def signalled() -> None:
-        ServiceProcess.signalled = True
-        stop.set()
-
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, signalled)
-
-
 class ServiceProcess:
     """A process that serves gRPC, runs the background workers, or both."""
-
-    #: whether this process was sent a stop signal (:func:`stop_on_signals`)
-    signalled = False
 
     #: e.g. "issuer": names the Kafka client, the log lines and this service's
     #: section of the settings (``[issuer]``)
@@ -316,7 +304,7 @@ class ServiceProcess:
                 alone=not self.reuse_port,
             )
         self._tasks.append(asyncio.create_task(self._readiness()))
-        if ServiceProcess.signalled:  # its stop follows at once: it never serves
+        if StopSignals.came:  # its stop follows at once: it never serves
             log.info("%s: a stop came while it started; stopping", self.name)
         else:
             log.info("%s listening on port %d", self.name, self.port)
@@ -417,30 +405,6 @@ class ServiceProcess:
                 await asyncio.wait_for(write_counted_refusals(self.pool), 10)
         if hasattr(self, "pool"):
             await self.pool.close()
-
-
-class Runnable(Protocol):
-    """What :func:`run_main` runs: something that starts and stops."""
-
-    async def start(self) -> Any:
-        """Start serving."""
-
-    async def stop(self) -> None:
-        """Stop serving."""
-
-
-async def start_or_explain(app: Runnable, prog: str) -> BaseException | None:
-    """Start ``app``; None when it runs, else what it failed with (one of
-    :data:`START_FAILURES`, for :func:`leave`) after stopping what did start (within
-    10 s) while the loop still runs: a gRPC server left to its finaliser after the
-    loop closed printed a traceback ("Event loop is closed") under the one-line error."""
-    try:
-        await app.start()
-    except START_FAILURES as exc:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(app.stop(), 10)
-        return exc
-    return None
 
 
 def run_main(

@@ -4,11 +4,14 @@ setting, 1 for anything else), never a traceback."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import errno
 import os
+import signal
 import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
 from certseal.config import where_set
 from certseal.errors import CertsealError, ErrorKind, invalid
@@ -90,3 +93,48 @@ def leave(
     where = where_set(paths, exc.field or "") if isinstance(exc, CertsealError) else ""
     print(f"{prog}: error: {exc}{where}", file=sys.stderr)
     sys.exit(exit_status(exc))
+
+
+class Runnable(Protocol):
+    """What a service's main starts and stops."""
+
+    async def start(self) -> Any:
+        """Start serving."""
+
+    async def stop(self) -> None:
+        """Stop serving."""
+
+
+async def start_or_explain(app: Runnable, prog: str) -> BaseException | None:
+    """Start ``app``; None when it runs, else what it failed with (one of
+    :data:`START_FAILURES`, for :func:`leave`) after stopping what did start (within
+    10 s) while the loop still runs: a gRPC server left to its finaliser after the
+    loop closed printed a traceback ("Event loop is closed") under the one-line error."""
+    try:
+        await app.start()
+    except START_FAILURES as exc:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(app.stop(), 10)
+        return exc
+    return None
+
+
+class StopSignals:
+    """Whether this process was sent SIGTERM or SIGINT once :func:`stop_on_signals`
+    set its handlers (``came``)."""
+
+    came = False
+
+
+def stop_on_signals(stop: asyncio.Event) -> None:
+    """SIGTERM and SIGINT set ``stop`` and :attr:`StopSignals.came`: a start still
+    under way then does not say it listens (trial56: ``issuer listening`` after
+    ``stopping issuer``, a stop sent while the issuer started)."""
+
+    def came() -> None:
+        StopSignals.came = True
+        stop.set()
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, came)

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x63\x65rtseal/v1/feed.proto\x12\x0b\x63\x65rtseal.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"b\n\x0b\x45ntitlement\x12\x12\n\nintegrator\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65partments\x18\x02 \x03(\t\x12\x15\n\rlicence_types\x18\x03 \x03(\t\x12\x13\n\x0b\x65vent_types\x18\x04 \x03(\t\"\x93\x01\n\x10SubscribeRequest\x12\x13\n\x0b\x65vent_types\x18\x01 \x03(\t\x12\x13\n\x0b\x64\x65partments\x18\x02 \x03(\t\x12\x15\n\rlicence_types\x18\x03 \x03(\t\x12\x12\n\x08\x65\x61rliest\x18\x04 \x01(\x08H\x00\x12\x10\n\x06latest\x18\x05 \x01(\x08H\x00\x12\x0f\n\x05token\x18\x06 \x01(\tH\x00\x42\x07\n\x05start\"\xb2\x01\n\tFeedEvent\x12\r\n\x05token\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\x0c\n\x04type\x18\x03 \x01(\t\x12\x0e\n\x06source\x18\x04 \x01(\t\x12\x0f\n\x07subject\x18\x05 \x01(\t\x12(\n\x04time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05topic\x18\x07 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x08 \x01(\x0c\x12\x14\n\x0c\x63ontent_type\x18\t \x01(\t\"F\n\x15SetEntitlementRequest\x12-\n\x0b\x65ntitlement\x18\x01 \x01(\x0b\x32\x18.certseal.v1.Entitlement\"G\n\x16SetEntitlementResponse\x12-\n\x0b\x65ntitlement\x18\x01 \x01(\x0b\x32\x18.certseal.v1.Entitlement\"+\n\x15GetEntitlementRequest\x12\x12\n\nintegrator\x18\x01 \x01(\t\"G\n\x16GetEntitlementResponse\x12-\n\x0b\x65ntitlement\x18\x01 \x01(\x0b\x32\x18.certseal.v1.Entitlement\"@\n\x17ListEntitlementsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\r\x12\x12\n\npage_token\x18\x02 \x01(\t\"c\n\x18ListEntitlementsResponse\x12.\n\x0c\x65ntitlements\x18\x01 \x03(\x0b\x32\x18.certseal.v1.Entitlement\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\".\n\x18RemoveEntitlementRequest\x12\x12\n\nintegrator\x18\x01 \x01(\t\"J\n\x19RemoveEntitlementResponse\x12-\n\x0b\x65ntitlement\x18\x01 \x01(\x0b\x32\x18.certseal.v1.Entitlement\"\x98\x01\n\x16RegisterWebhookRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nintegrator\x18\x02 \x01(\t\x12\x0b\n\x03url\x18\x03 \x01(\t\x12\x0e\n\x06secret\x18\x04 \x01(\x0c\x12\x13\n\x0b\x65vent_types\x18\x05 \x03(\t\x12\x13\n\x0b\x64\x65partments\x18\x06 \x03(\t\x12\x15\n\rlicence_types\x18\x07 \x03(\t\"\'\n\x17RegisterWebhookResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\"m\n\x0eParkedDelivery\x12\x1a\n\x12\x64\x65\x61\x64_letter_offset\x18\x01 \x01(\x04\x12\x10\n\x08\x65vent_id\x18\x02 \x01(\t\x12\x0c\n\x04type\x18\x03 \x01(\t\x12\x0f\n\x07subject\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\".\n\x1bListParkedDeliveriesRequest\x12\x0f\n\x07webhook\x18\x01 \x01(\t\"K\n\x1cListParkedDeliveriesResponse\x12+\n\x06parked\x18\x01 \x03(\x0b\x32\x1b.certseal.v1.ParkedDelivery\"0\n\x1dReplayParkedDeliveriesRequest\x12\x0f\n\x07webhook\x18\x01 \x01(\t\"[\n\x1eReplayParkedDeliveriesResponse\x12\x11\n\tdelivered\x18\x01 \x01(\r\x12\x15\n\rstill_failing\x18\x02 \x01(\r\x12\x0f\n\x07skipped\x18\x03 \x01(\r2Q\n\tEventFeed\x12\x44\n\tSubscribe\x12\x1d.certseal.v1.SubscribeRequest\x1a\x16.certseal.v1.FeedEvent0\x01\x32\xc9\x05\n\x0e\x45ventFeedAdmin\x12Y\n\x0eSetEntitlement\x12\".certseal.v1.SetEntitlementRequest\x1a#.certseal.v1.SetEntitlementResponse\x12Y\n\x0eGetEntitlement\x12\".certseal.v1.GetEntitlementRequest\x1a#.certseal.v1.GetEntitlementResponse\x12_\n\x10ListEntitlements\x12$.certseal.v1.ListEntitlementsRequest\x1a%.certseal.v1.ListEntitlementsResponse\x12\x62\n\x11RemoveEntitlement\x12%.certseal.v1.RemoveEntitlementRequest\x1a&.certseal.v1.RemoveEntitlementResponse\x12\\\n\x0fRegisterWebhook\x12#.certseal.v1.RegisterWebhookRequest\x1a$.certseal.v1.RegisterWebhookResponse\x12k\n\x14ListParkedDeliveries\x12(.certseal.v1.ListParkedDeliveriesRequest\x1a).certseal.v1.ListParkedDeliveriesResponse\x12q\n\x16ReplayParkedDeliveries\x12*.certseal.v1.ReplayParkedDeliveriesRequest\x1a+.certseal.v1.ReplayParkedDeliveriesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x63\x65rtseal/v1/feed.proto\x12\x0b\x63\x65rtseal.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"b\n\x0b\x45ntitlement\x12\x12\n\nintegrator\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65partments\x18\x02 \x03(\t\x12\x15\n\rlicence_types\x18\x03 \x03(\t\x12\x13\n\x0b\x65vent_types\x18\x04 \x03(\t\"\x93\x01\n\x10SubscribeRequest\x12\x13\n\x0b\x65vent_types\x18\x01 \x03(\t\x12\x13\n\x0b\x64\x65partments\x18\x02 \x03(\t\x12\x15\n\rlicence_types\x18\x03 \x03(\t\x12\x12\n\x08\x65\x61rliest\x18\x04 \x01(\x08H\x00\x12\x10\n\x06latest\x18\x05 \x01(\x08H\x00\x12\x0f\n\x05token\x18\x06 \x01(\tH\x00\x42\x07\n\x05start\"\xb2\x01\n\tFeedEvent\x12\r\n\x05token\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\x0c\n\x04type\x18\x03 \x01(\t\x12\x0e\n\x06source\x18\x04 \x01(\t\x12\x0f\n\x07subject\x18\x05 \x01(\t\x12(\n\x04time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05topic\x18\x07 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x08 \x01(\x0c\x12\x14\n\x0c\x63ontent_type\x18\t \x01(\t\"F\n\x15SetEntitlementRequest\x12-\n\x0b\x65ntitlement\x18\x01 \x01(\x0b\x32\x18.certseal.v1.Entitlement\"~\n\x16SetEntitlementResponse\x12-\n\x0b\x65ntitlement\x18\x01 \x01(\x0b\x32\x18.certseal.v1.Entitlement\x12\x35\n\x10webhooks_outside\x18\x02 \x03(\x0b\x32\x1b.certseal.v1.WebhookOutside\".\n\x0eWebhookOutside\x12\x0f\n\x07webhook\x18\x01 \x01(\t\x12\x0b\n\x03why\x18\x02 \x01(\t\"+\n\x15GetEntitlementRequest\x12\x12\n\nintegrator\x18\x01 \x01(\t\"G\n\x16GetEntitlementResponse\x12-\n\x0b\x65ntitlement\x18\x01 \x01(\x0b\x32\x18.certseal.v1.Entitlement\"@\n\x17ListEntitlementsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\r\x12\x12\n\npage_token\x18\x02 \x01(\t\"c\n\x18ListEntitlementsResponse\x12.\n\x0c\x65ntitlements\x18\x01 \x03(\x0b\x32\x18.certseal.v1.Entitlement\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\".\n\x18RemoveEntitlementRequest\x12\x12\n\nintegrator\x18\x01 \x01(\t\"J\n\x19RemoveEntitlementResponse\x12-\n\x0b\x65ntitlement\x18\x01 \x01(\x0b\x32\x18.certseal.v1.Entitlement\"\x98\x01\n\x16RegisterWebhookRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nintegrator\x18\x02 \x01(\t\x12\x0b\n\x03url\x18\x03 \x01(\t\x12\x0e\n\x06secret\x18\x04 \x01(\x0c\x12\x13\n\x0b\x65vent_types\x18\x05 \x03(\t\x12\x13\n\x0b\x64\x65partments\x18\x06 \x03(\t\x12\x15\n\rlicence_types\x18\x07 \x03(\t\"\'\n\x17RegisterWebhookResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\"m\n\x0eParkedDelivery\x12\x1a\n\x12\x64\x65\x61\x64_letter_offset\x18\x01 \x01(\x04\x12\x10\n\x08\x65vent_id\x18\x02 \x01(\t\x12\x0c\n\x04type\x18\x03 \x01(\t\x12\x0f\n\x07subject\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\".\n\x1bListParkedDeliveriesRequest\x12\x0f\n\x07webhook\x18\x01 \x01(\t\"K\n\x1cListParkedDeliveriesResponse\x12+\n\x06parked\x18\x01 \x03(\x0b\x32\x1b.certseal.v1.ParkedDelivery\"0\n\x1dReplayParkedDeliveriesRequest\x12\x0f\n\x07webhook\x18\x01 \x01(\t\"[\n\x1eReplayParkedDeliveriesResponse\x12\x11\n\tdelivered\x18\x01 \x01(\r\x12\x15\n\rstill_failing\x18\x02 \x01(\r\x12\x0f\n\x07skipped\x18\x03 \x01(\r2Q\n\tEventFeed\x12\x44\n\tSubscribe\x12\x1d.certseal.v1.SubscribeRequest\x1a\x16.certseal.v1.FeedEvent0\x01\x32\xc9\x05\n\x0e\x45ventFeedAdmin\x12Y\n\x0eSetEntitlement\x12\".certseal.v1.SetEntitlementRequest\x1a#.certseal.v1.SetEntitlementResponse\x12Y\n\x0eGetEntitlement\x12\".certseal.v1.GetEntitlementRequest\x1a#.certseal.v1.GetEntitlementResponse\x12_\n\x10ListEntitlements\x12$.certseal.v1.ListEntitlementsRequest\x1a%.certseal.v1.ListEntitlementsResponse\x12\x62\n\x11RemoveEntitlement\x12%.certseal.v1.RemoveEntitlementRequest\x1a&.certseal.v1.RemoveEntitlementResponse\x12\\\n\x0fRegisterWebhook\x12#.certseal.v1.RegisterWebhookRequest\x1a$.certseal.v1.RegisterWebhookResponse\x12k\n\x14ListParkedDeliveries\x12(.certseal.v1.ListParkedDeliveriesRequest\x1a).certseal.v1.ListParkedDeliveriesResponse\x12q\n\x16ReplayParkedDeliveries\x12*.certseal.v1.ReplayParkedDeliveriesRequest\x1a+.certseal.v1.ReplayParkedDeliveriesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,35 +41,37 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SETENTITLEMENTREQUEST']._serialized_start=503
   _globals['_SETENTITLEMENTREQUEST']._serialized_end=573
   _globals['_SETENTITLEMENTRESPONSE']._serialized_start=575
-  _globals['_SETENTITLEMENTRESPONSE']._serialized_end=646
-  _globals['_GETENTITLEMENTREQUEST']._serialized_start=648
-  _globals['_GETENTITLEMENTREQUEST']._serialized_end=691
-  _globals['_GETENTITLEMENTRESPONSE']._serialized_start=693
-  _globals['_GETENTITLEMENTRESPONSE']._serialized_end=764
-  _globals['_LISTENTITLEMENTSREQUEST']._serialized_start=766
-  _globals['_LISTENTITLEMENTSREQUEST']._serialized_end=830
-  _globals['_LISTENTITLEMENTSRESPONSE']._serialized_start=832
-  _globals['_LISTENTITLEMENTSRESPONSE']._serialized_end=931
-  _globals['_REMOVEENTITLEMENTREQUEST']._serialized_start=933
-  _globals['_REMOVEENTITLEMENTREQUEST']._serialized_end=979
-  _globals['_REMOVEENTITLEMENTRESPONSE']._serialized_start=981
-  _globals['_REMOVEENTITLEMENTRESPONSE']._serialized_end=1055
-  _globals['_REGISTERWEBHOOKREQUEST']._serialized_start=1058
-  _globals['_REGISTERWEBHOOKREQUEST']._serialized_end=1210
-  _globals['_REGISTERWEBHOOKRESPONSE']._serialized_start=1212
-  _globals['_REGISTERWEBHOOKRESPONSE']._serialized_end=1251
-  _globals['_PARKEDDELIVERY']._serialized_start=1253
-  _globals['_PARKEDDELIVERY']._serialized_end=1362
-  _globals['_LISTPARKEDDELIVERIESREQUEST']._serialized_start=1364
-  _globals['_LISTPARKEDDELIVERIESREQUEST']._serialized_end=1410
-  _globals['_LISTPARKEDDELIVERIESRESPONSE']._serialized_start=1412
-  _globals['_LISTPARKEDDELIVERIESRESPONSE']._serialized_end=1487
-  _globals['_REPLAYPARKEDDELIVERIESREQUEST']._serialized_start=1489
-  _globals['_REPLAYPARKEDDELIVERIESREQUEST']._serialized_end=1537
-  _globals['_REPLAYPARKEDDELIVERIESRESPONSE']._serialized_start=1539
-  _globals['_REPLAYPARKEDDELIVERIESRESPONSE']._serialized_end=1630
-  _globals['_EVENTFEED']._serialized_start=1632
-  _globals['_EVENTFEED']._serialized_end=1713
-  _globals['_EVENTFEEDADMIN']._serialized_start=1716
-  _globals['_EVENTFEEDADMIN']._serialized_end=2429
+  _globals['_SETENTITLEMENTRESPONSE']._serialized_end=701
+  _globals['_WEBHOOKOUTSIDE']._serialized_start=703
+  _globals['_WEBHOOKOUTSIDE']._serialized_end=749
+  _globals['_GETENTITLEMENTREQUEST']._serialized_start=751
+  _globals['_GETENTITLEMENTREQUEST']._serialized_end=794
+  _globals['_GETENTITLEMENTRESPONSE']._serialized_start=796
+  _globals['_GETENTITLEMENTRESPONSE']._serialized_end=867
+  _globals['_LISTENTITLEMENTSREQUEST']._serialized_start=869
+  _globals['_LISTENTITLEMENTSREQUEST']._serialized_end=933
+  _globals['_LISTENTITLEMENTSRESPONSE']._serialized_start=935
+  _globals['_LISTENTITLEMENTSRESPONSE']._serialized_end=1034
+  _globals['_REMOVEENTITLEMENTREQUEST']._serialized_start=1036
+  _globals['_REMOVEENTITLEMENTREQUEST']._serialized_end=1082
+  _globals['_REMOVEENTITLEMENTRESPONSE']._serialized_start=1084
+  _globals['_REMOVEENTITLEMENTRESPONSE']._serialized_end=1158
+  _globals['_REGISTERWEBHOOKREQUEST']._serialized_start=1161
+  _globals['_REGISTERWEBHOOKREQUEST']._serialized_end=1313
+  _globals['_REGISTERWEBHOOKRESPONSE']._serialized_start=1315
+  _globals['_REGISTERWEBHOOKRESPONSE']._serialized_end=1354
+  _globals['_PARKEDDELIVERY']._serialized_start=1356
+  _globals['_PARKEDDELIVERY']._serialized_end=1465
+  _globals['_LISTPARKEDDELIVERIESREQUEST']._serialized_start=1467
+  _globals['_LISTPARKEDDELIVERIESREQUEST']._serialized_end=1513
+  _globals['_LISTPARKEDDELIVERIESRESPONSE']._serialized_start=1515
+  _globals['_LISTPARKEDDELIVERIESRESPONSE']._serialized_end=1590
+  _globals['_REPLAYPARKEDDELIVERIESREQUEST']._serialized_start=1592
+  _globals['_REPLAYPARKEDDELIVERIESREQUEST']._serialized_end=1640
+  _globals['_REPLAYPARKEDDELIVERIESRESPONSE']._serialized_start=1642
+  _globals['_REPLAYPARKEDDELIVERIESRESPONSE']._serialized_end=1733
+  _globals['_EVENTFEED']._serialized_start=1735
+  _globals['_EVENTFEED']._serialized_end=1816
+  _globals['_EVENTFEEDADMIN']._serialized_start=1819
+  _globals['_EVENTFEEDADMIN']._serialized_end=2532
 # @@protoc_insertion_point(module_scope)

@@ -66,10 +66,20 @@ class SetEntitlementRequest(_message.Message):
     def __init__(self, entitlement: _Optional[_Union[Entitlement, _Mapping]] = ...) -> None: ...
 
 class SetEntitlementResponse(_message.Message):
-    __slots__ = ("entitlement",)
+    __slots__ = ("entitlement", "webhooks_outside")
     ENTITLEMENT_FIELD_NUMBER: _ClassVar[int]
+    WEBHOOKS_OUTSIDE_FIELD_NUMBER: _ClassVar[int]
     entitlement: Entitlement
-    def __init__(self, entitlement: _Optional[_Union[Entitlement, _Mapping]] = ...) -> None: ...
+    webhooks_outside: _containers.RepeatedCompositeFieldContainer[WebhookOutside]
+    def __init__(self, entitlement: _Optional[_Union[Entitlement, _Mapping]] = ..., webhooks_outside: _Optional[_Iterable[_Union[WebhookOutside, _Mapping]]] = ...) -> None: ...
+
+class WebhookOutside(_message.Message):
+    __slots__ = ("webhook", "why")
+    WEBHOOK_FIELD_NUMBER: _ClassVar[int]
+    WHY_FIELD_NUMBER: _ClassVar[int]
+    webhook: str
+    why: str
+    def __init__(self, webhook: _Optional[str] = ..., why: _Optional[str] = ...) -> None: ...
 
 class GetEntitlementRequest(_message.Message):
     __slots__ = ("integrator",)

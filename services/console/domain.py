@@ -20,6 +20,7 @@ from services.console.wording import (
     SEAL_VERDICTS,
     STALE_VALID,
     Wording,
+    rescan_wording,
     superseded_by,
     wording,
 )
@@ -112,50 +113,6 @@ LICENCE_VERDICTS: Mapping[str, Wording] = {
         "The verification index has no record of this licence.",
     ),
 }
-
-#: a MALFORMED verdict whose decode check says the scan went wrong (the kernel's
-#: certseal.codes words: a read cut short or misread says "scan it again", a double
-#: read "scan one code at a time", a text far shorter than any code "only its start was
-#: read; scan it again"): the clerk scans again, the citizen's QR code is fine
-RESCAN: Mapping[str, Wording] = {
-    "scan one code at a time": Wording(
-        "warn",
-        "读到两个二维码",
-        "Two codes read as one",
-        "一次扫描读到了两个二维码，请一次只扫描一个。",
-        "Two codes were read as one: scan one code at a time.",
-    ),
-    "only its start was read; scan it again": Wording(  # before "scan it again"
-        "warn",
-        "不是证照二维码或未读全",
-        "Not a licence code, or read only in part",
-        "读到的内容远短于任何证照二维码：可能不是证照二维码，或只读到了开头，请重新扫描。",
-        "Far shorter than any licence code: not one, or only its start was read: "
-        "scan it again.",
-    ),
-    "scan it again": Wording(
-        "warn",
-        "二维码未读全",
-        "Code read only in part",
-        "二维码没有读全或读错了，请重新扫描。",
-        "The code was read only in part or misread: scan it again.",
-    ),
-}
-
-#: the decode stages whose details are the kernel's own words about the text: a
-#: later stage's detail may quote what a crafted code holds (a CBOR map key)
-_TEXT_STAGES = ("prefix: ", "base45: ", "zlib: ")
-
-
-def _rescan(check: Mapping[str, Any]) -> Wording | None:
-    """The :data:`RESCAN` wording whose advice ends ``check``'s detail, when a text
-    stage gives it; None otherwise (also for an input method's "type or scan it
-    again": scanning again through the same input method changes nothing)."""
-    detail = str(check.get("detail", ""))
-    if not detail.startswith(_TEXT_STAGES) or detail.endswith("type or scan it again"):
-        return None
-    return next((w for advice, w in RESCAN.items() if detail.endswith(advice)), None)
-
 
 LICENCE_STATUSES: Mapping[str, Wording] = {
     "01": LICENCE_VERDICTS["VALID"],
@@ -254,7 +211,7 @@ class LicenceView:
             return {"verdict": self.verdict, **asdict(newest)}
         if self.verdict == "MALFORMED":
             for check in self.checks:
-                shown = _rescan(check) if check.get("name") == "decode" else None
+                shown = rescan_wording(check) if check.get("name") == "decode" else None
                 if shown is not None:
                     return {"verdict": self.verdict, **asdict(shown)}
         return wording(LICENCE_VERDICTS, self.verdict)

@@ -285,6 +285,12 @@ def cmd_feed(args: argparse.Namespace) -> int:
         print(f"{reply.entitlement.integrator}: every right withdrawn")
     elif command in ("entitle", "entitlement"):
         _print_entitlement(reply.entitlement)
+        for hook in reply.webhooks_outside if command == "entitle" else ():
+            say(
+                f"warning: webhook {hook.webhook} asks for what this entitlement no "
+                f"longer lets through ({hook.why}): it posts only what it does; "
+                "register it again with a filter within it"
+            )
     elif command == "entitlements":
         for entitlement in reply.entitlements:
             _print_entitlement(entitlement)

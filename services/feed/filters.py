@@ -6,7 +6,7 @@ through. Pure: no I/O."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from certseal.errors import CertsealError, ErrorKind, denied, invalid
 from certseal.events import EVENT_TYPES
@@ -153,6 +153,38 @@ def check_still_within(wanted: Filter, entitlement: Entitlement) -> None:
             f"last position token): {exc.message}",
             field=exc.field,
         ) from None
+
+
+def check_webhook_filter(wanted: Filter, entitled: Entitlement | None) -> None:
+    """A webhook's own filter: :func:`check_sizes`, :func:`check_codes`, event types
+    some event carries, and, once its integrator is entitled, an entitlement that
+    lets something through (PERMISSION_DENIED, :func:`check_lets_through`) and a
+    filter within it (INVALID_ARGUMENT, :func:`check_within`: as a subscription's,
+    never silent). An entitlement set or narrowed later is said then
+    (:func:`webhooks_outside`)."""
+    check_sizes(wanted)
+    check_codes(wanted.departments, wanted.licence_types)
+    if entitled is not None:
+        check_lets_through(entitled)
+        check_within(wanted, entitled)
+    check_event_types(wanted.event_types, frozenset({"*"}))
+
+
+def webhooks_outside(
+    entitlement: Entitlement, filters: Mapping[str, Filter]
+) -> dict[str, str]:
+    """Of the integrator's webhooks (name → its own filter), those ``entitlement`` no
+    longer covers, each with why (``field: problem``, as :func:`check_within` says):
+    such a webhook posts only what the entitlement lets through, since its deliveries
+    read the entitlement again, and without this nothing would say so (a stream is
+    ended instead, :func:`check_still_within`)."""
+    outside = {}
+    for name, wanted in sorted(filters.items()):
+        try:
+            check_within(wanted, entitlement)
+        except CertsealError as exc:
+            outside[name] = f"{exc.field}: {exc.message}"
+    return outside
 
 
 def check_entitlement(entitlement: Entitlement) -> None:

@@ -17,7 +17,7 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Sequence
 
 from aiokafka import TopicPartition
 
@@ -40,14 +40,14 @@ from services.feed.domain import (
 )
 from services.feed.events import FEED_TOPICS, event_meta, integrator_view, views
 from services.feed.filters import (
-    check_codes,
     check_entitlement,
-    check_event_types,
     check_lets_through,
     check_sizes,
     check_still_within,
+    check_webhook_filter,
     check_within,
     nothing_to_withdraw,
+    webhooks_outside,
 )
 from services.feed.identities import (
     check_webhook_name,
@@ -156,10 +156,12 @@ class FeedService:
 
     async def set_entitlement(
         self, caller: Caller, entitlement: Entitlement
-    ) -> Entitlement:
+    ) -> tuple[Entitlement, dict[str, str]]:
         """Set what an integrator may receive; audited (``feed.entitle``). A running
         subscription its new rights no longer cover ends within the refresh
-        (PERMISSION_DENIED: :func:`~services.feed.filters.check_still_within`).
+        (PERMISSION_DENIED: :func:`~services.feed.filters.check_still_within`); the
+        integrator's webhooks they no longer cover are returned (name → why:
+        :func:`~services.feed.filters.webhooks_outside`), audited and logged.
         INVALID_ARGUMENT unless the integrator is an ``integrator:<name>`` identity
         (``app:<name>`` is a holder app's), for a list of more than 1,000 values, for
         a department, licence type or event type no event could carry, or for an
@@ -170,8 +172,12 @@ class FeedService:
             entitlement, integrator=integrator_identity(entitlement.integrator)
         )
         check_entitlement(entitlement)
-        await self._keep(caller, entitlement, "feed.entitle")
-        return entitlement
+        hooks = await self._store.webhooks(entitlement.integrator)
+        outside = webhooks_outside(entitlement, {h.name: h.filter for h in hooks})
+        await self._keep(caller, entitlement, "feed.entitle", outside=sorted(outside))
+        for name, why in outside.items():
+            log.warning("webhook %s is outside its narrowed entitlement: %s", name, why)
+        return entitlement, outside
 
     async def remove_entitlement(self, caller: Caller, integrator: str) -> Entitlement:
         """Withdraw every right of ``integrator``; audited (``feed.unentitle``). The empty
@@ -185,12 +191,17 @@ class FeedService:
             raise nothing_to_withdraw(integrator, withdrawn=bool(kept), known=known)
         return empty
 
-    async def _keep(self, by: Caller, kept: Entitlement, action: str) -> bool:
-        """Keep ``kept`` with its audit (:meth:`FeedStore.set_entitlement`: one of
-        no right withdraws, False when there was none left)."""
+    async def _keep(
+        self, by: Caller, kept: Entitlement, action: str, outside: Sequence[str] = ()
+    ) -> bool:
+        """Keep ``kept`` with its audit, naming the webhooks ``outside`` it
+        (:meth:`FeedStore.set_entitlement`: one of no right withdraws, False when
+        there was none left)."""
         now = self._clock()
         lists = ("departments", "licence_types", "event_types")
         details = {name: sorted(getattr(kept, name)) for name in lists}
+        if outside:
+            details["webhooks_outside"] = list(outside)
         audit = [AuditEntry(now, str(by), action, kept.integrator, details=details)]
         return await self._store.set_entitlement(kept, at=now, by=str(by), audit=audit)
 
@@ -228,12 +239,9 @@ class FeedService:
         entitlement = await self._entitlement_of(caller)
         check_within(wanted, entitlement)
         cluster = await self.cluster_id()
-        positions = (
-            decode_token(token, FEED_TOPICS, cluster=cluster)
-            if start == "token"
-            else {}
-        )
-        fingerprints = token_fingerprints(token) if start == "token" else {}
+        tokened = start == "token"
+        positions = decode_token(token, FEED_TOPICS, cluster=cluster) if tokened else {}
+        fingerprints = token_fingerprints(token) if tokened else {}
         self._slots.take(entitlement.integrator)
         try:
             async with contextlib.aclosing(
@@ -367,9 +375,7 @@ class FeedService:
                         # holds the rest of a batch (up to 500) for as long as it
                         # reads, and a withdrawn right must stop it meanwhile
                         entitlement = await rights.now()
-                        if not entitlement.allows(meta):
-                            continue
-                        if not wanted.matches(meta):
+                        if not (entitlement.allows(meta) and wanted.matches(meta)):
                             continue
                         yield Delivered(
                             encode_token(
@@ -410,13 +416,7 @@ class FeedService:
         if len(secret) < 16:
             raise invalid("secret", "must have at least 16 bytes")
         integrator = integrator_identity(integrator)
-        check_sizes(wanted)
-        check_codes(wanted.departments, wanted.licence_types)
-        entitled = await self.entitlement(integrator)
-        if entitled is not None:  # one is set later: registering comes first
-            check_lets_through(entitled)
-            check_within(wanted, entitled)  # as a subscription's: never silent
-        check_event_types(wanted.event_types, frozenset({"*"}))
+        check_webhook_filter(wanted, await self.entitlement(integrator))
         now = self._clock()
         row = WebhookRow(
             name, integrator, url, wanted, self._wrapper.wrap(f"webhook:{name}", secret)

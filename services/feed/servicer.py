@@ -53,10 +53,16 @@ class EventFeedAdminServicer(feed_pb2_grpc.EventFeedAdminServicer):
     async def SetEntitlement(
         self, request: pb.SetEntitlementRequest, context: grpc.aio.ServicerContext
     ) -> pb.SetEntitlementResponse:
-        saved = await self._service.set_entitlement(
+        saved, outside = await self._service.set_entitlement(
             current_caller(), convert.entitlement_of(request.entitlement)
         )
-        return pb.SetEntitlementResponse(entitlement=convert.entitlement_message(saved))
+        return pb.SetEntitlementResponse(
+            entitlement=convert.entitlement_message(saved),
+            webhooks_outside=[
+                pb.WebhookOutside(webhook=name, why=why)
+                for name, why in outside.items()
+            ],
+        )
 
     @idempotent
     async def RemoveEntitlement(

@@ -143,9 +143,13 @@ class FeedStore(RefusalAudit):
             await write_audit(conn, audit)
             return True
 
-    async def webhooks(self) -> list[WebhookRow]:
-        """Every registered webhook, by name."""
-        rows = await self.pool.fetch("select * from feed_webhooks order by name")
+    async def webhooks(self, integrator: str | None = None) -> list[WebhookRow]:
+        """Every registered webhook, or ``integrator``'s, by name."""
+        rows = await self.pool.fetch(
+            "select * from feed_webhooks where $1::text is null or integrator = $1 "
+            "order by name",
+            integrator,
+        )
         return [_webhook(r) for r in rows]
 
     async def webhook(self, name: str) -> WebhookRow | None:

@@ -27,8 +27,7 @@ from certseal.cli_parser import OneLineParser, given, log_level
 from certseal.collector import settle_collector
 from certseal.errors import CertsealError
 from certseal.listen import check_listen
-from certseal.process import start_or_explain, stop_on_signals
-from certseal.startfail import leave
+from certseal.startfail import leave, start_or_explain, stop_on_signals
 from services.config import load
 from services.issuer.app import IssuerApp
 from services.issuer.config import IssuerSettings

@@ -4,7 +4,7 @@ attacked from outside.
 Findings, each fixed and tested here:
 
 - the page headlines a MALFORMED verdict "Code read only in part" / "Two codes read as
-  one" (services.console.domain.RESCAN) when the words "scan it again" or "scan one
+  one" (services.console.wording.RESCAN) when the words "scan it again" or "scan one
   code at a time" appear anywhere in the decode check's detail. That detail also
   quotes what a crafted code holds (a duplicate CBOR map key, certseal.cbor), so
   anyone who prints a QR code makes the page tell the clerk to scan again instead of

@@ -45,7 +45,7 @@ async def entitle(
     channel_as, integrator, departments, event_types, licence_types=("*",)
 ):
     async with channel_as("operator:admin") as channel:
-        await feed_pb2_grpc.EventFeedAdminStub(channel).SetEntitlement(
+        return await feed_pb2_grpc.EventFeedAdminStub(channel).SetEntitlement(
             pb.SetEntitlementRequest(
                 entitlement=pb.Entitlement(
                     integrator=integrator,

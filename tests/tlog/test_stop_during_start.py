@@ -1,6 +1,6 @@
 """A stop signal that comes while a service starts (trial56: ``issuer listening``
 printed after ``stopping issuer``): the start does not say it listens, it says the
-stop came, and the signal sets the process's stop (certseal.process.stop_on_signals)."""
+stop came, and the signal sets the process's stop (certseal.startfail.stop_on_signals)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import signal
 
 import pytest
 
-from certseal.process import ServiceProcess, stop_on_signals
+from certseal.startfail import StopSignals, stop_on_signals
 from services.tlog.app import TlogApp
 
 
@@ -19,7 +19,7 @@ from services.tlog.app import TlogApp
 async def test_a_start_says_it_listens_only_when_no_stop_came(
     signalled, config, issuer, monkeypatch, caplog
 ):
-    monkeypatch.setattr(ServiceProcess, "signalled", signalled)
+    monkeypatch.setattr(StopSignals, "came", signalled)
     monkeypatch.setattr(config.tlog, "metrics_listen", "")
     app = TlogApp(config, listen="127.0.0.1:0", background=False)
     with caplog.at_level(logging.INFO, logger="certseal.process"):
@@ -31,7 +31,7 @@ async def test_a_start_says_it_listens_only_when_no_stop_came(
 
 
 async def test_sigterm_sets_the_stop_and_marks_the_process_stopping(monkeypatch):
-    monkeypatch.setattr(ServiceProcess, "signalled", False)
+    monkeypatch.setattr(StopSignals, "came", False)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     stop_on_signals(stop)
@@ -39,7 +39,7 @@ async def test_sigterm_sets_the_stop_and_marks_the_process_stopping(monkeypatch)
         os.kill(os.getpid(), signal.SIGTERM)
         async with asyncio.timeout(10):
             await stop.wait()
-        assert ServiceProcess.signalled
+        assert StopSignals.came
     finally:
         loop.remove_signal_handler(signal.SIGTERM)
         loop.remove_signal_handler(signal.SIGINT)
