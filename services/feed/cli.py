@@ -287,8 +287,8 @@ def cmd_feed(args: argparse.Namespace) -> int:
         _print_entitlement(reply.entitlement)
         for hook in reply.webhooks_outside if command == "entitle" else ():
             say(
-                f"warning: webhook {hook.webhook} asks for what this entitlement no "
-                f"longer lets through ({hook.why}): it posts only what it does; "
+                f"warning: webhook {hook.webhook} asks for what this entitlement does "
+                f"not let through ({hook.why}): it posts only what it does; "
                 "register it again with a filter within it"
             )
     elif command == "entitlements":

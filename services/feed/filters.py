@@ -42,12 +42,13 @@ def check_event_types(
     *,
     field: str = "event_types",
     published: Iterable[str] = EVENT_TOPICS,
+    who: str = "this caller",
 ) -> None:
     """INVALID_ARGUMENT (``field``) for an asked event type that no event could ever
     match: one not ``published`` (default :data:`EVENT_TOPICS`, the feed's; ``*``
     and ``prefix.*`` patterns must match at least one), or one ``entitled`` (the
-    caller's entitlement's types) never lets through. A silently empty subscription
-    is worse than a refusal."""
+    caller's entitlement's types, ``who`` its holder as said) never lets through. A
+    silently empty subscription is worse than a refusal."""
     known = sorted(published)
     allowed = Patterns.of(entitled)
     for wanted in requested:
@@ -70,8 +71,8 @@ def check_event_types(
         if not any(allowed.matches(t) for t in matching):
             raise invalid(
                 field,
-                f"{wanted!r} is not among the event types this caller is entitled "
-                f"to ({', '.join(sorted(entitled)) or 'none'})",
+                f"{wanted!r} is not among the event types {who} is entitled to "
+                f"({', '.join(sorted(entitled)) or 'none'})",
             )
 
 
@@ -102,13 +103,16 @@ def check_codes(departments: frozenset[str], licence_types: frozenset[str]) -> N
         validate_type_code(code, "licence_types")
 
 
-def check_within(wanted: Filter, entitlement: Entitlement) -> None:
+def check_within(
+    wanted: Filter, entitlement: Entitlement, who: str = "this caller"
+) -> None:
     """:func:`check_codes` of a subscription's filter, and INVALID_ARGUMENT
     (``departments`` or ``licence_types``) for one its entitlement never lets
     through: asked for, it would deliver nothing, silently; its event types by
     :func:`check_event_types`, and (``event_types``) a filter whose event types the
     entitlement lets nothing through of (:meth:`Entitlement.nothing_through`: licence
-    events only, while it names no licence type)."""
+    events only, while it names no licence type). ``who``: the entitlement's holder
+    as the refusal says it (a webhook's is its integrator)."""
     check_codes(wanted.departments, wanted.licence_types)
     for name, asked, entitled in (
         ("departments", wanted.departments, entitlement.departments),
@@ -119,10 +123,10 @@ def check_within(wanted: Filter, entitlement: Entitlement) -> None:
             if not allowed.matches(code):
                 raise invalid(
                     name,
-                    f"{code!r} is not among the {name.replace('_', ' ')} this "
-                    f"caller is entitled to ({', '.join(sorted(entitled)) or 'none'})",
+                    f"{code!r} is not among the {name.replace('_', ' ')} {who} "
+                    f"is entitled to ({', '.join(sorted(entitled)) or 'none'})",
                 )
-    check_event_types(wanted.event_types, entitlement.event_types)
+    check_event_types(wanted.event_types, entitlement.event_types, who=who)
     # the entitlement's own rule of letting nothing through, over the types asked
     # (atk70: licence events only, under no licence type, delivered nothing, silently)
     wants = Patterns.of(wanted.event_types or frozenset({"*"}))
@@ -130,7 +134,7 @@ def check_within(wanted: Filter, entitlement: Entitlement) -> None:
     if why := entitlement.nothing_through(types):
         raise invalid(
             "event_types",
-            f"this caller's entitlement lets none of the event types asked for "
+            f"the entitlement of {who} lets none of the event types asked for "
             f"({_listed(types)}) through: {why}",
         )
 
@@ -166,7 +170,7 @@ def check_webhook_filter(wanted: Filter, entitled: Entitlement | None) -> None:
     check_codes(wanted.departments, wanted.licence_types)
     if entitled is not None:
         check_lets_through(entitled)
-        check_within(wanted, entitled)
+        check_within(wanted, entitled, who=entitled.integrator)
     check_event_types(wanted.event_types, frozenset({"*"}))
 
 
@@ -181,7 +185,7 @@ def webhooks_outside(
     outside = {}
     for name, wanted in sorted(filters.items()):
         try:
-            check_within(wanted, entitlement)
+            check_within(wanted, entitlement, who=entitlement.integrator)
         except CertsealError as exc:
             outside[name] = f"{exc.field}: {exc.message}"
     return outside

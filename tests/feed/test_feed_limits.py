@@ -233,7 +233,7 @@ async def test_a_webhook_filter_outside_the_entitlement_is_refused_as_a_subscrip
         assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
         trailing = dict(err.value.trailing_metadata() or ())
         assert trailing["certseal-error-field"] == field, err.value.details()
-        assert "this caller is entitled to" in (err.value.details() or "")
+        assert f"{integrator} is entitled to" in (err.value.details() or "")
         request.ClearField(field)
         request.departments[:] = [entitled_dept]
         await admin.RegisterWebhook(request)  # within it: registered

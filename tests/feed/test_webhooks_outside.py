@@ -46,7 +46,10 @@ async def test_narrowing_names_the_webhooks_it_leaves_outside_and_audits_them(
     reply = await entitle(channel_as, integrator, [kept], ["licence.*"])
     said = {hook.webhook: hook.why for hook in reply.webhooks_outside}
     assert set(said) == {outside, typed}, said
-    assert said[outside].startswith(f"departments: '{gone}' is not among"), said
+    assert said[outside] == (
+        f"departments: '{gone}' is not among the departments {integrator} is "
+        f"entitled to ({kept})"
+    ), said
     assert said[typed].startswith("event_types: "), said
     assert within not in said and unfiltered not in said
     details = await feed_app.pool.fetchval(
@@ -94,7 +97,7 @@ async def test_feed_entitle_warns_of_each_webhook_left_outside(
     )  # fmt: skip
     assert code == 0, out
     assert (
-        f"warning: webhook {name} asks for what this entitlement no longer lets "
+        f"warning: webhook {name} asks for what this entitlement does not let "
         f"through (departments: '{gone}' is not among"
     ) in out, out
     assert "register it again with a filter within it" in out, out
