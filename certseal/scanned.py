@@ -342,7 +342,9 @@ def base45_hint(body: str, start: int) -> str:
     """Why Base45 text (RFC 9285) that does not decode is no code, or ''.
 
     A character outside the alphabet is named with its position in the whole text
-    (``start``: the prefix's length). A scan stopped early leaves 1 character after
+    (``start``: the prefix's length), as is a group of 3 worth more than 2 bytes
+    (65535): a character mistyped or misread. A text shorter than any code is said to
+    be none (or only a code's start). A scan stopped early leaves 1 character after
     the last group of 3 (no Base45 text has that), or 2 characters that begin a group
     of 3 and so exceed one byte's value (255) as a pair.
     """
@@ -351,12 +353,22 @@ def base45_hint(body: str, start: int) -> str:
         char = outside.group()
         return (
             f"; character {start + outside.start() + 1} is {char!r} "
-            f"(U+{ord(char):04X}), which is not Base45"
+            f"(U+{ord(char):04X}), which is not Base45: {MISREAD}"
         )
+    if len(body) < SHORTEST_CODE_CHARS:
+        return f"; {len(body)} characters after the prefix are {NO_CODE_LENGTH}"
+    for at in range(0, len(body) - 2, 3):
+        a, b, c = (BASE45_ALPHABET.index(char) for char in body[at : at + 3])
+        if a + 45 * b + 45 * 45 * c > 0xFFFF:
+            return (
+                f"; characters {start + at + 1} to {start + at + 3} are more than 2 "
+                f"bytes (65535) as a group of 3: {MISREAD}"
+            )
     if len(body) % 3 == 1:
         return (
             f"; {len(body)} characters after the prefix cannot be Base45 (a Base45 "
-            f"text is 2 or 0 characters longer than a multiple of 3): {_cut(body)}"
+            "text is 2 or 0 characters longer than a multiple of 3): it looks cut "
+            "short, scan it again"
         )
     if (
         len(body) % 3 == 2
@@ -364,17 +376,15 @@ def base45_hint(body: str, start: int) -> str:
     ):
         return (
             "; its last 2 characters are more than one byte (255), as the start of a "
-            f"group of 3 is: {_cut(body)}"
+            "group of 3 is: it looks cut short or its end misread, scan it again"
         )
     return ""
 
 
-def _cut(body: str) -> str:
-    """What a Base45 text of impossible length is likely to be: a scan stopped early,
-    or, far shorter than any code, not a code at all (a typed word, another label)."""
-    if len(body) < SHORTEST_CODE_CHARS:
-        return f"that is {NO_CODE_LENGTH}"
-    return "it looks cut short, scan it again"
+MISREAD = (
+    "a character is mistyped or was misread; scan it again, or type it again with care"
+)
+"""What a text with a character that no code can hold there is told to do."""
 
 
 NO_CODE_LENGTH = (
@@ -407,7 +417,8 @@ def inflate(compressed: bytes) -> bytes:
     if not inflater.eof:
         raise MalformedCode(
             CodeStage.ZLIB,
-            "the zlib stream ends early: the code looks cut short, scan it again",
+            "the zlib stream ends early: the code looks cut short or its end misread, "
+            "scan it again",
         )
     if inflater.unused_data:
         raise MalformedCode(

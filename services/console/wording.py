@@ -178,7 +178,8 @@ def wording(verdicts: Mapping[str, Wording], verdict: str) -> dict[str, str]:
 #: a MALFORMED verdict whose decode check says the scan went wrong (the kernel's
 #: certseal.codes words: a read cut short or misread says "scan it again", a double
 #: read "scan one code at a time", a text far shorter than any code "only its start was
-#: read; scan it again"): the clerk scans again, the citizen's QR code is fine
+#: read; scan it again", a character mistyped or misread "scan it again, or type it
+#: again with care"): the clerk scans again, the citizen's QR code is fine
 RESCAN: Mapping[str, Wording] = {
     "scan one code at a time": Wording(
         "warn",
@@ -186,6 +187,14 @@ RESCAN: Mapping[str, Wording] = {
         "Two codes read as one",
         "一次扫描读到了两个二维码，请一次只扫描一个。",
         "Two codes were read as one: scan one code at a time.",
+    ),
+    "scan it again, or type it again with care": Wording(
+        "warn",
+        "二维码读错或输错",
+        "Code misread or mistyped",
+        "二维码有字符读错或输错，请重新扫描，或仔细重新输入。",
+        "A character of the code was misread or mistyped: scan it again, or type it "
+        "again with care.",
     ),
     "only its start was read; scan it again": Wording(  # before "scan it again"
         "warn",

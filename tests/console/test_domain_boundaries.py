@@ -371,6 +371,18 @@ def malformed_view(detail: str) -> dict:
             "it again",
             "Not a licence code, or read only in part",
         ),
+        (  # trial74: headlined "Not a licence code" in red
+            "zlib: the code is damaged: a character is mistyped or was misread (zlib: "
+            "Error -3 while decompressing data: invalid distance too far back); scan "
+            "it again, or type it again with care",
+            "Code misread or mistyped",
+        ),
+        (
+            "base45: not Base45 (Invalid base45 string); characters 301 to 303 are "
+            "more than 2 bytes (65535) as a group of 3: a character is mistyped or "
+            "was misread; scan it again, or type it again with care",
+            "Code misread or mistyped",
+        ),
         (
             "base45: a second code starts at character 61: two codes were read as one;"
             " scan one code at a time",

@@ -231,15 +231,36 @@ def test_a_stream_that_ends_early_is_named_cut_short():
     err = _refused("LC1:" + base45.b45encode(data[:-2]).decode())
     assert err.stage is codes.CodeStage.ZLIB
     assert err.message == (
-        "the zlib stream ends early: the code looks cut short, scan it again"
+        "the zlib stream ends early: the code looks cut short or its end misread, "
+        "scan it again"
     )
 
 
 def test_a_cut_that_leaves_a_pair_above_one_byte_is_named_cut_short():
-    body = base45.b45encode(b"\xff\xff").decode()  # a group of 3 worth 65535
-    err = _refused("LC1:" + body[:2])
+    body = base45.b45encode(bytes(range(70)) + b"\xff\xff").decode()  # ends 65535
+    err = _refused("LC1:" + body[:-1])
     assert err.stage is codes.CodeStage.BASE45
     assert "last 2 characters are more than one byte" in err.message
+    assert err.message.endswith("it looks cut short or its end misread, scan it again")
+
+
+@pytest.mark.parametrize("where", ["first", "middle", "last"])
+async def test_a_group_of_3_above_2_bytes_is_named_mistyped_not_cut_short(code, where):
+    """trial74: one character of a real code changed so that its group of 3 is worth
+    more than 65535 was told "not Base45 (Invalid base45 string)" and nothing more."""
+    groups = range(4, len(code) - 2, 3)
+    at = {"first": groups[0], "middle": groups[len(groups) // 2], "last": groups[-1]}
+    at = at[where]
+    typo = code[: at + 2] + ":" + code[at + 3 :]  # ':' (44) last: at least 44 × 2025
+    err = _refused(typo)
+    assert err.stage is codes.CodeStage.BASE45
+    assert f"characters {at + 1} to {at + 3} are more than 2 bytes (65535)" in (
+        err.message
+    )
+    assert err.message.endswith(
+        "a character is mistyped or was misread; scan it again, or type it again "
+        "with care"
+    ), err.message
 
 
 def test_a_character_outside_base45_is_not_called_cut_short():
