@@ -18,7 +18,7 @@ from certseal.cli_parser import given
 from certseal.errors import CertsealError, invalid
 from certseal.files import certificate_common_name
 from certseal.statuses import status_label
-from certseal.text import shown_name
+from certseal.text import one_line, shown_name
 from services.feed.cli_as import check_tail_as, tail_identity
 from services.feed.cli_receiver import register_receiver_cert
 from services.feed.cli_tail import opened
@@ -286,10 +286,15 @@ def cmd_feed(args: argparse.Namespace) -> int:
     elif command in ("entitle", "entitlement"):
         _print_entitlement(reply.entitlement)
         for hook in reply.webhooks_outside if command == "entitle" else ():
-            say(
-                f"warning: webhook {hook.webhook} asks for what this entitlement does "
-                f"not let through ({hook.why}): it posts only what it does; "
-                "register it again with a filter within it"
+            print(
+                one_line(
+                    f"warning: webhook {hook.webhook} asks for what the entitlement of "
+                    f"{reply.entitlement.integrator} does not let through: {hook.why}. "
+                    "It posts only the events both let through, which may be none: "
+                    "register it again with a filter within the entitlement, or "
+                    "widen the entitlement"
+                ),
+                file=sys.stderr,
             )
     elif command == "entitlements":
         for entitlement in reply.entitlements:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Mapping
 
-from certseal.errors import CertsealError, ErrorKind, denied, invalid
+from certseal.errors import CertsealError, ErrorKind, denied, invalid, status_details
 from certseal.events import EVENT_TYPES
 from certseal.identifiers import validate_type_code, validate_uscc
 from certseal.text import did_you_mean, nearest_of_kind
@@ -162,14 +162,18 @@ def check_still_within(wanted: Filter, entitlement: Entitlement) -> None:
 def check_webhook_filter(wanted: Filter, entitled: Entitlement | None) -> None:
     """A webhook's own filter: :func:`check_sizes`, :func:`check_codes`, event types
     some event carries, and, once its integrator is entitled, an entitlement that
-    lets something through (PERMISSION_DENIED, :func:`check_lets_through`) and a
+    lets something through (PERMISSION_DENIED ``integrator``,
+    :func:`check_lets_through`) and a
     filter within it (INVALID_ARGUMENT, :func:`check_within`: as a subscription's,
     never silent). An entitlement set or narrowed later is said then
     (:func:`webhooks_outside`)."""
     check_sizes(wanted)
     check_codes(wanted.departments, wanted.licence_types)
     if entitled is not None:
-        check_lets_through(entitled)
+        try:
+            check_lets_through(entitled)
+        except CertsealError as exc:  # said of the webhook's integrator, not a caller
+            raise CertsealError(exc.kind, exc.message, field="integrator") from None
         check_within(wanted, entitled, who=entitled.integrator)
     check_event_types(wanted.event_types, frozenset({"*"}))
 
@@ -177,17 +181,26 @@ def check_webhook_filter(wanted: Filter, entitled: Entitlement | None) -> None:
 def webhooks_outside(
     entitlement: Entitlement, filters: Mapping[str, Filter]
 ) -> dict[str, str]:
-    """Of the integrator's webhooks (name → its own filter), those ``entitlement`` no
-    longer covers, each with why (``field: problem``, as :func:`check_within` says):
-    such a webhook posts only what the entitlement lets through, since its deliveries
-    read the entitlement again, and without this nothing would say so (a stream is
-    ended instead, :func:`check_still_within`)."""
+    """Of the integrator's webhooks (name → its own filter), those ``entitlement``
+    does not cover, each with why: every list of its filter that is outside, as
+    :func:`check_within` refuses it (``field: problem``, each bounded as a status's
+    details, joined by "; "). Such a webhook posts only what the entitlement lets
+    through, since its deliveries read the entitlement again, and without this
+    nothing would say so (a stream is ended instead, :func:`check_still_within`)."""
     outside = {}
     for name, wanted in sorted(filters.items()):
-        try:
-            check_within(wanted, entitlement, who=entitlement.integrator)
-        except CertsealError as exc:
-            outside[name] = f"{exc.field}: {exc.message}"
+        reasons = []
+        for part in (
+            Filter(departments=wanted.departments),
+            Filter(licence_types=wanted.licence_types),
+            Filter(event_types=wanted.event_types),
+        ):
+            try:
+                check_within(part, entitlement, who=entitlement.integrator)
+            except CertsealError as exc:
+                reasons.append(status_details(exc))
+        if reasons:
+            outside[name] = "; ".join(reasons)
     return outside
 
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 import json
 import secrets
 
+import grpc
+import pytest
+
 from certseal.v1 import feed_pb2 as pb
 from certseal.v1 import feed_pb2_grpc
 from services.feed.domain import Entitlement, Filter
 from services.feed.filters import webhooks_outside
 from tests.conftest import fresh_uscc, run_certseal
-from tests.feed.test_service import channel_as, entitle, feed_app, receiver
+from tests.feed.test_service import channel_as, entitle, feed_app, receiver, withdraw
 
 __all__ = ["channel_as", "feed_app", "receiver"]  # fixtures
 
@@ -42,15 +45,20 @@ async def test_narrowing_names_the_webhooks_it_leaves_outside_and_audits_them(
     within = await _hook(channel_as, url, integrator, departments=[kept])
     outside = await _hook(channel_as, url, integrator, departments=[gone])
     typed = await _hook(channel_as, url, integrator, event_types=["seal.*"])
+    both = await _hook(
+        channel_as, url, integrator, departments=[gone], event_types=["seal.*"]
+    )
     unfiltered = await _hook(channel_as, url, integrator)
     reply = await entitle(channel_as, integrator, [kept], ["licence.*"])
     said = {hook.webhook: hook.why for hook in reply.webhooks_outside}
-    assert set(said) == {outside, typed}, said
+    assert set(said) == {outside, typed, both}, said
     assert said[outside] == (
         f"departments: '{gone}' is not among the departments {integrator} is "
         f"entitled to ({kept})"
     ), said
     assert said[typed].startswith("event_types: "), said
+    # every list outside, not only the first found (trial74)
+    assert said[both] == f"{said[outside]}; {said[typed]}", said
     assert within not in said and unfiltered not in said
     details = await feed_app.pool.fetchval(
         "select details from audit_log where action = 'feed.entitle' and subject = $1 "
@@ -58,7 +66,7 @@ async def test_narrowing_names_the_webhooks_it_leaves_outside_and_audits_them(
         integrator,
     )
     details = json.loads(details) if isinstance(details, str) else details
-    assert details["webhooks_outside"] == sorted([outside, typed]), details
+    assert details["webhooks_outside"] == sorted([outside, typed, both]), details
     # widened again: nothing outside, nothing said or audited
     reply = await entitle(channel_as, integrator, [kept, gone], ["*"])
     assert list(reply.webhooks_outside) == []
@@ -97,10 +105,30 @@ async def test_feed_entitle_warns_of_each_webhook_left_outside(
     )  # fmt: skip
     assert code == 0, out
     assert (
-        f"warning: webhook {name} asks for what this entitlement does not let "
-        f"through (departments: '{gone}' is not among"
+        f"warning: webhook {name} asks for what the entitlement of {integrator} does "
+        f"not let through: departments: '{gone}' is not among the departments"
     ) in out, out
-    assert "register it again with a filter within it" in out, out
+    assert out.rstrip().endswith(
+        "It posts only the events both let through, which may be none: register it "
+        "again with a filter within the entitlement, or widen the entitlement"
+    ), out
+
+
+async def test_a_webhook_for_an_integrator_whose_rights_were_withdrawn_names_it(
+    channel_as, receiver
+):
+    """trial74: refused with ``error: as: …``, an option ``feed webhook`` does not
+    have: the field is the webhook's integrator."""
+    integrator = f"integrator:outside-{secrets.token_hex(3)}"
+    await entitle(channel_as, integrator, [fresh_uscc()], ["*"])
+    await withdraw(channel_as, integrator)
+    _, url = await receiver(failures=0)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await _hook(channel_as, url, integrator)
+    assert err.value.code() is grpc.StatusCode.PERMISSION_DENIED
+    trailing = dict(err.value.trailing_metadata() or ())
+    assert trailing["certseal-error-field"] == "integrator", err.value.details()
+    assert "was withdrawn" in (err.value.details() or "")
 
 
 def test_a_webhook_of_licence_events_under_no_licence_type_is_outside():
