@@ -176,11 +176,7 @@ class FeedService:
         outside = webhooks_outside(entitlement, {h.name: h.filter for h in hooks})
         await self._keep(caller, entitlement, "feed.entitle", outside=sorted(outside))
         for name, why in outside.items():
-            log.warning(
-                "webhook %s asks for what its entitlement does not let through: %s",
-                name,
-                why,
-            )
+            log.warning("webhook %s is outside its entitlement: %s", name, why)
         return entitlement, outside
 
     async def remove_entitlement(self, caller: Caller, integrator: str) -> Entitlement:
