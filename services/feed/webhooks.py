@@ -148,9 +148,9 @@ class WebhookDelivery:
         holes = OffsetHoles(
             f"webhook {self.webhook.name}", clock=time.monotonic, wall=time.time
         )
-        await consumer.start()
-        await producer.start()
-        try:
+        try:  # started within: a stop that comes while they start stops them too
+            await consumer.start()
+            await producer.start()
             async with client_session(
                 self._ssl, self._egress, self._timeouts
             ) as session:
@@ -166,9 +166,12 @@ class WebhookDelivery:
                         )
                     )
                     await consumer.commit()  # at a hole's start when one cut a batch
-        finally:
-            await producer.stop()
-            await consumer.stop()
+        finally:  # each stopped whatever the other's stop raised (trial74: "Unclosed
+            # AIOKafkaConsumer" for every webhook after a Ctrl-C during the start)
+            try:
+                await producer.stop()
+            finally:
+                await consumer.stop()
 
     async def _partition(
         self,
