@@ -31,13 +31,13 @@ from certseal.crypto import InvalidSignature, Signer, Suite, verify
 from certseal.scanned import (  # re-exported: a code's text is read by this module
     BASE45_ALPHABET,
     LICENCE_CODE_PREFIX,
-    NO_CODE_LENGTH,
     PRESENTATION_CODE_PREFIX,
     SHORTEST_CODE_CHARS,
     CodeStage,
     MalformedCode,
     base45_hint,
     inflate,
+    no_code_length,
     normalise_code_text,
     prefix_hint,
     read_as_one,
@@ -196,7 +196,7 @@ def _inflated(text: str, start: int) -> bytes:
     try:
         compressed = base45.b45decode(body)
     except Exception as exc:
-        hint = base45_hint(body, start)
+        hint = base45_hint(body, start, text[:start])
         raise MalformedCode(CodeStage.BASE45, f"not Base45 ({exc}){hint}") from None
     if (
         len(compressed) > MAX_CODE_COMPRESSED_BYTES
@@ -209,5 +209,6 @@ def _inflated(text: str, start: int) -> bytes:
             raise
         # Base45, but too short to be a code: a word typed, another label
         raise MalformedCode(
-            exc.stage, f"{len(body)} characters after the prefix are {NO_CODE_LENGTH}"
+            exc.stage,
+            f"{len(body)} characters after the prefix are {no_code_length(text[:start])}",
         ) from None

@@ -338,13 +338,13 @@ def _chars_after_a_code(body: str) -> int:
     return 0
 
 
-def base45_hint(body: str, start: int) -> str:
+def base45_hint(body: str, start: int, prefix: str = LICENCE_CODE_PREFIX) -> str:
     """Why Base45 text (RFC 9285) that does not decode is no code, or ''.
 
     A character outside the alphabet is named with its position in the whole text
     (``start``: the prefix's length), as is a group of 3 worth more than 2 bytes
     (65535): a character mistyped or misread. A text shorter than any code is said to
-    be none (or only a code's start). A scan stopped early leaves 1 character after
+    be none of the kind ``prefix`` says (or only a code's start: :func:`no_code_length`). A scan stopped early leaves 1 character after
     the last group of 3 (no Base45 text has that), or 2 characters that begin a group
     of 3 and so exceed one byte's value (255) as a pair.
     """
@@ -356,7 +356,7 @@ def base45_hint(body: str, start: int) -> str:
             f"(U+{ord(char):04X}), which is not Base45: {MISREAD}"
         )
     if len(body) < SHORTEST_CODE_CHARS:
-        return f"; {len(body)} characters after the prefix are {NO_CODE_LENGTH}"
+        return f"; {len(body)} characters after the prefix are {no_code_length(prefix)}"
     for at in range(0, len(body) - 2, 3):
         a, b, c = (BASE45_ALPHABET.index(char) for char in body[at : at + 3])
         if a + 45 * b + 45 * 45 * c > 0xFFFF:
@@ -387,12 +387,16 @@ MISREAD = (
 """What a text with a character that no code can hold there is told to do."""
 
 
-NO_CODE_LENGTH = (
-    f"far shorter than any licence code (its signature alone takes "
-    f"{SHORTEST_CODE_CHARS} characters): this is not a licence code, or only its start "
-    "was read; scan it again"
-)
-"""Why a text after the prefix shorter than SHORTEST_CODE_CHARS is no code."""
+def no_code_length(prefix: str = LICENCE_CODE_PREFIX) -> str:
+    """Why a text after ``prefix`` shorter than :data:`SHORTEST_CODE_CHARS` is no code
+    of the kind that prefix says: a presentation code's start is not said to be no
+    licence code (atk74: the holder's code was called no code of its kind)."""
+    kind = "presentation" if prefix == PRESENTATION_CODE_PREFIX else "licence"
+    return (
+        f"far shorter than any {kind} code (its signature alone takes "
+        f"{SHORTEST_CODE_CHARS} characters): this is not a {kind} code, or only its "
+        "start was read; scan it again"
+    )
 
 
 def inflate(compressed: bytes) -> bytes:

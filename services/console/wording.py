@@ -178,8 +178,9 @@ def wording(verdicts: Mapping[str, Wording], verdict: str) -> dict[str, str]:
 #: a MALFORMED verdict whose decode check says the scan went wrong (the kernel's
 #: certseal.codes words: a read cut short or misread says "scan it again", a double
 #: read "scan one code at a time", a text far shorter than any code "only its start was
-#: read; scan it again", a character mistyped or misread "scan it again, or type it
-#: again with care"): the clerk scans again, the citizen's QR code is fine
+#: read; scan it again", said of a presentation code after PC1: too, a character
+#: mistyped or misread "scan it again, or type it again with care"): the clerk scans
+#: again, the citizen's QR code is fine
 RESCAN: Mapping[str, Wording] = {
     "scan one code at a time": Wording(
         "warn",
@@ -195,6 +196,14 @@ RESCAN: Mapping[str, Wording] = {
         "二维码有字符读错或输错，请重新扫描，或仔细重新输入。",
         "A character of the code was misread or mistyped: scan it again, or type it "
         "again with care.",
+    ),
+    "not a presentation code, or only its start was read; scan it again": Wording(
+        "warn",  # before the licence code's, whose words end as these do
+        "不是亮证码或未读全",
+        "Not a presentation code, or read only in part",
+        "读到的内容远短于任何亮证码：可能不是亮证码，或只读到了开头，请重新扫描。",
+        "Far shorter than any presentation code: not one, or only its start was "
+        "read: scan it again.",
     ),
     "only its start was read; scan it again": Wording(  # before "scan it again"
         "warn",
