@@ -282,7 +282,10 @@ def cmd_feed(args: argparse.Namespace) -> int:
         options=_OPTIONS,
     )
     if command == "revoke":
-        print(f"{reply.entitlement.integrator}: every right withdrawn")
+        print(
+            f"{reply.entitlement.integrator}: every right withdrawn (its "
+            "subscriptions end within seconds; its webhooks post nothing more)"
+        )
     elif command in ("entitle", "entitlement"):
         _print_entitlement(reply.entitlement)
         for hook in reply.webhooks_outside if command == "entitle" else ():

@@ -208,7 +208,7 @@ def print_answered(result: Any, target: str, wanted: str | None) -> None:
         f"answered    group {result.group or '?'} at {target}; {fresh}, "
         f"{_lag(freshness, freshness.lag_events)}"
     )
-    _print_log_checkpoint(result.log_checkpoint)
+    _print_log_checkpoint(result.log_checkpoint, result.identifier)
     if wanted and result.group and result.group != wanted:
         print(
             f"warning: asked for group {wanted}, but {target} is group {result.group}",
@@ -234,8 +234,10 @@ def _lag(freshness: Any, behind: int) -> str:
     )
 
 
-def _print_log_checkpoint(note: str) -> None:
-    """The transparency log's checkpoint the group carried: origin, size, root."""
+def _print_log_checkpoint(note: str, identifier: str) -> None:
+    """The transparency log's checkpoint the group carried: origin, size, root; with
+    how to prove ``identifier`` logged, when a licence was read (trial74: a MALFORMED
+    verdict was told to prove "the licence" logged)."""
     if not note:
         return
     # shown, not trusted: printable characters only, each line bounded
@@ -244,10 +246,12 @@ def _print_log_checkpoint(note: str) -> None:
         for x in note.split("\n")
     ]
     origin, size, root = [*shown, "", "", ""][:3]
-    print(
-        f"log         checkpoint {origin} size {size} root {root} (prove the "
-        "licence is logged: certseal log verify --licence ID)"
+    prove = (
+        f" (prove the licence is logged: certseal log verify --licence {identifier})"
+        if identifier
+        else ""
     )
+    print(f"log         checkpoint {origin} size {size} root {root}{prove}")
 
 
 def _read_image(path: Path, field: str = "image") -> bytes:
@@ -290,7 +294,7 @@ def _verify_offline(args: argparse.Namespace, image: bytes) -> int:
         f"offline     bundle {bundle.version} of {bundle.group}, signed by "
         f"{bundle.signer}, valid until {bundle.valid_until.isoformat()}"
     )
-    _print_log_checkpoint(bundle.log_checkpoint)
+    _print_log_checkpoint(bundle.log_checkpoint, result.identifier or "")
     return _print_verdict(
         result.verdict.value,
         result.identifier,

@@ -112,6 +112,15 @@ async def test_feed_entitle_warns_of_each_webhook_left_outside(
         "It posts only the events both let through, which may be none: register it "
         "again with a filter within the entitlement, or widen the entitlement"
     ), out
+    code, out = await run_certseal(
+        config, tmp_path, "feed", "revoke", integrator,
+        feed_target=f"localhost:{feed_app.port}",
+    )  # fmt: skip
+    assert code == 0, out
+    assert out.rstrip().endswith(
+        f"{integrator}: every right withdrawn (its subscriptions end within seconds; "
+        "its webhooks post nothing more)"
+    ), out
 
 
 async def test_a_webhook_for_an_integrator_whose_rights_were_withdrawn_names_it(
