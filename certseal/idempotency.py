@@ -63,7 +63,8 @@ KEYED_METHODS = frozenset(
             "RevokeSigningKey GrantHolderApp RevokeHolderApp"
         ),
         "EventFeedAdmin": (
-            "SetEntitlement RemoveEntitlement RegisterWebhook ReplayParkedDeliveries"
+            "SetEntitlement RemoveEntitlement RegisterWebhook RemoveWebhook "
+            "ReplayParkedDeliveries"
         ),
         "Seal": "RegisterSeal RevokeSeal SealDocument SealPdf SealOfd",
     }.items()

@@ -48,7 +48,7 @@ CHANGING = tuple(
         ("holder-app", "grant revoke"),
         ("licence", "issue amend renew transfer suspend unsuspend revoke cancel"),
         ("holder", "authorise"),
-        ("feed", "entitle revoke webhook replay"),
+        ("feed", "entitle revoke webhook remove-webhook replay"),
         ("seal", "register revoke document pdf ofd"),
     )
     for verb in verbs.split()

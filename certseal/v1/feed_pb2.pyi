@@ -140,6 +140,50 @@ class RegisterWebhookRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ..., integrator: _Optional[str] = ..., url: _Optional[str] = ..., secret: _Optional[bytes] = ..., event_types: _Optional[_Iterable[str]] = ..., departments: _Optional[_Iterable[str]] = ..., licence_types: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class RegisterWebhookResponse(_message.Message):
+    __slots__ = ("name", "warning")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    WARNING_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    warning: str
+    def __init__(self, name: _Optional[str] = ..., warning: _Optional[str] = ...) -> None: ...
+
+class ListWebhooksRequest(_message.Message):
+    __slots__ = ("integrator",)
+    INTEGRATOR_FIELD_NUMBER: _ClassVar[int]
+    integrator: str
+    def __init__(self, integrator: _Optional[str] = ...) -> None: ...
+
+class WebhookListed(_message.Message):
+    __slots__ = ("name", "integrator", "url", "event_types", "departments", "licence_types", "outside")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    INTEGRATOR_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    EVENT_TYPES_FIELD_NUMBER: _ClassVar[int]
+    DEPARTMENTS_FIELD_NUMBER: _ClassVar[int]
+    LICENCE_TYPES_FIELD_NUMBER: _ClassVar[int]
+    OUTSIDE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    integrator: str
+    url: str
+    event_types: _containers.RepeatedScalarFieldContainer[str]
+    departments: _containers.RepeatedScalarFieldContainer[str]
+    licence_types: _containers.RepeatedScalarFieldContainer[str]
+    outside: str
+    def __init__(self, name: _Optional[str] = ..., integrator: _Optional[str] = ..., url: _Optional[str] = ..., event_types: _Optional[_Iterable[str]] = ..., departments: _Optional[_Iterable[str]] = ..., licence_types: _Optional[_Iterable[str]] = ..., outside: _Optional[str] = ...) -> None: ...
+
+class ListWebhooksResponse(_message.Message):
+    __slots__ = ("webhooks",)
+    WEBHOOKS_FIELD_NUMBER: _ClassVar[int]
+    webhooks: _containers.RepeatedCompositeFieldContainer[WebhookListed]
+    def __init__(self, webhooks: _Optional[_Iterable[_Union[WebhookListed, _Mapping]]] = ...) -> None: ...
+
+class RemoveWebhookRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class RemoveWebhookResponse(_message.Message):
     __slots__ = ("name",)
     NAME_FIELD_NUMBER: _ClassVar[int]
     name: str

@@ -138,6 +138,16 @@ class EventFeedAdminStub:
                 request_serializer=certseal_dot_v1_dot_feed__pb2.RegisterWebhookRequest.SerializeToString,
                 response_deserializer=certseal_dot_v1_dot_feed__pb2.RegisterWebhookResponse.FromString,
                 _registered_method=True)
+        self.ListWebhooks = channel.unary_unary(
+                '/certseal.v1.EventFeedAdmin/ListWebhooks',
+                request_serializer=certseal_dot_v1_dot_feed__pb2.ListWebhooksRequest.SerializeToString,
+                response_deserializer=certseal_dot_v1_dot_feed__pb2.ListWebhooksResponse.FromString,
+                _registered_method=True)
+        self.RemoveWebhook = channel.unary_unary(
+                '/certseal.v1.EventFeedAdmin/RemoveWebhook',
+                request_serializer=certseal_dot_v1_dot_feed__pb2.RemoveWebhookRequest.SerializeToString,
+                response_deserializer=certseal_dot_v1_dot_feed__pb2.RemoveWebhookResponse.FromString,
+                _registered_method=True)
         self.ListParkedDeliveries = channel.unary_unary(
                 '/certseal.v1.EventFeedAdmin/ListParkedDeliveries',
                 request_serializer=certseal_dot_v1_dot_feed__pb2.ListParkedDeliveriesRequest.SerializeToString,
@@ -187,6 +197,21 @@ class EventFeedAdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListWebhooks(self, request, context):
+        """The registered webhooks (never their secrets), by name, each with whether its
+        integrator's entitlement as it stands covers its filter.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveWebhook(self, request, context):
+        """Remove a webhook: its deliveries stop within a second (audited).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListParkedDeliveries(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -226,6 +251,16 @@ def add_EventFeedAdminServicer_to_server(servicer, server):
                     servicer.RegisterWebhook,
                     request_deserializer=certseal_dot_v1_dot_feed__pb2.RegisterWebhookRequest.FromString,
                     response_serializer=certseal_dot_v1_dot_feed__pb2.RegisterWebhookResponse.SerializeToString,
+            ),
+            'ListWebhooks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWebhooks,
+                    request_deserializer=certseal_dot_v1_dot_feed__pb2.ListWebhooksRequest.FromString,
+                    response_serializer=certseal_dot_v1_dot_feed__pb2.ListWebhooksResponse.SerializeToString,
+            ),
+            'RemoveWebhook': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveWebhook,
+                    request_deserializer=certseal_dot_v1_dot_feed__pb2.RemoveWebhookRequest.FromString,
+                    response_serializer=certseal_dot_v1_dot_feed__pb2.RemoveWebhookResponse.SerializeToString,
             ),
             'ListParkedDeliveries': grpc.unary_unary_rpc_method_handler(
                     servicer.ListParkedDeliveries,
@@ -374,6 +409,60 @@ class EventFeedAdmin:
             '/certseal.v1.EventFeedAdmin/RegisterWebhook',
             certseal_dot_v1_dot_feed__pb2.RegisterWebhookRequest.SerializeToString,
             certseal_dot_v1_dot_feed__pb2.RegisterWebhookResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListWebhooks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certseal.v1.EventFeedAdmin/ListWebhooks',
+            certseal_dot_v1_dot_feed__pb2.ListWebhooksRequest.SerializeToString,
+            certseal_dot_v1_dot_feed__pb2.ListWebhooksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveWebhook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certseal.v1.EventFeedAdmin/RemoveWebhook',
+            certseal_dot_v1_dot_feed__pb2.RemoveWebhookRequest.SerializeToString,
+            certseal_dot_v1_dot_feed__pb2.RemoveWebhookResponse.FromString,
             options,
             channel_credentials,
             insecure,

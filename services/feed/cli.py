@@ -263,6 +263,10 @@ def cmd_feed(args: argparse.Namespace) -> int:
         request = pb.RemoveEntitlementRequest(integrator=args.integrator)
     elif command == "parked":
         request = pb.ListParkedDeliveriesRequest(webhook=args.name)
+    elif command == "webhooks":
+        request = pb.ListWebhooksRequest(integrator=args.integrator or "")
+    elif command == "remove-webhook":
+        request = pb.RemoveWebhookRequest(name=args.name)
     else:
         request = pb.ReplayParkedDeliveriesRequest(webhook=args.name)
     method = {
@@ -272,6 +276,8 @@ def cmd_feed(args: argparse.Namespace) -> int:
         "revoke": "RemoveEntitlement",
         "webhook": "RegisterWebhook",
         "parked": "ListParkedDeliveries",
+        "webhooks": "ListWebhooks",
+        "remove-webhook": "RemoveWebhook",
         "replay": "ReplayParkedDeliveries",
     }[command]
     reply = call_service(
@@ -309,6 +315,14 @@ def cmd_feed(args: argparse.Namespace) -> int:
             print(f"more: --page-token {reply.next_page_token}")
     elif command == "webhook":
         print(f"webhook {reply.name} registered")
+        if reply.warning:
+            print(one_line(f"warning: {reply.warning}"), file=sys.stderr)
+    elif command == "webhooks":
+        for hook in reply.webhooks:
+            _print_webhook(hook)
+        print(f"{len(reply.webhooks)} webhooks")
+    elif command == "remove-webhook":
+        print(f"webhook {reply.name} removed (its deliveries stop within a second)")
     elif command == "parked":
         for p in reply.parked:
             say(f"{p.dead_letter_offset:>8}  {p.type:<20} {p.subject}  {p.reason}")
@@ -320,6 +334,16 @@ def cmd_feed(args: argparse.Namespace) -> int:
         )
         return 0 if reply.still_failing == 0 else 1
     return 0
+
+
+def _print_webhook(hook: Any) -> None:
+    """One webhook of ``feed webhooks``: integrator, URL, own filter, and why its
+    entitlement does not cover it, if so."""
+    lists = (hook.departments, hook.licence_types, hook.event_types)
+    named = zip(("departments", "licence types", "events"), lists, strict=True)
+    wanted = "; ".join(f"{what} {', '.join(vs)}" for what, vs in named if vs)
+    outside = f"; outside its entitlement: {hook.outside}" if hook.outside else ""
+    say(f"{hook.name}: {hook.integrator} at {hook.url}; {wanted or 'all'}{outside}")
 
 
 def _print_entitlement(e: Any) -> None:
@@ -452,9 +476,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             )
     listing = feed.add_parser("entitlements", help="every integrator's entitlement")
     listing.add_argument("--page-token", help="the next page, as the last one said")
+    hooks = feed.add_parser(
+        "webhooks", help="the registered webhooks, each said outside its entitlement"
+    )
+    hooks.add_argument("--integrator", help="integrator:<name>: its webhooks only")
     for name, what in (
         ("parked", "list a webhook's parked deliveries"),
         ("replay", "deliver a webhook's parked deliveries again"),
+        ("remove-webhook", "remove a webhook: its deliveries stop (audited)"),
     ):
         feed.add_parser(name, help=what).add_argument("name", help="the webhook")
     for command in feed.choices.values():

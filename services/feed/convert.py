@@ -84,3 +84,19 @@ def parked_message(parked: ParkedDelivery) -> pb.ParkedDelivery:
         subject=headers.get("ce_subject", ""),
         reason=headers.get("reason", ""),
     )
+
+
+def webhook_listed(
+    name: str, integrator: str, url: str, wanted: Filter, outside: str
+) -> pb.WebhookListed:
+    """A registered webhook as ListWebhooks shows it (never its secret), each list
+    of its filter sorted; ``outside``: why its entitlement does not cover it, or ''."""
+    return pb.WebhookListed(
+        name=name,
+        integrator=integrator,
+        url=url,
+        event_types=sorted(wanted.event_types),
+        departments=sorted(wanted.departments),
+        licence_types=sorted(wanted.licence_types),
+        outside=outside,
+    )

@@ -1,5 +1,6 @@
 """The webhook dispatcher: a delivery loop (:mod:`services.feed.webhooks`) for every
-registered webhook, started and restarted as webhooks are registered or changed."""
+registered webhook, started and restarted as webhooks are registered or changed, and
+ended as they are removed."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ class WebhookDirectory(Protocol):
 
 class WebhookDispatcher:
     """Runs a delivery loop for every registered webhook, starting new ones as they
-    are registered (several feed replicas share each webhook's partitions)."""
+    are registered and ending those of webhooks removed (several feed replicas share
+    each webhook's partitions)."""
 
     def __init__(
         self,
@@ -44,7 +46,11 @@ class WebhookDispatcher:
         """Until ``stop``."""
         try:
             while not stop.is_set():
-                for webhook in await self._directory.webhooks():
+                registered = await self._directory.webhooks()
+                names = {webhook.name for webhook in registered}
+                for name in [n for n in self._running if n not in names]:
+                    self._running.pop(name)[1].cancel()  # removed: its loop ends
+                for webhook in registered:
                     known = self._running.get(webhook.name)
                     if (
                         known is not None

@@ -32,6 +32,7 @@ CHANGES = {
         "RegisterWebhook": RefusedChange(
             "feed.webhook", lambda r: r.name, _webhook_name
         ),
+        "RemoveWebhook": RefusedChange("feed.unhook", lambda r: r.name, _webhook_name),
         "ReplayParkedDeliveries": RefusedChange(
             "feed.replay", lambda r: r.webhook, _webhook_name
         ),

@@ -23,7 +23,7 @@ from aiokafka import TopicPartition
 
 from certseal.audit import AuditEntry
 from certseal.crypto import KeyWrapper
-from certseal.errors import CertsealError, denied, invalid, not_found, precondition
+from certseal.errors import CertsealError, denied, not_found, precondition
 from certseal.holes import OffsetHoles
 from certseal.kafka import KafkaSettings, cluster_id, without_holes
 from certseal.kafka_end import exact_end_offsets
@@ -34,9 +34,7 @@ from services.feed.domain import (
     Delivered,
     Entitlement,
     Filter,
-    ParkedDelivery,
     SubscriptionSlots,
-    Webhook,
 )
 from services.feed.events import FEED_TOPICS, event_meta, integrator_view, views
 from services.feed.filters import (
@@ -44,13 +42,11 @@ from services.feed.filters import (
     check_lets_through,
     check_sizes,
     check_still_within,
-    check_webhook_filter,
     check_within,
     nothing_to_withdraw,
     webhooks_outside,
 )
 from services.feed.identities import (
-    check_webhook_name,
     feed_identity,
     integrator_identity,
 )
@@ -58,7 +54,7 @@ from services.feed.merge import MERGE_WAIT_S, held, time_merge
 from services.feed.reach import reached, started
 from services.feed.resume import checked_fingerprints, past_end
 from services.feed.rights import HeldRights
-from services.feed.storage import FeedStore, WebhookRow
+from services.feed.storage import FeedStore
 from services.feed.tokens import (
     RESUBSCRIBE,
     Fingerprints,
@@ -68,12 +64,13 @@ from services.feed.tokens import (
     record_fingerprint,
     token_fingerprints,
 )
+from services.feed.webhook_admin import WebhookAdministration
 from services.feed.webhooks import WebhookEngine
 
 log = logging.getLogger(__name__)
 
 
-class FeedService:
+class FeedService(WebhookAdministration):
     """Entitlements, subscriptions and webhook administration."""
 
     def __init__(
@@ -110,10 +107,6 @@ class FeedService:
         return self._cluster
 
     # -- entitlements ---------------------------------------------------------------
-
-    async def entitlement(self, integrator: str) -> Entitlement | None:
-        """The integrator's entitlement, if the operator set one."""
-        return await self._store.entitlement(integrator)
 
     async def _entitlement_of(self, caller: Caller) -> Entitlement:
         """An integrator's entitlement; operators see everything (events carry no
@@ -390,111 +383,3 @@ class FeedService:
                     fingerprints[key] = this
         finally:
             await consumer.stop()
-
-    # -- webhooks -------------------------------------------------------------------
-
-    async def register_webhook(
-        self,
-        caller: Caller,
-        *,
-        name: str,
-        integrator: str,
-        url: str,
-        wanted: Filter,
-        secret: bytes,
-    ) -> Webhook:
-        """Register (or replace) a webhook; audited (``feed.webhook``). The secret
-        is stored wrapped under the KEK (AES-256-GCM).
-        INVALID_ARGUMENT unless ``name`` is 1 to 40 of a-z, 0-9 and '-', ``url`` is
-        https, ``secret`` has at least 16 bytes and ``integrator`` is
-        ``integrator:<name>`` (:func:`integrator_identity`), and ``wanted`` names at
-        most 1,000 values per list, each some event carries and its entitlement, once
-        set, lets through (as a subscription's). PERMISSION_DENIED when the
-        integrator's entitlement lets no event through."""
-        check_webhook_name(name)
-        await self._webhooks.egress.check_url(url)
-        if len(secret) < 16:
-            raise invalid("secret", "must have at least 16 bytes")
-        integrator = integrator_identity(integrator)
-        check_webhook_filter(wanted, await self.entitlement(integrator))
-        now = self._clock()
-        row = WebhookRow(
-            name, integrator, url, wanted, self._wrapper.wrap(f"webhook:{name}", secret)
-        )
-        audit = AuditEntry(now, str(caller), "feed.webhook", name, details={"url": url})
-        await self._store.put_webhook(row, at=now, by=str(caller), audit=[audit])
-        return Webhook(name, integrator, url, wanted, secret)
-
-    async def webhooks(self) -> list[Webhook]:
-        """Every registered webhook, its secret unwrapped."""
-        return [self._unwrapped(r) for r in await self._store.webhooks()]
-
-    async def webhook(self, name: str) -> Webhook:
-        """One webhook; INVALID_ARGUMENT for a name no webhook can have, NOT_FOUND
-        when no webhook has that name."""
-        row = await self._store.webhook(check_webhook_name(name))
-        if row is None:
-            raise not_found(f"webhook {name}", field="name")
-        return self._unwrapped(row)
-
-    def _unwrapped(self, row: WebhookRow) -> Webhook:
-        secret = self._wrapper.unwrap_secret(f"webhook:{row.name}", row.wrapped_secret)
-        return Webhook(row.name, row.integrator, row.url, row.filter, secret)
-
-    async def parked_deliveries(self, name: str) -> list[ParkedDelivery]:
-        """Parked deliveries of a webhook not replayed yet, in dead-letter order;
-        NOT_FOUND for an unknown webhook."""
-        await self.webhook(name)
-        replayed = await self._store.replayed(name)
-        return [
-            p
-            for p in await self._webhooks.parked(name)
-            if p.dead_letter_offset not in replayed
-        ]
-
-    async def replay_parked(self, caller: Caller, name: str) -> tuple[int, int, int]:
-        """Deliver the parked events again, in order: (delivered, still failing,
-        skipped); audited (``feed.replay``).
-
-        A replay is a delivery: an event the integrator's entitlement as it stands
-        now, or the webhook's filter, does not let through is not posted but
-        skipped, and dropped from the parked list. Each one delivered is recorded,
-        so it is neither listed nor replayed again.
-        """
-        webhook = await self.webhook(name)
-        now = self._clock()
-        entitlement = await self.entitlement(webhook.integrator)
-        allowed: list[ParkedDelivery] = []
-        skipped: list[ParkedDelivery] = []
-        for one in await self.parked_deliveries(name):
-            meta = event_meta(one.headers.get("topic", ""), one.headers, one.value)
-            passes = (
-                meta is not None
-                and entitlement is not None
-                and entitlement.allows(meta)
-                and webhook.filter.matches(meta)
-            )
-            (allowed if passes else skipped).append(one)
-
-        async def delivered(offset: int) -> None:
-            await self._store.mark_replayed(name, offset, now)
-
-        sent, failing = await self._webhooks.redeliver(
-            webhook, allowed, on_delivered=delivered
-        )
-        audit = AuditEntry(
-            now,
-            str(caller),
-            "feed.replay",
-            name,
-            details={
-                "delivered": sent,
-                "still_failing": failing,
-                "skipped": len(skipped),
-                "skipped_events": [p.headers.get("ce_id", "") for p in skipped],
-            },
-        )
-        await self._store.end_replay(
-            name, [p.dead_letter_offset for p in skipped], at=now, audit=[audit]
-        )
-        return sent, failing, len(skipped)

@@ -98,7 +98,7 @@ class EventFeedAdminServicer(feed_pb2_grpc.EventFeedAdminServicer):
     async def RegisterWebhook(
         self, request: pb.RegisterWebhookRequest, context: grpc.aio.ServicerContext
     ) -> pb.RegisterWebhookResponse:
-        webhook = await self._service.register_webhook(
+        webhook, warning = await self._service.register_webhook(
             current_caller(),
             name=request.name,
             integrator=request.integrator,
@@ -106,7 +106,25 @@ class EventFeedAdminServicer(feed_pb2_grpc.EventFeedAdminServicer):
             wanted=convert.filter_of(request),
             secret=request.secret,
         )
-        return pb.RegisterWebhookResponse(name=webhook.name)
+        return pb.RegisterWebhookResponse(name=webhook.name, warning=warning)
+
+    async def ListWebhooks(
+        self, request: pb.ListWebhooksRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListWebhooksResponse:
+        listed = await self._service.list_webhooks(request.integrator)
+        return pb.ListWebhooksResponse(
+            webhooks=[
+                convert.webhook_listed(r.name, r.integrator, r.url, r.filter, why)
+                for r, why in listed
+            ]
+        )
+
+    @idempotent
+    async def RemoveWebhook(
+        self, request: pb.RemoveWebhookRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RemoveWebhookResponse:
+        name = await self._service.remove_webhook(current_caller(), request.name)
+        return pb.RemoveWebhookResponse(name=name)
 
     async def ListParkedDeliveries(
         self,

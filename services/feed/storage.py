@@ -186,6 +186,20 @@ class FeedStore(RefusalAudit):
             )
             await write_audit(conn, audit)
 
+    async def delete_webhook(self, name: str, *, audit: Sequence[AuditEntry]) -> bool:
+        """Delete webhook ``name`` and its replay records, with its audit; False
+        (nothing written) when no webhook has that name."""
+        async with transaction(self.pool) as conn:
+            await conn.execute(
+                "delete from feed_webhook_replays where webhook = $1", name
+            )
+            if await conn.execute(
+                "delete from feed_webhooks where name = $1", name
+            ) == ("DELETE 0"):
+                return False
+            await write_audit(conn, audit)
+        return True
+
     async def replayed(self, webhook: str) -> set[int]:
         """The dead-letter offsets of ``webhook``'s parked deliveries already replayed."""
         rows = await self.pool.fetch(

@@ -74,7 +74,7 @@ AUDITED = {
         "SetLicenceTypeIssuers CreateSigningKey RotateSigningKey RetireSigningKey "
         "RevokeSigningKey GrantHolderApp RevokeHolderApp Republish",
         "EventFeedAdmin": "SetEntitlement RemoveEntitlement RegisterWebhook "
-        "ReplayParkedDeliveries",
+        "RemoveWebhook ReplayParkedDeliveries",
         "Issuer": "IssueLicence IssueLicences RenewLicence AmendLicence "
         "SuspendLicence UnsuspendLicence RevokeLicence CancelLicence TransferLicence",
         "LicenceHolder": "GetLicenceDocument AuthoriseUse RevokeAuthorisation",
@@ -100,6 +100,7 @@ ACTIONS = {
     "EventFeedAdmin/SetEntitlement": "feed.entitle",
     "EventFeedAdmin/RemoveEntitlement": "feed.unentitle",
     "EventFeedAdmin/RegisterWebhook": "feed.webhook",
+    "EventFeedAdmin/RemoveWebhook": "feed.unhook",
     "EventFeedAdmin/ReplayParkedDeliveries": "feed.replay",
     "Issuer/IssueLicence": "licence.issue",
     "Issuer/IssueLicences": "licence.issue",

@@ -723,6 +723,21 @@ async def _webhook(w: World, kind: str) -> Any:
     )
 
 
+@builds("EventFeedAdmin/ListWebhooks")
+async def _webhooks(w: World, kind: str) -> Any:
+    return fpb.ListWebhooksRequest(integrator=w.integrator)
+
+
+@builds("EventFeedAdmin/RemoveWebhook")
+async def _unhook(w: World, kind: str) -> Any:
+    register = await _webhook(w, kind)  # a fresh webhook to remove
+    admin = feed_pb2_grpc.EventFeedAdminStub(
+        w.channel("operator:admin", w.ports["feed"])
+    )
+    await admin.RegisterWebhook(register)
+    return fpb.RemoveWebhookRequest(name=register.name)
+
+
 @builds("EventFeedAdmin/ListParkedDeliveries")
 async def _parked(w: World, kind: str) -> Any:
     return fpb.ListParkedDeliveriesRequest(webhook=w.webhook)

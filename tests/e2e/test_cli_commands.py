@@ -83,6 +83,8 @@ COMMANDS = {
     "EventFeedAdmin.RegisterWebhook": (
         "feed webhook h --integrator integrator:x --url https://x --secret-file f"
     ),
+    "EventFeedAdmin.ListWebhooks": "feed webhooks",
+    "EventFeedAdmin.RemoveWebhook": "feed remove-webhook h",
     "EventFeedAdmin.ListParkedDeliveries": "feed parked h",
     "EventFeedAdmin.ReplayParkedDeliveries": "feed replay h",
 }

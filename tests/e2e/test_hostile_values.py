@@ -1027,6 +1027,23 @@ def webhook_request(name: str, w: World) -> fpb.RegisterWebhookRequest:
     )
 
 
+@base("EventFeedAdmin.ListWebhooks")
+async def _(w: World):
+    return "operator:admin", fpb.ListWebhooksRequest(integrator=w.integrator)
+
+
+@base("EventFeedAdmin.RemoveWebhook")
+async def _(w: World):
+    name = f"hostile-{secrets.token_hex(4)}"  # a fresh one: the world's stays
+    await w.call(
+        "certseal.v1.EventFeedAdmin",
+        "RegisterWebhook",
+        "operator:admin",
+        webhook_request(name, w),
+    )
+    return "operator:admin", fpb.RemoveWebhookRequest(name=name)
+
+
 @base("EventFeedAdmin.ListParkedDeliveries")
 async def _(w: World):
     return "operator:admin", fpb.ListParkedDeliveriesRequest(webhook=w.webhook)

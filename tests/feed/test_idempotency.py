@@ -1,5 +1,6 @@
 """Idempotency keys on the event feed's mutating RPCs (issue 21), on the real stack:
-SetEntitlement, RemoveEntitlement, RegisterWebhook and ReplayParkedDeliveries. One key, one change (one
+SetEntitlement, RemoveEntitlement, RegisterWebhook, RemoveWebhook and
+ReplayParkedDeliveries. One key, one change (one
 audited write) and the same answer twice; the same key with another request is
 ALREADY_EXISTS."""
 
@@ -20,6 +21,7 @@ RPCS = [
     "SetEntitlement",
     "RemoveEntitlement",
     "RegisterWebhook",
+    "RemoveWebhook",
     "ReplayParkedDeliveries",
 ]
 
@@ -95,6 +97,15 @@ async def _case(rpc: str, admin, pool):
             _webhook(name, integrator, "https://localhost/hook"),
             _webhook(name, integrator, "https://localhost/other"),
             audits("feed.webhook", name),
+        )
+    if rpc == "RemoveWebhook":  # the same key again answers the first removal
+        await admin.RegisterWebhook(
+            _webhook(name, integrator, "https://localhost/hook")
+        )
+        return (
+            pb.RemoveWebhookRequest(name=name),
+            pb.RemoveWebhookRequest(name=f"{name}-other"),
+            audits("feed.unhook", name),
         )
     assert rpc == "ReplayParkedDeliveries"
     await admin.SetEntitlement(_entitlement(integrator, ["licence.issued"]))
