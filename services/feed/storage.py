@@ -188,15 +188,18 @@ class FeedStore(RefusalAudit):
 
     async def delete_webhook(self, name: str, *, audit: Sequence[AuditEntry]) -> bool:
         """Delete webhook ``name`` and its replay records, with its audit; False
-        (nothing written) when no webhook has that name."""
+        (nothing written) when no webhook has that name. The webhook is locked
+        first: a replay record written meanwhile waits, then is deleted with the
+        rest, or finds the webhook gone (atk74b: a foreign-key violation)."""
         async with transaction(self.pool) as conn:
+            if not await conn.fetchval(
+                "select true from feed_webhooks where name = $1 for update", name
+            ):
+                return False
             await conn.execute(
                 "delete from feed_webhook_replays where webhook = $1", name
             )
-            if await conn.execute(
-                "delete from feed_webhooks where name = $1", name
-            ) == ("DELETE 0"):
-                return False
+            await conn.execute("delete from feed_webhooks where name = $1", name)
             await write_audit(conn, audit)
         return True
 
@@ -218,15 +221,19 @@ class FeedStore(RefusalAudit):
         """Drop the parked deliveries at dead-letter offsets ``dropped`` (a replay
         skipped them: no longer allowed) from the list, with the replay's audit."""
         async with transaction(self.pool) as conn:
-            await conn.executemany(
-                """insert into feed_webhook_replays values ($1, $2, $3)
-                   on conflict do nothing""",
-                [(webhook, offset, at) for offset in dropped],
-            )
+            await conn.execute(_RECORD_REPLAYS, webhook, list(dropped), at)
             await write_audit(conn, audit)
 
     async def mark_replayed(self, webhook: str, offset: int, at: dt.datetime) -> None:
-        """Record that the parked delivery at dead-letter ``offset`` went through."""
-        await self.pool.execute(
-            "insert into feed_webhook_replays values ($1, $2, $3)", webhook, offset, at
-        )
+        """Record that the parked delivery at dead-letter ``offset`` went through
+        (nothing once the webhook was removed)."""
+        await self.pool.execute(_RECORD_REPLAYS, webhook, [offset], at)
+
+
+#: replay records of webhook $1 at dead-letter offsets $2, none once the webhook is
+#: removed: its row locked, a removal under way is waited for (atk74b: a record
+#: written while a removal ran violated the foreign key, INTERNAL)
+_RECORD_REPLAYS = """insert into feed_webhook_replays
+    select name, o, $3 from feed_webhooks, unnest($2::bigint[]) as o
+     where name = $1 for key share of feed_webhooks
+    on conflict do nothing"""
