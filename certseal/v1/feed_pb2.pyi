@@ -148,10 +148,14 @@ class RegisterWebhookResponse(_message.Message):
     def __init__(self, name: _Optional[str] = ..., warning: _Optional[str] = ...) -> None: ...
 
 class ListWebhooksRequest(_message.Message):
-    __slots__ = ("integrator",)
+    __slots__ = ("integrator", "page_size", "page_token")
     INTEGRATOR_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     integrator: str
-    def __init__(self, integrator: _Optional[str] = ...) -> None: ...
+    page_size: int
+    page_token: str
+    def __init__(self, integrator: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class WebhookListed(_message.Message):
     __slots__ = ("name", "integrator", "url", "event_types", "departments", "licence_types", "outside")
@@ -172,10 +176,12 @@ class WebhookListed(_message.Message):
     def __init__(self, name: _Optional[str] = ..., integrator: _Optional[str] = ..., url: _Optional[str] = ..., event_types: _Optional[_Iterable[str]] = ..., departments: _Optional[_Iterable[str]] = ..., licence_types: _Optional[_Iterable[str]] = ..., outside: _Optional[str] = ...) -> None: ...
 
 class ListWebhooksResponse(_message.Message):
-    __slots__ = ("webhooks",)
+    __slots__ = ("webhooks", "next_page_token")
     WEBHOOKS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     webhooks: _containers.RepeatedCompositeFieldContainer[WebhookListed]
-    def __init__(self, webhooks: _Optional[_Iterable[_Union[WebhookListed, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, webhooks: _Optional[_Iterable[_Union[WebhookListed, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class RemoveWebhookRequest(_message.Message):
     __slots__ = ("name",)

@@ -198,8 +198,8 @@ class EventFeedAdminServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListWebhooks(self, request, context):
-        """The registered webhooks (never their secrets), by name, each with whether its
-        integrator's entitlement as it stands covers its filter.
+        """The registered webhooks (never their secrets), by name, a page at a time, each
+        with whether its integrator's entitlement as it stands covers its filter.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

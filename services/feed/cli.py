@@ -21,6 +21,7 @@ from certseal.statuses import status_label
 from certseal.text import one_line, shown_name
 from services.feed.cli_as import check_tail_as, tail_identity
 from services.feed.cli_receiver import register_receiver_cert
+from services.feed.cli_shown import print_entitlement, print_page, print_webhook
 from services.feed.cli_tail import opened
 from services.feed.domain import EVENT_TOPICS, SUBSCRIBED
 from services.feed.filters import check_event_types
@@ -264,7 +265,9 @@ def cmd_feed(args: argparse.Namespace) -> int:
     elif command == "parked":
         request = pb.ListParkedDeliveriesRequest(webhook=args.name)
     elif command == "webhooks":
-        request = pb.ListWebhooksRequest(integrator=args.integrator or "")
+        request = pb.ListWebhooksRequest(
+            integrator=args.integrator or "", page_token=args.page_token or ""
+        )
     elif command == "remove-webhook":
         request = pb.RemoveWebhookRequest(name=args.name)
     else:
@@ -293,7 +296,7 @@ def cmd_feed(args: argparse.Namespace) -> int:
             "subscriptions end within seconds; its webhooks post nothing more)"
         )
     elif command in ("entitle", "entitlement"):
-        _print_entitlement(reply.entitlement)
+        print_entitlement(reply.entitlement)
         for hook in reply.webhooks_outside if command == "entitle" else ():
             print(
                 one_line(
@@ -307,20 +310,16 @@ def cmd_feed(args: argparse.Namespace) -> int:
             )
     elif command == "entitlements":
         for entitlement in reply.entitlements:
-            _print_entitlement(entitlement)
-        count = len(reply.entitlements)
-        page = " on this page" if reply.next_page_token or args.page_token else ""
-        print(f"{count} integrator{'s' if count != 1 else ''}{page}")
-        if reply.next_page_token:
-            print(f"more: --page-token {reply.next_page_token}")
+            print_entitlement(entitlement)
+        print_page(len(reply.entitlements), "integrator", reply, args)
     elif command == "webhook":
         print(f"webhook {reply.name} registered")
         if reply.warning:
             print(one_line(f"warning: {reply.warning}"), file=sys.stderr)
     elif command == "webhooks":
         for hook in reply.webhooks:
-            _print_webhook(hook)
-        print(f"{len(reply.webhooks)} webhooks")
+            print_webhook(hook)
+        print_page(len(reply.webhooks), "webhook", reply, args)
     elif command == "remove-webhook":
         print(f"webhook {reply.name} removed (its deliveries stop within a second)")
     elif command == "parked":
@@ -334,27 +333,6 @@ def cmd_feed(args: argparse.Namespace) -> int:
         )
         return 0 if reply.still_failing == 0 else 1
     return 0
-
-
-def _print_webhook(hook: Any) -> None:
-    """One webhook of ``feed webhooks``: integrator, URL, own filter, and why its
-    entitlement does not cover it, if so."""
-    lists = (hook.departments, hook.licence_types, hook.event_types)
-    named = zip(("departments", "licence types", "events"), lists, strict=True)
-    wanted = "; ".join(f"{what} {', '.join(vs)}" for what, vs in named if vs)
-    outside = f"; outside its entitlement: {hook.outside}" if hook.outside else ""
-    say(f"{hook.name}: {hook.integrator} at {hook.url}; {wanted or 'all'}{outside}")
-
-
-def _print_entitlement(e: Any) -> None:
-    if not (e.departments or e.licence_types or e.event_types):
-        say(f"{e.integrator}: every right withdrawn (certseal feed revoke)")
-        return
-    say(
-        f"{e.integrator}: departments {', '.join(e.departments) or '-'}; "
-        f"licence types {', '.join(e.licence_types) or '-'}; "
-        f"events {', '.join(e.event_types) or '-'}"
-    )
 
 
 def _check_entitlement(args: argparse.Namespace) -> None:
@@ -480,6 +458,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "webhooks", help="the registered webhooks, each said outside its entitlement"
     )
     hooks.add_argument("--integrator", help="integrator:<name>: its webhooks only")
+    hooks.add_argument("--page-token", help="the next page, as the last one said")
     for name, what in (
         ("parked", "list a webhook's parked deliveries"),
         ("replay", "deliver a webhook's parked deliveries again"),

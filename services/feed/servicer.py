@@ -111,12 +111,15 @@ class EventFeedAdminServicer(feed_pb2_grpc.EventFeedAdminServicer):
     async def ListWebhooks(
         self, request: pb.ListWebhooksRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListWebhooksResponse:
-        listed = await self._service.list_webhooks(request.integrator)
+        listed, token = await self._service.list_webhooks(
+            request.integrator, request.page_size, request.page_token
+        )
         return pb.ListWebhooksResponse(
             webhooks=[
                 convert.webhook_listed(r.name, r.integrator, r.url, r.filter, why)
                 for r, why in listed
-            ]
+            ],
+            next_page_token=token,
         )
 
     @idempotent

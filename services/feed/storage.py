@@ -143,12 +143,18 @@ class FeedStore(RefusalAudit):
             await write_audit(conn, audit)
             return True
 
-    async def webhooks(self, integrator: str | None = None) -> list[WebhookRow]:
-        """Every registered webhook, or ``integrator``'s, by name."""
+    async def webhooks(
+        self, integrator: str | None = None, after: str = "", limit: int | None = None
+    ) -> list[WebhookRow]:
+        """Every registered webhook, or ``integrator``'s, by name; or at most
+        ``limit`` of those whose name sorts after ``after`` (a page,
+        :mod:`certseal.paging`)."""
         rows = await self.pool.fetch(
-            "select * from feed_webhooks where $1::text is null or integrator = $1 "
-            "order by name",
+            "select * from feed_webhooks where ($1::text is null or integrator = $1) "
+            "and name > $2 order by name limit $3",
             integrator,
+            after,
+            limit,
         )
         return [_webhook(r) for r in rows]
 

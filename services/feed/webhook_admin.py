@@ -8,6 +8,7 @@ from __future__ import annotations
 from certseal.audit import AuditEntry
 from certseal.crypto import KeyWrapper
 from certseal.errors import CertsealError, ErrorKind, invalid, not_found
+from certseal.paging import page
 from certseal.rpc import Caller
 from certseal.text import did_you_mean, nearest_of_kind
 from certseal.timestamps import Clock
@@ -85,14 +86,24 @@ class WebhookAdministration:
             + (f"; did you mean {near}?" if near else "")
         )
 
-    async def list_webhooks(self, integrator: str = "") -> list[tuple[WebhookRow, str]]:
-        """The registered webhooks (``integrator``'s, when given), by name, each with
-        why its integrator's entitlement as it stands does not cover its filter ('' when
-        it does): none set, every right withdrawn, or each list outside
-        (:func:`~services.feed.filters.webhooks_outside`). Their secrets stay
-        wrapped. INVALID_ARGUMENT for an ``integrator`` not ``integrator:<name>``."""
-        rows = await self._store.webhooks(
-            integrator_identity(integrator) if integrator else None
+    async def list_webhooks(
+        self, integrator: str = "", size: int = 0, token: str = ""
+    ) -> tuple[list[tuple[WebhookRow, str]], str]:
+        """(A page of the registered webhooks, ``integrator``'s when given, by name,
+        each with why its integrator's entitlement as it stands does not cover its
+        filter ('' when it does): none set, every right withdrawn, or each list
+        outside (:func:`~services.feed.filters.webhooks_outside`); the next page's
+        token or ""). Their secrets stay wrapped. INVALID_ARGUMENT for an
+        ``integrator`` not ``integrator:<name>``, and as :func:`certseal.paging.page`
+        says."""
+        window = page(size, token)
+        rows, after = window.split(
+            await self._store.webhooks(
+                integrator_identity(integrator) if integrator else None,
+                window.after,
+                window.limit + 1,
+            ),
+            lambda row: row.name,
         )
         listed = []
         for row in rows:
@@ -107,7 +118,7 @@ class WebhookAdministration:
                 except CertsealError as exc:
                     why = exc.message
             listed.append((row, why))
-        return listed
+        return listed, after
 
     async def remove_webhook(self, caller: Caller, name: str) -> str:
         """Remove webhook ``name`` and its replay records; audited

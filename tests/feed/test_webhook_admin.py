@@ -239,7 +239,7 @@ async def test_the_cli_lists_warns_and_removes(
         f"until an operator gives one (certseal feed entitle); did you mean "
         f"{integrator}?"
     ), out
-    assert out.splitlines()[-1] == "1 webhooks", out
+    assert out.splitlines()[-1] == "1 webhook", out
     code, out = await cli("remove-webhook", name)
     assert code == 0, out
     assert (
@@ -252,3 +252,30 @@ async def test_the_cli_lists_warns_and_removes(
         name,
     )
     assert len(rows) == 1, [json.dumps(dict(r)) for r in rows]
+
+
+async def test_webhooks_are_listed_a_page_at_a_time(channel_as, receiver):
+    """atk74b F2: every webhook came in one answer, its filters up to 1,000 values a
+    list each: ListWebhooks is paged as ListEntitlements is."""
+    integrator, url, first = await _entitled_hook(channel_as, receiver)
+    names = {first} | {
+        (await _register(channel_as, url, integrator)).name for _ in range(2)
+    }
+    seen, token = [], ""
+    for _ in range(3):
+        reply = await _admin(
+            channel_as,
+            "ListWebhooks",
+            pb.ListWebhooksRequest(
+                integrator=integrator, page_size=2, page_token=token
+            ),
+        )
+        seen += [hook.name for hook in reply.webhooks]
+        token = reply.next_page_token
+        if not token:
+            break
+    assert seen == sorted(names), seen
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await _admin(channel_as, "ListWebhooks", pb.ListWebhooksRequest(page_size=501))
+    assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert "page_size" in (err.value.details() or "")
