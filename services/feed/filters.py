@@ -163,10 +163,9 @@ def check_webhook_filter(wanted: Filter, entitled: Entitlement | None) -> None:
     """A webhook's own filter: :func:`check_sizes`, :func:`check_codes`, event types
     some event carries, and, once its integrator is entitled, an entitlement that
     lets something through (PERMISSION_DENIED ``integrator``,
-    :func:`check_lets_through`) and a
-    filter within it (INVALID_ARGUMENT, :func:`check_within`: as a subscription's,
-    never silent). An entitlement set or narrowed later is said then
-    (:func:`webhooks_outside`)."""
+    :func:`check_lets_through`) and a filter within it (INVALID_ARGUMENT,
+    :func:`check_within`: as a subscription's, never silent). An entitlement set or
+    narrowed later is said then (:func:`webhooks_outside`)."""
     check_sizes(wanted)
     check_codes(wanted.departments, wanted.licence_types)
     if entitled is not None:
