@@ -68,7 +68,11 @@ async def test_every_cut_of_a_code_is_one_bounded_refusal_that_keeps_its_advice(
         err = _refused(code[:end])  # never anything but MalformedCode
         assert len(err.message) <= MAX_MALFORMED_MESSAGE_CHARS, (end, err.message)
         if end > len("LC1"):  # inside the prefix is said apart
-            assert err.message.endswith("scan it again"), (end, err.message)
+            # "… scan it again", or "… scan it again, or type it again with care"
+            # when a cut leaves a pair whose byte is not the code's (a group of 3
+            # cut after 2: the stream is damaged, not only short: a few
+            # signatures in a hundred give a code such a cut, CI 2026-12-08)
+            assert "scan it again" in err.message, (end, err.message)
 
 
 @pytest.mark.parametrize(
