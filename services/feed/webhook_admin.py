@@ -105,20 +105,19 @@ class WebhookAdministration:
             ),
             lambda row: row.name,
         )
-        listed = []
-        for row in rows:
-            entitled = await self.entitlement(row.integrator)
-            why = await self._posts_nothing(row.integrator, entitled)
-            if entitled is not None:
-                try:
-                    check_lets_through(entitled)
-                    why = webhooks_outside(entitled, {row.name: row.filter}).get(
-                        row.name, ""
-                    )
-                except CertsealError as exc:
-                    why = exc.message
-            listed.append((row, why))
-        return listed, after
+        return [(row, await self._outside(row)) for row in rows], after
+
+    async def _outside(self, row: WebhookRow) -> str:
+        """Why webhook ``row``'s integrator's entitlement as it stands does not cover
+        its filter, or ''."""
+        entitled = await self.entitlement(row.integrator)
+        if entitled is None:
+            return await self._posts_nothing(row.integrator, entitled)
+        try:
+            check_lets_through(entitled)
+        except CertsealError as exc:
+            return exc.message
+        return webhooks_outside(entitled, {row.name: row.filter}).get(row.name, "")
 
     async def remove_webhook(self, caller: Caller, name: str) -> str:
         """Remove webhook ``name`` and its replay records; audited
